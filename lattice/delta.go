@@ -1,0 +1,76 @@
+package lattice
+
+import (
+	"fmt"
+	"slices"
+)
+
+// DeltaKind says what a delta does when it folds.
+type DeltaKind uint8
+
+const (
+	// Join adds Delta.Peer to the participants. The joining peer must itself acknowledge
+	// its Join (proof that it holds the full state) before the Join folds.
+	Join DeltaKind = iota + 1
+	// UnJoin removes Delta.Peer from the participants. It may be written by the peer itself
+	// (graceful handoff) or by a surviving participant on behalf of a dead peer (ejection).
+	// While an UnJoin of p is pending, p counts as having acknowledged everything, and p's
+	// deltas above the UnJoin's Cutoff are renegades.
+	UnJoin
+	// Event applies Delta.Event to the state.
+	Event
+	// Error is an event that failed at its origin (Apply panicked or returned an error
+	// there). It never changes the state; its output is an error on every replica.
+	Error
+)
+
+func (k DeltaKind) String() string {
+	switch k {
+	case Join:
+		return "join"
+	case UnJoin:
+		return "unjoin"
+	case Event:
+		return "event"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("DeltaKind(%d)", uint8(k))
+}
+
+// Delta is one entry of a partition's log: a membership change or a user event.
+type Delta[E any] struct {
+	Kind DeltaKind
+	// Peer is the peer that joins or unjoins (Join, UnJoin only).
+	Peer Peer
+	// Event is the user's event (Event and Error only).
+	Event E
+	// Time is the origin's timestamp, handed to Apply as Meta.Time.
+	Time int64
+	// Err is the failure message of an Error delta.
+	Err string
+	// Cutoff (UnJoin only) is the highest counter among Peer's deltas that the writer of
+	// the UnJoin knew. Once the UnJoin is known, Peer's deltas above the cutoff are
+	// dropped as renegades: no replica can have folded one (the writer, a participant, would
+	// have had to acknowledge it), so dropping them everywhere is consistent, and the
+	// implicit acks of the unjoining peer cover exactly the deltas it is known to have made.
+	Cutoff uint64
+}
+
+// Entry is a pending delta with its id and the set of peers known to have seen it.
+type Entry[E any] struct {
+	ID    EventID
+	Delta Delta[E]
+	// Acks is sorted and duplicate-free. Callers must not modify it.
+	Acks []Peer
+}
+
+// Acked reports whether p is known to have acknowledged the entry.
+func (e *Entry[E]) Acked(p Peer) bool { return peers(e.Acks).has(p) }
+
+// clone returns a copy of e that shares nothing mutable with it (the user's event value is
+// never mutated by the lattice, so it is shared).
+func (e Entry[E]) clone() Entry[E] {
+	e.Acks = slices.Clone(e.Acks)
+	return e
+}

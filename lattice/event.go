@@ -1,0 +1,96 @@
+package lattice
+
+// Event logs a new event created by this replica at time (the origin's timestamp, handed
+// to Apply as Meta.Time), acknowledged by this replica only, and returns its id and its
+// projected output: Apply's output on the current projection. The projected output is
+// provisional: a concurrent event that sorts earlier may still arrive and change the final
+// (infimum) output, which Reduce reports once the event folds.
+//
+// When Apply fails on the projection, the event is logged as an Error delta (it will never
+// change the state, on any replica) and the *ApplyError is returned with its id.
+func (s *State[S, E, O]) Event(e E, time int64) (EventID, O, error) {
+	var zero O
+	if !s.Participant() {
+		return EventID{}, zero, ErrNotParticipant
+	}
+	id := s.nextID()
+	d := Delta[E]{Kind: Event, Event: e, Time: time}
+	s.extend()
+	next, out, err := s.apply(s.proj.value, id, &d)
+	if err != nil {
+		// The in-place apply may have damaged the cache: rebuild it before going on.
+		s.proj = projection[S]{careful: true}
+		s.extend()
+		d.Kind, d.Err = Error, err.(*ApplyError).Msg
+		out = zero
+	} else {
+		s.proj.value = next
+	}
+	s.insertLocal(id, d)
+	return id, out, err
+}
+
+// Propose logs a membership change (Join or UnJoin of p) created by this replica.
+// Writing UnJoin(p) on behalf of a dead peer p is how a partition ejects it; a duplicate
+// written by another replica is harmless.
+//
+// Only a replica whose own Join has folded (a participant of its infimum) may propose,
+// even while it is leaving: a joiner does not yet know every delta that may fold without
+// its ack, so the cutoff of an UnJoin it wrote could drop a delta that another replica
+// already folded.
+func (s *State[S, E, O]) Propose(kind DeltaKind, p Peer) (EventID, error) {
+	if kind != Join && kind != UnJoin {
+		panic("lattice: Propose takes Join or UnJoin")
+	}
+	if !s.hasBase || !peers(s.inf.Participants).has(s.self) {
+		return EventID{}, ErrNotParticipant
+	}
+	id := s.nextID()
+	d := Delta[E]{Kind: kind, Peer: p}
+	if kind == UnJoin {
+		d.Cutoff = s.lastCounter(p)
+		if p == s.self {
+			d.Cutoff = id.Counter
+		}
+	}
+	s.extend()
+	s.insertLocal(id, d)
+	return id, nil
+}
+
+// lastCounter is the highest counter among p's deltas this replica knows, folded or pending.
+func (s *State[S, E, O]) lastCounter(p Peer) uint64 {
+	c := s.inf.Last[p]
+	for i := range s.pending {
+		if id := s.pending[i].ID; id.Peer == p && id.Counter > c {
+			c = id.Counter
+		}
+	}
+	return c
+}
+
+// insertLocal appends a delta this replica just created; the projection already covers it.
+func (s *State[S, E, O]) insertLocal(id EventID, d Delta[E]) {
+	acks := make([]Peer, 1, len(s.inf.Participants)+1)
+	acks[0] = s.self
+	s.pending = append(s.pending, Entry[E]{ID: id, Delta: d, Acks: acks})
+	if d.Kind == Join || d.Kind == UnJoin {
+		s.membership++
+	}
+	s.see(id)
+	s.proj.n = len(s.pending)
+}
+
+// Acknowledge records that this replica has seen (and, in the runtime, persisted) every
+// pending entry. It returns how many entries it newly acknowledged.
+func (s *State[S, E, O]) Acknowledge() int {
+	n := 0
+	for i := range s.pending {
+		e := &s.pending[i]
+		if !peers(e.Acks).has(s.self) {
+			e.Acks = peers(e.Acks).with(s.self)
+			n++
+		}
+	}
+	return n
+}

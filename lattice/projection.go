@@ -1,0 +1,63 @@
+package lattice
+
+// projection caches the infimum value with pending[:n] applied, in id order. A new entry
+// that sorts after pending[n-1] extends it in place; one that sorts before invalidates it,
+// and the next read replays from a clone of the infimum. Folding the head of pending keeps
+// it valid: the fold computes exactly what the projection already applied.
+type projection[S any] struct {
+	value S
+	n     int
+	valid bool
+	// careful is set after an Apply failed while extending in place (it may have left the
+	// value half-mutated): the cache is rebuilt cloning before every Apply.
+	careful bool
+}
+
+// Projection returns the infimum value with every pending event applied in id order:
+// what this replica currently believes, including events not yet acknowledged by all.
+// The value is shared with the replica's cache: read it, never modify it.
+func (s *State[S, E, O]) Projection() S {
+	s.extend()
+	return s.proj.value
+}
+
+// invalidateFrom records that pending[i] changed (inserted or removed).
+func (s *State[S, E, O]) invalidateFrom(i int) {
+	if i < s.proj.n {
+		s.proj.valid = false
+	}
+}
+
+// extend brings the projection up to date with every pending entry.
+func (s *State[S, E, O]) extend() {
+	if !s.proj.valid {
+		s.proj = projection[S]{value: s.behavior.clone(s.inf.Value), valid: true, careful: s.proj.careful}
+	}
+	for s.proj.n < len(s.pending) {
+		e := &s.pending[s.proj.n]
+		if e.Delta.Kind == Event {
+			if !s.extendOne(e) {
+				return // extendOne restarted the projection in careful mode
+			}
+		}
+		s.proj.n++
+	}
+	s.proj.careful = false
+}
+
+// extendOne applies e to the projection. It reports false when the in-place apply failed
+// and the projection had to be restarted (then extend starts over, carefully).
+func (s *State[S, E, O]) extendOne(e *Entry[E]) bool {
+	if s.proj.careful {
+		s.proj.value, _, _ = s.applySafe(s.proj.value, e.ID, &e.Delta)
+		return true
+	}
+	next, _, err := s.apply(s.proj.value, e.ID, &e.Delta)
+	if err != nil {
+		s.proj = projection[S]{careful: true}
+		s.extend()
+		return false
+	}
+	s.proj.value = next
+	return true
+}

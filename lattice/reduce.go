@@ -1,0 +1,122 @@
+package lattice
+
+// Reduce is the garbage collection: while the lowest pending delta is acknowledged by
+// every peer whose ack it needs, fold it into the infimum. It returns every delta folded
+// since the previous call (including those folded by Merge or ApplyDiff on a remote
+// infimum's proof), in id order, with its infimum output.
+//
+// The acks a delta needs: every participant of the infimum, except peers being unjoined
+// (they may never ack again, and count as having acknowledged everything), plus, for a
+// Join, the joining peer itself (its ack proves it holds the full state). A peer counts as
+// being unjoined once an UnJoin of it is acknowledged by every other participant: that
+// makes the implicit acks safe even when two sides of a partition eject each other (see
+// docs/lattice.md, "Ejection").
+func (s *State[S, E, O]) Reduce() []Folded[O] {
+	var unjoining peers
+	if s.membership > 0 {
+		unjoining = s.unjoining()
+	}
+	for len(s.pending) > 0 {
+		e := &s.pending[0]
+		if !s.fullyAcked(e, unjoining) {
+			break
+		}
+		wasMembership := e.Delta.Kind == Join || e.Delta.Kind == UnJoin
+		s.foldHead()
+		if wasMembership && s.membership > 0 {
+			unjoining = s.unjoining()
+		}
+	}
+	out := s.folded
+	s.folded = nil
+	return out
+}
+
+func (s *State[S, E, O]) fullyAcked(e *Entry[E], unjoining peers) bool {
+	acks := peers(e.Acks)
+	for _, p := range s.inf.Participants {
+		if !acks.has(p) && !unjoining.has(p) {
+			return false
+		}
+	}
+	if e.Delta.Kind == Join && !acks.has(e.Delta.Peer) && !unjoining.has(e.Delta.Peer) {
+		return false
+	}
+	return true
+}
+
+// unjoining returns the peers being unjoined: those with a pending UnJoin acknowledged by
+// every participant of the infimum and every joining peer, other than themselves.
+func (s *State[S, E, O]) unjoining() peers {
+	var out peers
+	var joiners peers
+	for i := range s.pending {
+		if d := &s.pending[i].Delta; d.Kind == Join {
+			joiners = joiners.with(d.Peer)
+		}
+	}
+	for i := range s.pending {
+		e := &s.pending[i]
+		if e.Delta.Kind != UnJoin || out.has(e.Delta.Peer) {
+			continue
+		}
+		if s.ackedByAllBut(e, e.Delta.Peer, joiners) {
+			out = out.with(e.Delta.Peer)
+		}
+	}
+	return out
+}
+
+// unjoiningAll returns every peer with a pending UnJoin, confirmed or not.
+func (s *State[S, E, O]) unjoiningAll() peers {
+	var out peers
+	for i := range s.pending {
+		if d := &s.pending[i].Delta; d.Kind == UnJoin {
+			out = out.with(d.Peer)
+		}
+	}
+	return out
+}
+
+func (s *State[S, E, O]) ackedByAllBut(e *Entry[E], u Peer, joiners peers) bool {
+	acks := peers(e.Acks)
+	for _, set := range [2]peers{s.inf.Participants, joiners} {
+		for _, p := range set {
+			if p != u && !acks.has(p) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// foldHead folds pending[0] into the infimum without checking acks, and records it.
+func (s *State[S, E, O]) foldHead() {
+	e := s.pending[0]
+	f := Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer}
+	switch e.Delta.Kind {
+	case Join, UnJoin:
+		// Participants may be shared with a Snapshot or a caller: copy before changing.
+		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
+		s.membership--
+	case Event:
+		s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
+	case Error:
+		f.Err = &ApplyError{ID: e.ID, Msg: e.Delta.Err}
+	}
+	s.inf.ID = e.ID
+	if s.inf.Last == nil {
+		s.inf.Last = make(map[Peer]uint64)
+	}
+	s.inf.Last[e.ID.Peer] = e.ID.Counter
+	s.inf.Digest = chainDigest(s.inf.Digest, e.ID)
+	s.folded = append(s.folded, f)
+
+	s.pending[0] = Entry[E]{} // let the event value be collected
+	s.pending = s.pending[1:]
+	if s.proj.n > 0 {
+		s.proj.n--
+	} else {
+		s.proj.valid = false
+	}
+}
