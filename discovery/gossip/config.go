@@ -1,0 +1,126 @@
+package gossip
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/legion-go/legion/discovery"
+)
+
+// Config configures a gossip provider. The zero value of every field means
+// its default; the defaults suit a LAN or loopback: a crashed member leaves
+// the views within about 2 to 5 seconds.
+type Config struct {
+	// BindAddr is the IP address to listen on (UDP and TCP) and to advertise.
+	// Default "127.0.0.1".
+	BindAddr string
+	// BindPort is the port to listen on; 0 picks a free port (see
+	// [Provider.Addr]).
+	BindPort int
+	// Seeds are host:port gossip addresses of members to join through. Empty
+	// means this member starts a cluster alone and waits to be joined. The
+	// member's own address is ignored.
+	Seeds []string
+	// ProbeInterval is how often each member probes one other member.
+	// Default 500ms.
+	ProbeInterval time.Duration
+	// ProbeTimeout is how long a direct probe waits for its ack before
+	// indirect probes are tried; below ProbeInterval. Default 250ms.
+	ProbeTimeout time.Duration
+	// SuspicionMult scales the suspicion timeout: a member that failed its
+	// probes is declared dead after at least SuspicionMult × ProbeInterval ×
+	// max(1, log10(members)) unless it refutes. Default 4.
+	SuspicionMult int
+	// SuspicionMaxTimeoutMult bounds the suspicion timeout from above, as a
+	// multiple of the minimum above; the timeout starts at that bound and
+	// shrinks as other members confirm the suspicion. Default 2.
+	SuspicionMaxTimeoutMult int
+	// GossipInterval is how often a member gossips queued messages. Default 100ms.
+	GossipInterval time.Duration
+	// PushPullInterval is how often a member syncs its full state with a
+	// random other member (repairs missed gossip). Default 10s.
+	PushPullInterval time.Duration
+	// TCPTimeout bounds a TCP exchange (join, push/pull, fallback probe).
+	// Stop may wait this long for a join attempt in flight. Default 2s.
+	TCPTimeout time.Duration
+	// RejoinInterval is the longest pause between two attempts to join the
+	// seeds while the member knows no other member. Default 1s.
+	RejoinInterval time.Duration
+	// LeaveTimeout bounds how long Stop waits for its leave message to go
+	// out. Default 1s.
+	LeaveTimeout time.Duration
+	// Logger receives the provider's and memberlist's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults of [Config].
+const (
+	DefaultBindAddr                = "127.0.0.1"
+	DefaultProbeInterval           = 500 * time.Millisecond
+	DefaultProbeTimeout            = 250 * time.Millisecond
+	DefaultSuspicionMult           = 4
+	DefaultSuspicionMaxTimeoutMult = 2
+	DefaultGossipInterval          = 100 * time.Millisecond
+	DefaultPushPullInterval        = 10 * time.Second
+	DefaultTCPTimeout              = 2 * time.Second
+	DefaultRejoinInterval          = time.Second
+	DefaultLeaveTimeout            = time.Second
+)
+
+func (c Config) withDefaults() Config {
+	setD := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	setI := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.BindAddr == "" {
+		c.BindAddr = DefaultBindAddr
+	}
+	setD(&c.ProbeInterval, DefaultProbeInterval)
+	setD(&c.ProbeTimeout, DefaultProbeTimeout)
+	setI(&c.SuspicionMult, DefaultSuspicionMult)
+	setI(&c.SuspicionMaxTimeoutMult, DefaultSuspicionMaxTimeoutMult)
+	setD(&c.GossipInterval, DefaultGossipInterval)
+	setD(&c.PushPullInterval, DefaultPushPullInterval)
+	setD(&c.TCPTimeout, DefaultTCPTimeout)
+	setD(&c.RejoinInterval, DefaultRejoinInterval)
+	setD(&c.LeaveTimeout, DefaultLeaveTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: gossip: "+format, append([]any{discovery.ErrInvalidConfig}, args...)...)
+	}
+	if net.ParseIP(c.BindAddr) == nil {
+		return bad("BindAddr %q is not an IP address", c.BindAddr)
+	}
+	if c.BindPort < 0 || c.BindPort > 65535 {
+		return bad("BindPort %d out of range", c.BindPort)
+	}
+	for _, s := range c.Seeds {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return bad("seed %q: %v", s, err)
+		}
+	}
+	switch {
+	case c.ProbeInterval <= 0 || c.GossipInterval <= 0 || c.PushPullInterval <= 0 ||
+		c.TCPTimeout <= 0 || c.RejoinInterval <= 0 || c.LeaveTimeout <= 0:
+		return bad("intervals and timeouts must be positive")
+	case c.ProbeTimeout <= 0 || c.ProbeTimeout >= c.ProbeInterval:
+		return bad("ProbeTimeout %v must be in (0, ProbeInterval %v)", c.ProbeTimeout, c.ProbeInterval)
+	case c.SuspicionMult < 1 || c.SuspicionMaxTimeoutMult < 1:
+		return bad("SuspicionMult and SuspicionMaxTimeoutMult must be at least 1")
+	}
+	return nil
+}
