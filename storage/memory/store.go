@@ -1,0 +1,140 @@
+package memory
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+
+	"github.com/legion-go/legion/storage"
+)
+
+// Store is an in-memory storage.Store. Safe for concurrent use; it starts no
+// goroutine.
+type Store struct {
+	id storage.Identity
+
+	mu     sync.RWMutex
+	closed bool
+	parts  map[storage.Partition]*replica
+}
+
+type replica struct {
+	snapshot []byte // nil: none
+	deltas   map[string][]byte
+}
+
+func (r *replica) empty() bool { return r.snapshot == nil && len(r.deltas) == 0 }
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store with identity id.
+func New(id storage.Identity) *Store {
+	return &Store{id: id, parts: make(map[storage.Partition]*replica)}
+}
+
+// Commit applies b atomically: readers see all of it or none.
+func (s *Store) Commit(b *storage.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	if b == nil {
+		return nil
+	}
+	for _, op := range b.Ops() {
+		s.apply(op)
+	}
+	return nil
+}
+
+func (s *Store) apply(op storage.Op) {
+	r := s.parts[op.Partition]
+	if r == nil {
+		if op.Kind == storage.OpDeleteDelta || op.Kind == storage.OpDeletePartition {
+			return
+		}
+		r = &replica{deltas: make(map[string][]byte)}
+		s.parts[op.Partition] = r
+	}
+	switch op.Kind {
+	case storage.OpPutSnapshot:
+		r.snapshot = clone(op.Data)
+	case storage.OpPutDelta:
+		r.deltas[string(op.ID)] = clone(op.Data)
+	case storage.OpDeleteDelta:
+		delete(r.deltas, string(op.ID))
+	case storage.OpDeletePartition:
+		delete(s.parts, op.Partition)
+		return
+	default:
+		panic("memory: unknown batch op " + op.Kind.String())
+	}
+	if r.empty() {
+		delete(s.parts, op.Partition)
+	}
+}
+
+// Load returns a copy of p's replica.
+func (s *Store) Load(p storage.Partition) (storage.Replica, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return storage.Replica{}, false, storage.ErrClosed
+	}
+	r := s.parts[p]
+	if r == nil {
+		return storage.Replica{}, false, nil
+	}
+	var out storage.Replica
+	if len(r.deltas) > 0 {
+		out.Deltas = make([]storage.Delta, 0, len(r.deltas))
+	}
+	if r.snapshot != nil {
+		out.Snapshot = clone(r.snapshot)
+	}
+	for id, data := range r.deltas {
+		out.Deltas = append(out.Deltas, storage.Delta{ID: []byte(id), Data: clone(data)})
+	}
+	slices.SortFunc(out.Deltas, func(a, b storage.Delta) int { return bytes.Compare(a.ID, b.ID) })
+	return out, true, nil
+}
+
+// Partitions calls fn for the keys of kind in bytewise order. The keys are
+// collected first, so fn runs without the store's lock held.
+func (s *Store) Partitions(kind string, fn func(key string) bool) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return storage.ErrClosed
+	}
+	var keys []string
+	for p := range s.parts {
+		if p.Kind == kind {
+			keys = append(keys, p.Key)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !fn(k) {
+			break
+		}
+	}
+	return nil
+}
+
+// Identity returns the identity given to New.
+func (s *Store) Identity() storage.Identity { return s.id }
+
+// Close drops the contents. Further calls return nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.parts = nil
+	return nil
+}
+
+// clone returns a non-nil copy of b.
+func clone(b []byte) []byte { return append(make([]byte, 0, len(b)), b...) }
