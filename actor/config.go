@@ -1,0 +1,115 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/storage"
+)
+
+// Config configures a node. The zero value of every optional field means its default.
+type Config struct {
+	// Name is the node's configured name; required. With the data directory's
+	// incarnation it makes the node's stable peer id.
+	Name string
+	// ListenAddr is the host:port the node's remoting listens on. Default
+	// "127.0.0.1:0" (loopback, a free port).
+	ListenAddr string
+	// Kinds are the kinds this node hosts. A node with no kinds is a client: it can call
+	// partitions but holds none.
+	Kinds []KindSpec
+	// ReplicationFactor is R, the number of replicas of each partition. Default 3. A kind
+	// hosted by fewer nodes has as many replicas as nodes.
+	ReplicationFactor int
+	// Membership tells the node which nodes are alive; required. The node starts and
+	// stops it.
+	Membership discovery.Provider
+	// Store holds the node's replicas durably. Nil means an in-memory store: a new peer
+	// at every start, nothing survives the process. The node does not close a Store it
+	// was given.
+	Store storage.Store
+	// Logger receives the node's logs. Nil discards them.
+	Logger *slog.Logger
+	// AttemptTimeout bounds one attempt of a call on one replica before the caller tries
+	// the next replica of the partition. Default 2s. The caller's context bounds the
+	// whole call.
+	AttemptTimeout time.Duration
+	// AntiEntropyInterval is how often a replica with unacknowledged deltas re-sends them
+	// to the peers that owe acks. Default 200ms.
+	AntiEntropyInterval time.Duration
+	// PassivateAfter is how long a replica with nothing pending stays in memory without
+	// messages before it is passivated (it comes back from the store on demand).
+	// Default 1 minute.
+	PassivateAfter time.Duration
+	// MaxPayloadBytes bounds an event or a query. Default 1 MiB.
+	MaxPayloadBytes int
+	// Meta is published with the node's membership (for example its HTTP address).
+	Meta map[string]string
+	// Now is the node's physical clock, for the hybrid logical clock. Default time.Now.
+	Now func() time.Time
+}
+
+const routerName = "legion"
+
+func (c Config) withDefaults() Config {
+	if c.ListenAddr == "" {
+		c.ListenAddr = "127.0.0.1:0"
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 3
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 2 * time.Second
+	}
+	if c.AntiEntropyInterval == 0 {
+		c.AntiEntropyInterval = 200 * time.Millisecond
+	}
+	if c.PassivateAfter == 0 {
+		c.PassivateAfter = time.Minute
+	}
+	if c.MaxPayloadBytes == 0 {
+		c.MaxPayloadBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Name == "" {
+		return errors.New("actor: Config.Name is required")
+	}
+	if c.Membership == nil {
+		return errors.New("actor: Config.Membership is required")
+	}
+	if c.ReplicationFactor < 1 {
+		return fmt.Errorf("actor: ReplicationFactor %d < 1", c.ReplicationFactor)
+	}
+	host, port, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("actor: ListenAddr: %w", err)
+	}
+	if _, err := strconv.Atoi(port); err != nil || host == "" {
+		return fmt.Errorf("actor: ListenAddr %q: want host:port", c.ListenAddr)
+	}
+	seen := map[string]bool{}
+	for _, k := range c.Kinds {
+		if err := k.validate(); err != nil {
+			return err
+		}
+		if seen[k.kindName()] {
+			return fmt.Errorf("actor: kind %q registered twice", k.kindName())
+		}
+		seen[k.kindName()] = true
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
+)
+
+// foldable is one replica's event fold with the user's types erased to bytes: the replica
+// actor works on it without knowing S, E and O. Not safe for concurrent use.
+type foldable interface {
+	state() foldState
+	genesis(participants []lattice.Peer)
+	restore(snap *wire.Snapshot) error
+	event(event []byte, time int64) (lattice.EventID, []byte, error)
+	query(q []byte, stable bool) ([]byte, error)
+	propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error)
+	diff(to lattice.Peer) (*wire.Diff, bool, error)
+	snapshot(withPending bool) (*wire.Snapshot, error)
+	applyDiff(d *wire.Diff) (report, error)
+	merge(s *wire.Snapshot) (report, error)
+	acknowledge() int
+	reduce() []folded
+	encodeEntry(i int) (lattice.EventID, []byte, error)
+	ids() []lattice.EventID
+	knowsMore(d *wire.Diff) bool
+	owed() []lattice.Owed
+	reproposeRenegade(event []byte, time int64) (lattice.EventID, error)
+}
+
+// foldState is a summary of the fold for the replica actor's decisions.
+type foldState struct {
+	hasBase      bool
+	base         lattice.Base
+	pending      int
+	participant  bool
+	retired      bool
+	participants []lattice.Peer // infimum participants
+	top          []lattice.Peer // after pending membership changes (joiners included)
+}
+
+type folded struct {
+	id   lattice.EventID
+	kind lattice.DeltaKind
+	out  []byte
+	err  error
+}
+
+type report struct {
+	added     int
+	renegades []lattice.Entry[[]byte]
+}
+
+// typedFold implements foldable for one kind.
+type typedFold[S, E, O proto.Message] struct {
+	k  *Kind[S, E, O]
+	st *lattice.State[S, E, O]
+	cs wire.Codec[S]
+	ce wire.Codec[E]
+}
+
+func (k *Kind[S, E, O]) newReplica(origin string, self lattice.Peer) foldable {
+	return &typedFold[S, E, O]{k: k, st: lattice.NewJoiner(k.behavior(), origin, self), cs: codec[S](), ce: codec[E]()}
+}
+
+func (f *typedFold[S, E, O]) state() foldState {
+	inf := f.st.Infimum()
+	return foldState{hasBase: f.st.HasBase(), base: f.st.Base(), pending: f.st.Len(),
+		participant: f.st.Participant(), retired: f.st.Retired(),
+		participants: inf.Participants, top: f.st.Participants()}
+}
+
+func (f *typedFold[S, E, O]) genesis(participants []lattice.Peer) {
+	f.st = lattice.New(f.k.behavior(), f.st.Origin(), f.st.Self(), participants, f.k.initial())
+}
+
+func (f *typedFold[S, E, O]) restore(m *wire.Snapshot) error {
+	snap, err := wire.ToSnapshot(m, f.cs, f.ce)
+	if err != nil {
+		return err
+	}
+	if snap.Origin != f.st.Origin() {
+		return fmt.Errorf("actor: stored replica of %q found under %q", snap.Origin, f.st.Origin())
+	}
+	f.st = lattice.Restore(f.k.behavior(), f.st.Self(), snap)
+	return nil
+}
+
+// event decodes and logs a new event. A payload that does not decode is ErrBadPayload;
+// an event Apply rejects is logged as an Error delta and returned as *RejectedError.
+func (f *typedFold[S, E, O]) event(b []byte, time int64) (lattice.EventID, []byte, error) {
+	e, err := f.ce.Decode(b)
+	if err != nil {
+		return lattice.EventID{}, nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	id, out, err := f.st.Event(e, time)
+	if err != nil {
+		var ae *lattice.ApplyError
+		if errors.As(err, &ae) {
+			return id, nil, &RejectedError{Msg: ae.Msg, Panic: ae.Panic}
+		}
+		return id, nil, err
+	}
+	ob, err := proto.Marshal(out)
+	if err != nil {
+		return id, nil, fmt.Errorf("actor: encode output: %w", err)
+	}
+	return id, ob, nil
+}
+
+func (f *typedFold[S, E, O]) reproposeRenegade(b []byte, time int64) (lattice.EventID, error) {
+	id, _, err := f.event(b, time)
+	return id, err
+}
+
+func (f *typedFold[S, E, O]) query(b []byte, stable bool) (out []byte, err error) {
+	if f.k.Query == nil {
+		return nil, fmt.Errorf("%w: kind %q has no Query", ErrBadPayload, f.k.Name)
+	}
+	q, err := f.ce.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	s := f.st.Projection()
+	if stable {
+		s = f.st.Infimum().Value
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &RejectedError{Msg: fmt.Sprint(r), Panic: true}
+		}
+	}()
+	o, err := f.k.Query(s, q)
+	if err != nil {
+		return nil, &RejectedError{Msg: err.Error()}
+	}
+	return proto.Marshal(o)
+}
+
+func (f *typedFold[S, E, O]) propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error) {
+	return f.st.Propose(kind, p)
+}
+
+func (f *typedFold[S, E, O]) diff(to lattice.Peer) (*wire.Diff, bool, error) {
+	d, ok := f.st.Diff(to)
+	if !ok {
+		return nil, false, nil
+	}
+	m, err := wire.FromDiff(&d, f.ce)
+	return m, true, err
+}
+
+func (f *typedFold[S, E, O]) snapshot(withPending bool) (*wire.Snapshot, error) {
+	snap := f.st.Snapshot()
+	if !withPending {
+		snap.Pending = nil
+	}
+	return wire.FromSnapshot(&snap, f.st.HasBase(), f.cs, f.ce)
+}
+
+func (f *typedFold[S, E, O]) applyDiff(m *wire.Diff) (report, error) {
+	d, err := wire.ToDiff(m, f.ce)
+	if err != nil {
+		return report{}, err
+	}
+	r, err := f.st.ApplyDiff(d)
+	return f.report(r), err
+}
+
+func (f *typedFold[S, E, O]) merge(m *wire.Snapshot) (report, error) {
+	snap, err := wire.ToSnapshot(m, f.cs, f.ce)
+	if err != nil {
+		return report{}, err
+	}
+	r, err := f.st.Merge(snap)
+	return f.report(r), err
+}
+
+func (f *typedFold[S, E, O]) report(r lattice.Report[E]) report {
+	out := report{added: len(r.Added)}
+	for _, e := range r.Renegades {
+		if e.Delta.Kind != lattice.Event {
+			continue
+		}
+		b, err := f.ce.Encode(e.Delta.Event)
+		if err != nil {
+			continue
+		}
+		out.renegades = append(out.renegades, lattice.Entry[[]byte]{ID: e.ID,
+			Delta: lattice.Delta[[]byte]{Kind: e.Delta.Kind, Event: b, Time: e.Delta.Time}})
+	}
+	return out
+}
+
+func (f *typedFold[S, E, O]) acknowledge() int { return f.st.Acknowledge() }
+
+func (f *typedFold[S, E, O]) reduce() []folded {
+	fs := f.st.Reduce()
+	out := make([]folded, len(fs))
+	for i, x := range fs {
+		out[i] = folded{id: x.ID, kind: x.Kind, err: x.Err}
+		if x.Kind == lattice.Event && x.Err == nil {
+			if b, err := proto.Marshal(x.Output); err == nil {
+				out[i].out = b
+			} else {
+				out[i].err = err
+			}
+		}
+	}
+	return out
+}
+
+func (f *typedFold[S, E, O]) encodeEntry(i int) (lattice.EventID, []byte, error) {
+	e := &f.st.Pending()[i]
+	m, err := wire.FromEntry(e, f.ce)
+	if err != nil {
+		return e.ID, nil, err
+	}
+	b, err := proto.Marshal(m)
+	return e.ID, b, err
+}
+
+func (f *typedFold[S, E, O]) owed() []lattice.Owed { return f.st.Owed() }
+
+func (f *typedFold[S, E, O]) ids() []lattice.EventID {
+	p := f.st.Pending()
+	out := make([]lattice.EventID, len(p))
+	for i := range p {
+		out[i] = p[i].ID
+	}
+	return out
+}
+
+// knowsMore reports whether this replica knows something the sender of d did not: a
+// higher infimum, or more acks of an entry the diff mentions. Then the sender should hear
+// back even if d brought nothing new here.
+func (f *typedFold[S, E, O]) knowsMore(d *wire.Diff) bool {
+	if f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0 {
+		return true
+	}
+	p := f.st.Pending()
+	count := func(id lattice.EventID) int {
+		i, ok := slices.BinarySearchFunc(p, id, func(e lattice.Entry[E], id lattice.EventID) int { return e.ID.Compare(id) })
+		if !ok {
+			return 0
+		}
+		return len(p[i].Acks)
+	}
+	for _, e := range d.GetEntries() {
+		if count(wire.ToID(e.GetId())) > len(e.GetAcks()) {
+			return true
+		}
+	}
+	for _, a := range d.GetAcks() {
+		if count(wire.ToID(a.GetId())) > len(a.GetPeers()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,272 @@
+package actor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/gc"
+	"github.com/legion-go/legion/lattice"
+	"github.com/legion-go/legion/storage"
+	"github.com/legion-go/legion/storage/memory"
+)
+
+// Node is one process of a Legion cluster: it hosts replicas of the partitions of its
+// kinds that placement gives its peer, and calls partitions anywhere in the cluster. Its
+// methods are safe for concurrent use.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	peer     lattice.Peer
+	instance string
+	kinds    map[string]KindSpec
+	store    storage.Store
+	ownStore bool
+
+	system *pa.ActorSystem
+	remote *remote.Remote
+	router *pa.PID
+	clock  hlc
+
+	view    atomic.Pointer[discovery.View]
+	viewSig chan struct{} // closed and replaced on every new view
+	viewMu  sync.Mutex
+
+	// filter, when set, decides whether a message to a peer is delivered (test harness).
+	filter atomic.Pointer[func(to lattice.Peer) bool]
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+	done     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// Start starts a node: its store, remoting on cfg.ListenAddr, its replicas' router, and
+// its membership. It returns once the node serves; it does not wait for other members.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, store: cfg.Store,
+		viewSig: make(chan struct{}), done: make(chan struct{})}
+	n.clock.now = cfg.Now
+	for _, k := range cfg.Kinds {
+		n.kinds[k.kindName()] = k
+	}
+	if n.store == nil {
+		n.store, n.ownStore = memory.New(storage.Identity{Node: cfg.Name, Incarnation: randomHex(8)}), true
+	}
+	if id := n.store.Identity(); id.Node != cfg.Name {
+		return nil, fmt.Errorf("actor: store belongs to node %q, not %q", id.Node, cfg.Name)
+	}
+	n.peer = lattice.Peer(n.store.Identity().Peer())
+	n.instance = randomHex(6)
+	n.view.Store(&discovery.View{})
+
+	if err := n.startRemote(); err != nil {
+		n.closeStore()
+		return nil, err
+	}
+	router, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newRouter(n) }), routerName)
+	if err != nil {
+		n.shutdownRemote()
+		n.closeStore()
+		return nil, fmt.Errorf("actor: spawning the router: %w", err)
+	}
+	n.router = router
+	if err := n.startMembership(ctx); err != nil {
+		n.shutdownRemote()
+		return nil, err
+	}
+	n.log.Info("node started", "peer", n.peer, "address", n.system.Address(), "kinds", slices.Sorted(maps.Keys(n.kinds)))
+	return n, nil
+}
+
+func (n *Node) startRemote() (err error) {
+	host, port, _ := net.SplitHostPort(n.cfg.ListenAddr)
+	p, _ := strconv.Atoi(port)
+	logger := n.log
+	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return logger }))
+	n.remote = remote.NewRemote(n.system, remote.Configure(host, p))
+	defer func() { // Remote.Start panics when it cannot listen
+		if r := recover(); r != nil {
+			err = fmt.Errorf("actor: remoting on %s: %v", n.cfg.ListenAddr, r)
+		}
+	}()
+	n.remote.Start()
+	return nil
+}
+
+func (n *Node) startMembership(ctx context.Context) error {
+	self := discovery.Member{Peer: string(n.peer), Name: n.cfg.Name, Instance: n.instance,
+		Address: n.system.Address(), Meta: n.cfg.Meta}
+	for k := range n.kinds {
+		self.Kinds = append(self.Kinds, k)
+	}
+	slices.Sort(self.Kinds)
+	if err := n.cfg.Membership.Start(ctx, self); err != nil {
+		return fmt.Errorf("actor: membership: %w", err)
+	}
+	n.wg.Add(1)
+	go n.watchViews()
+	return nil
+}
+
+// watchViews keeps the node's membership view current. Owned by the node; Stop waits.
+func (n *Node) watchViews() {
+	defer n.wg.Done()
+	views := n.cfg.Membership.Views()
+	for {
+		select {
+		case <-n.done:
+			return
+		case v, ok := <-views:
+			if !ok {
+				return
+			}
+			n.setView(v)
+		}
+	}
+}
+
+func (n *Node) setView(v discovery.View) {
+	n.viewMu.Lock()
+	n.view.Store(&v)
+	close(n.viewSig)
+	n.viewSig = make(chan struct{})
+	n.viewMu.Unlock()
+	n.log.Debug("membership view", "members", len(v.Members))
+}
+
+// Peer is the node's stable identity in the replication protocol.
+func (n *Node) Peer() lattice.Peer { return n.peer }
+
+// Address is the host:port of the node's remoting.
+func (n *Node) Address() string { return n.system.Address() }
+
+// View is the node's current membership view.
+func (n *Node) View() discovery.View { return *n.view.Load() }
+
+// WaitForMembers blocks until membership shows at least count live members hosting
+// kind (any kind when kind is ""), or ctx ends.
+func (n *Node) WaitForMembers(ctx context.Context, kind string, count int) error {
+	for {
+		n.viewMu.Lock()
+		sig := n.viewSig
+		n.viewMu.Unlock()
+		if len(n.hosts(kind)) >= count {
+			return nil
+		}
+		select {
+		case <-sig:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.done:
+			return ErrStopped
+		}
+	}
+}
+
+// hosts returns the peers of live members hosting kind ("" = any kind).
+func (n *Node) hosts(kind string) []lattice.Peer {
+	var out []lattice.Peer
+	for _, m := range n.view.Load().Members {
+		if len(m.Kinds) == 0 || (kind != "" && !slices.Contains(m.Kinds, kind)) {
+			continue
+		}
+		if !slices.Contains(out, lattice.Peer(m.Peer)) {
+			out = append(out, lattice.Peer(m.Peer))
+		}
+	}
+	return out
+}
+
+// replicaSet is the partition's replica set by the node's current view.
+func (n *Node) replicaSet(kind, key string) []lattice.Peer {
+	return gc.ReplicaSet(kind, key, n.hosts(kind), n.cfg.ReplicationFactor)
+}
+
+// routerOf returns the router PID of the member hosting peer, if membership knows one.
+func (n *Node) routerOf(peer lattice.Peer) (*pa.PID, bool) {
+	if peer == n.peer {
+		return n.router, true
+	}
+	m, ok := n.view.Load().Lookup(string(peer))
+	if !ok {
+		return nil, false
+	}
+	return pa.NewPID(m.Address, routerName), true
+}
+
+// send delivers a message to the router of the member hosting peer, fire-and-forget.
+func (n *Node) send(peer lattice.Peer, msg any) {
+	if f := n.filter.Load(); f != nil && !(*f)(peer) {
+		return
+	}
+	if pid, ok := n.routerOf(peer); ok {
+		n.system.Root.Send(pid, msg)
+	}
+}
+
+// Stop leaves the cluster gracefully and stops the node: membership first (so that
+// others stop routing here), then the replicas (each flushes what it holds), then
+// remoting, then the store if the node opened it. Calls after Stop fail with ErrStopped.
+func (n *Node) Stop(ctx context.Context) error {
+	var err error
+	n.stopOnce.Do(func() {
+		n.stopped.Store(true)
+		if e := n.cfg.Membership.Stop(ctx); e != nil {
+			err = fmt.Errorf("actor: membership stop: %w", e)
+		}
+		close(n.done)
+		n.wg.Wait()
+		if e := n.system.Root.PoisonFuture(n.router).Wait(); e != nil && err == nil {
+			err = fmt.Errorf("actor: stopping replicas: %w", e)
+		}
+		n.shutdownRemote()
+		n.closeStore()
+		n.log.Info("node stopped", "peer", n.peer)
+	})
+	return err
+}
+
+func (n *Node) shutdownRemote() {
+	n.remote.Shutdown(false)
+	n.system.Shutdown()
+}
+
+func (n *Node) closeStore() {
+	if n.ownStore {
+		n.store.Close()
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// SetLinkFilter installs a filter that decides, for each message this node sends, whether
+// it reaches the node hosting peer `to` (false drops it, as a cut network link would).
+// For tests; nil removes it.
+func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
+	if f == nil {
+		n.filter.Store(nil)
+		return
+	}
+	n.filter.Store(&f)
+}

@@ -1,0 +1,226 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
+)
+
+// Consistency is how long a call waits.
+type Consistency int
+
+const (
+	// Fast returns once the replica that handles the call has applied and persisted the
+	// event. The output is projected: a concurrent event that sorts earlier may still
+	// change the event's final output (never whether it was logged).
+	Fast Consistency = iota
+	// Consistent returns once the event has folded into the handling replica's infimum:
+	// every replica acknowledged (and persisted) it, and the output is final and the same
+	// on every replica.
+	Consistent
+)
+
+// ReadLevel is what a query reads.
+type ReadLevel int
+
+const (
+	// Projected reads the handling replica's projection: every event it has, in order.
+	Projected ReadLevel = iota
+	// Stable reads the handling replica's infimum: only what every replica acknowledged.
+	Stable
+)
+
+// Ref is a reference to one partition, usable from any node (including a client-only
+// one). It is a small value: make one per call if convenient.
+type Ref[S, E, O proto.Message] struct {
+	n    *Node
+	kind *Kind[S, E, O]
+	key  string
+}
+
+// RefOf returns a reference to the partition (kind, key).
+func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[S, E, O] {
+	return Ref[S, E, O]{n: n, kind: kind, key: key}
+}
+
+// Call logs an event in the partition and returns its output. It goes to the first
+// replica of the partition's replica set; when that one does not answer within
+// Config.AttemptTimeout (or is not a replica any more), it tries the next one, until ctx
+// ends. A *RejectedError means the event was rejected by Apply and changed nothing.
+//
+// A call that timed out on one replica and succeeded on the next may have been logged by
+// both: the outcome of a timed-out attempt is unknown (see docs/actor.md).
+func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
+	var zero O
+	b, err := proto.Marshal(event)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	msg := &wire.Call{Event: b, Consistency: wire.Consistency(c)}
+	if dl, ok := ctx.Deadline(); ok {
+		msg.Deadline = dl.UnixNano()
+	}
+	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+		msg.To, msg.ReplicaSet = t, set
+		return msg
+	})
+	if err != nil {
+		return zero, err
+	}
+	reply, ok := res.(*wire.CallReply)
+	if !ok {
+		return zero, fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	if err := fromWire(reply.GetError()); err != nil {
+		return zero, err
+	}
+	out := newMessage[O]()
+	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
+		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
+	}
+	return out, nil
+}
+
+// Query answers the kind's Query on one replica without logging an event.
+func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, error) {
+	var zero O
+	b, err := proto.Marshal(query)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	msg := &wire.Query{Query: b, Level: wire.ReadLevel(level)}
+	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+		msg.To, msg.ReplicaSet = t, set
+		return msg
+	})
+	if err != nil {
+		return zero, err
+	}
+	reply, ok := res.(*wire.QueryReply)
+	if !ok {
+		return zero, fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	if err := fromWire(reply.GetError()); err != nil {
+		return zero, err
+	}
+	out := newMessage[O]()
+	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
+		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
+	}
+	return out, nil
+}
+
+// request sends a message built for each replica in turn until one answers with
+// something other than "not a replica" or "stopped".
+func (n *Node) request(ctx context.Context, kind, key string, size int, build func(*wire.Target, []string) proto.Message) (proto.Message, error) {
+	if n.stopped.Load() {
+		return nil, ErrStopped
+	}
+	if size > n.cfg.MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, n.cfg.MaxPayloadBytes)
+	}
+	set := n.replicaSet(kind, key)
+	if len(set) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNoReplicas, kind)
+	}
+	sset := peerStrings(set)
+	var last error
+	for _, p := range set {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(ErrUnavailable, err, last)
+		}
+		res, err := n.attempt(ctx, p, build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset))
+		if err != nil {
+			last = err
+			continue
+		}
+		if e := replyError(res); e != nil && (errors.Is(e, ErrNotReplica) || errors.Is(e, ErrStopped) || errors.Is(e, ErrUnavailable)) {
+			last = e
+			continue
+		}
+		return res, nil
+	}
+	return nil, errors.Join(ErrUnavailable, last)
+}
+
+func replyError(m proto.Message) error {
+	switch r := m.(type) {
+	case *wire.CallReply:
+		return fromWire(r.GetError())
+	case *wire.QueryReply:
+		return fromWire(r.GetError())
+	}
+	return nil
+}
+
+// attempt asks one replica, within the attempt timeout and ctx.
+func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (proto.Message, error) {
+	timeout := n.cfg.AttemptTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	if f := n.filter.Load(); f != nil && !(*f)(p) {
+		select { // a cut link: the request is lost, the caller waits out its timeout
+		case <-time.After(timeout):
+			return nil, pa.ErrTimeout
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	pid, ok := n.routerOf(p)
+	if !ok {
+		return nil, fmt.Errorf("actor: no member hosts %s", p)
+	}
+	fut := n.system.Root.RequestFuture(pid, msg, timeout)
+	res, err := fut.Result()
+	if err != nil {
+		return nil, err
+	}
+	m, ok := res.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	return m, nil
+}
+
+// Replicas returns the partition's replica set by this node's current membership view, in
+// the order calls try them.
+func (r Ref[S, E, O]) Replicas() []lattice.Peer { return r.n.replicaSet(r.kind.Name, r.key) }
+
+// QueryReplica answers the kind's Query on the replica held by one peer, with no
+// failover: for checking what each replica holds.
+func (r Ref[S, E, O]) QueryReplica(ctx context.Context, peer lattice.Peer, query E, level ReadLevel) (O, error) {
+	var zero O
+	b, err := proto.Marshal(query)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	msg := &wire.Query{To: &wire.Target{Kind: r.kind.Name, Key: r.key, Peer: string(peer)}, Query: b,
+		Level: wire.ReadLevel(level), ReplicaSet: peerStrings(r.Replicas())}
+	res, err := r.n.attempt(ctx, peer, msg)
+	if err != nil {
+		return zero, err
+	}
+	reply, ok := res.(*wire.QueryReply)
+	if !ok {
+		return zero, fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	if err := fromWire(reply.GetError()); err != nil {
+		return zero, err
+	}
+	out := newMessage[O]()
+	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
+		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,482 @@
+package actor
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
+	"github.com/legion-go/legion/storage"
+)
+
+// replica is the actor that holds one replica of one partition. It processes one message
+// at a time. Calls and replication messages only change the fold in memory and mark the
+// replica dirty; a flush, queued behind whatever is already in the mailbox, then makes
+// the batch durable in one commit, answers the fast calls, answers the consistent calls
+// whose events folded, and sends diffs to the other replicas. So a burst of calls costs
+// one commit and one diff per peer, and nothing is acknowledged (to a caller or a peer)
+// before it is on disk.
+type replica struct {
+	n      *Node
+	kind   KindSpec
+	key    string
+	origin string
+	part   storage.Partition
+	fold   foldable
+	self   *pa.PID
+	failed error // the store failed: the replica refuses work rather than lose it
+
+	stored     map[lattice.EventID]bool // entries on disk
+	storedBase lattice.Base
+	storedHas  bool
+
+	fast        []pendingReply
+	waiters     map[lattice.EventID]waiter
+	renegades   []lattice.Entry[[]byte]
+	flushQueued bool
+	broadcast   bool                  // send a diff to every other replica at the next flush
+	notify      map[lattice.Peer]bool // send a diff to these at the next flush
+	full        map[lattice.Peer]bool // send the full state to these at the next flush
+
+	ticker    *time.Timer
+	lastBase  lattice.Base
+	idleTicks int
+}
+
+type pendingReply struct {
+	to    *pa.PID
+	reply *wire.CallReply
+}
+
+type waiter struct {
+	to       *pa.PID
+	deadline time.Time
+}
+
+// flushMsg and tickMsg are the replica's messages to itself.
+type flushMsg struct{}
+type tickMsg struct{}
+
+func (tickMsg) NotInfluenceReceiveTimeout() {}
+
+func newReplica(n *Node, kind KindSpec, key string) *replica {
+	origin := kind.kindName() + "/" + key
+	return &replica{n: n, kind: kind, key: key, origin: origin,
+		part:    storage.Partition{Kind: kind.kindName(), Key: key},
+		fold:    kind.newReplica(origin, n.peer),
+		stored:  map[lattice.EventID]bool{},
+		waiters: map[lattice.EventID]waiter{},
+		notify:  map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{}}
+}
+
+func (r *replica) Receive(ctx pa.Context) {
+	switch m := ctx.Message().(type) {
+	case *pa.Started:
+		r.self = ctx.Self()
+		r.load()
+		ctx.SetReceiveTimeout(r.n.cfg.PassivateAfter)
+	case *wire.Call:
+		r.onCall(ctx, m)
+	case *wire.Query:
+		r.onQuery(ctx, m)
+	case *wire.Replicate:
+		r.onReplicate(ctx, m)
+	case flushMsg:
+		r.flush(ctx)
+	case tickMsg:
+		r.onTick(ctx)
+	case *pa.ReceiveTimeout:
+		if r.idle() {
+			ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+		}
+	case *passivateOK:
+		ctx.Stop(ctx.Self())
+	case *pa.Stopping:
+		if r.ticker != nil {
+			r.ticker.Stop()
+		}
+	}
+}
+
+func (r *replica) idle() bool {
+	st := r.fold.state()
+	return st.pending == 0 && len(r.waiters) == 0 && len(r.fast) == 0 && !r.flushQueued
+}
+
+// load recovers the replica from the store.
+func (r *replica) load() {
+	rec, found, err := r.n.store.Load(r.part)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if !found {
+		return
+	}
+	snap := &wire.Snapshot{Origin: r.origin}
+	if rec.Snapshot != nil {
+		if err := proto.Unmarshal(rec.Snapshot, snap); err != nil {
+			r.fail(err)
+			return
+		}
+	}
+	for _, d := range rec.Deltas {
+		e := &wire.Entry{}
+		if err := proto.Unmarshal(d.Data, e); err != nil {
+			r.fail(err)
+			return
+		}
+		snap.Pending = append(snap.Pending, e)
+	}
+	if err := r.fold.restore(snap); err != nil {
+		r.fail(err)
+		return
+	}
+	st := r.fold.state()
+	for _, id := range r.fold.ids() {
+		r.stored[id] = true
+	}
+	r.storedBase, r.storedHas, r.lastBase = st.base, st.hasBase, st.base
+	if st.pending > 0 {
+		r.armTicker()
+	}
+}
+
+func (r *replica) fail(err error) {
+	r.failed = err
+	r.n.log.Error("replica failed", "partition", r.origin, "err", err)
+}
+
+func (r *replica) queueFlush(ctx pa.Context) {
+	if !r.flushQueued {
+		r.flushQueued = true
+		ctx.Send(ctx.Self(), flushMsg{})
+	}
+}
+
+// ensureBase gives a replica that holds nothing yet its genesis, when this peer is in the
+// replica set its caller or sender sees. It reports whether the replica holds a state.
+func (r *replica) ensureBase(set []string) bool {
+	if r.fold.state().hasBase {
+		return true
+	}
+	peers := make([]lattice.Peer, len(set))
+	for i, p := range set {
+		peers[i] = lattice.Peer(p)
+	}
+	if !slices.Contains(peers, r.n.peer) {
+		return false
+	}
+	r.fold.genesis(peers)
+	return true
+}
+
+func (r *replica) onCall(ctx pa.Context, m *wire.Call) {
+	if r.failed != nil {
+		ctx.Respond(&wire.CallReply{Error: toWire(r.failed)})
+		return
+	}
+	if !r.ensureBase(m.GetReplicaSet()) {
+		ctx.Respond(&wire.CallReply{Error: toWire(ErrNotReplica)})
+		return
+	}
+	id, out, err := r.fold.event(m.GetEvent(), r.n.clock.Now())
+	var rej *RejectedError
+	switch {
+	case err == nil, errors.As(err, &rej):
+		// logged: an event, or an Error delta for a rejected one
+	case errors.Is(err, lattice.ErrNotParticipant):
+		ctx.Respond(&wire.CallReply{Error: toWire(ErrNotReplica)})
+		return
+	default: // nothing was logged (undecodable payload)
+		ctx.Respond(&wire.CallReply{Error: toWire(err)})
+		return
+	}
+	if m.GetConsistency() == wire.Consistency_CONSISTENT && err == nil {
+		var dl time.Time
+		if m.GetDeadline() > 0 {
+			dl = time.Unix(0, m.GetDeadline())
+		}
+		r.waiters[id] = waiter{to: ctx.Sender(), deadline: dl}
+	} else {
+		r.fast = append(r.fast, pendingReply{to: ctx.Sender(),
+			reply: &wire.CallReply{Output: out, Error: toWire(err), Id: wire.FromID(id)}})
+	}
+	r.broadcast = true
+	r.queueFlush(ctx)
+}
+
+func (r *replica) onQuery(ctx pa.Context, m *wire.Query) {
+	if r.failed != nil {
+		ctx.Respond(&wire.QueryReply{Error: toWire(r.failed)})
+		return
+	}
+	if !r.ensureBase(m.GetReplicaSet()) {
+		ctx.Respond(&wire.QueryReply{Error: toWire(ErrNotReplica)})
+		return
+	}
+	out, err := r.fold.query(m.GetQuery(), m.GetLevel() == wire.ReadLevel_STABLE)
+	ctx.Respond(&wire.QueryReply{Output: out, Error: toWire(err)})
+}
+
+func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
+	if r.failed != nil {
+		return
+	}
+	from := lattice.Peer(m.GetFrom())
+	before := r.fold.state().base
+	var rep report
+	var err error
+	switch body := m.GetBody().(type) {
+	case *wire.Replicate_Diff:
+		r.ensureBase(m.GetReplicaSet())
+		rep, err = r.fold.applyDiff(body.Diff)
+		if errors.Is(err, lattice.ErrNeedFull) {
+			r.n.send(from, &wire.Replicate{To: r.target(from), From: string(r.n.peer),
+				Body: &wire.Replicate_NeedFull{NeedFull: &wire.NeedFull{}}})
+			return
+		}
+		if err == nil && rep.added == 0 && r.fold.knowsMore(body.Diff) {
+			r.notify[from] = true
+		}
+	case *wire.Replicate_Snapshot:
+		rep, err = r.fold.merge(body.Snapshot)
+		if err == nil && rep.added == 0 {
+			r.notify[from] = true
+		}
+	case *wire.Replicate_NeedFull:
+		r.full[from] = true
+	}
+	if err != nil {
+		r.n.log.Warn("replication message rejected", "partition", r.origin, "from", from, "err", err)
+		return
+	}
+	if rep.added > 0 || r.fold.state().base != before {
+		r.broadcast = true
+	}
+	r.renegades = append(r.renegades, rep.renegades...)
+	r.queueFlush(ctx)
+}
+
+func (r *replica) target(p lattice.Peer) *wire.Target {
+	return &wire.Target{Kind: r.kind.kindName(), Key: r.key, Peer: string(p)}
+}
+
+// flush makes the batch durable, then answers and replicates.
+func (r *replica) flush(ctx pa.Context) {
+	r.flushQueued = false
+	if st := r.fold.state(); st.participant && len(r.renegades) > 0 {
+		for _, e := range r.renegades { // events this peer acknowledged that the history dropped
+			if _, err := r.fold.reproposeRenegade(e.Delta.Event, r.n.clock.Now()); err == nil {
+				r.broadcast = true
+			}
+		}
+		r.renegades = nil
+	}
+	r.fold.acknowledge()
+	folds := r.fold.reduce()
+	if err := r.persist(); err != nil {
+		r.fail(err)
+		for _, p := range r.fast {
+			ctx.Send(p.to, &wire.CallReply{Error: toWire(err)})
+		}
+		for id, w := range r.waiters {
+			ctx.Send(w.to, &wire.CallReply{Error: toWire(err)})
+			delete(r.waiters, id)
+		}
+		r.fast = nil
+		return
+	}
+	for _, p := range r.fast {
+		ctx.Send(p.to, p.reply)
+	}
+	r.fast = r.fast[:0]
+	for _, f := range folds {
+		w, ok := r.waiters[f.id]
+		if !ok {
+			continue
+		}
+		delete(r.waiters, f.id)
+		err := f.err
+		if errors.Is(err, lattice.ErrOutputUnknown) {
+			err = ErrOutputUnknown
+		} else if ae := (*lattice.ApplyError)(nil); errors.As(err, &ae) {
+			err = &RejectedError{Msg: ae.Msg, Panic: ae.Panic}
+		}
+		ctx.Send(w.to, &wire.CallReply{Output: f.out, Error: toWire(err), Id: wire.FromID(f.id)})
+	}
+	r.replicate()
+	st := r.fold.state()
+	if st.retired {
+		ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+		return
+	}
+	if st.pending > 0 || len(r.waiters) > 0 {
+		r.armTicker()
+	}
+}
+
+// persist writes what changed since the last commit in one atomic batch: new entries
+// (with this replica's ack), deletions of folded or dropped ones, and the infimum.
+func (r *replica) persist() error {
+	var b storage.Batch
+	st := r.fold.state()
+	ids := r.fold.ids()
+	cur := make(map[lattice.EventID]bool, len(ids))
+	for i, id := range ids {
+		cur[id] = true
+		if r.stored[id] {
+			continue
+		}
+		_, data, err := r.fold.encodeEntry(i)
+		if err != nil {
+			return err
+		}
+		b.PutDelta(r.part, idKey(id), data)
+	}
+	for id := range r.stored {
+		if !cur[id] {
+			b.DeleteDelta(r.part, idKey(id))
+		}
+	}
+	if st.retired {
+		b.DeletePartition(r.part)
+	} else if st.base != r.storedBase || st.hasBase != r.storedHas {
+		snap, err := r.fold.snapshot(false)
+		if err != nil {
+			return err
+		}
+		data, err := proto.Marshal(snap)
+		if err != nil {
+			return err
+		}
+		b.PutSnapshot(r.part, data)
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := r.n.store.Commit(&b); err != nil {
+		return err
+	}
+	r.stored, r.storedBase, r.storedHas = cur, st.base, st.hasBase
+	return nil
+}
+
+// idKey encodes an event id so that bytewise order is id order.
+func idKey(id lattice.EventID) []byte {
+	b := make([]byte, 8, 8+len(id.Peer))
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(id.Counter >> (8 * (7 - i)))
+	}
+	return append(b, id.Peer...)
+}
+
+// replicate sends diffs (or full states) to the other replicas that need them.
+func (r *replica) replicate() {
+	st := r.fold.state()
+	if !st.hasBase {
+		r.broadcast = false
+		clear(r.notify)
+		clear(r.full)
+		return
+	}
+	targets := map[lattice.Peer]bool{}
+	if r.broadcast {
+		for _, p := range st.top {
+			targets[p] = true
+		}
+		for _, p := range st.participants {
+			targets[p] = true
+		}
+	}
+	for p := range r.notify {
+		targets[p] = true
+	}
+	for p := range r.full {
+		targets[p] = true
+	}
+	delete(targets, r.n.peer)
+	for p := range targets {
+		r.sendTo(p, r.full[p])
+	}
+	r.broadcast = false
+	clear(r.notify)
+	clear(r.full)
+}
+
+func (r *replica) sendTo(p lattice.Peer, full bool) {
+	msg := &wire.Replicate{To: r.target(p), From: string(r.n.peer), ReplicaSet: peerStrings(r.fold.state().participants)}
+	if !full {
+		d, ok, err := r.fold.diff(p)
+		if err != nil {
+			r.n.log.Error("encode diff", "partition", r.origin, "err", err)
+			return
+		}
+		if ok {
+			msg.Body = &wire.Replicate_Diff{Diff: d}
+			r.n.send(p, msg)
+			return
+		}
+	}
+	snap, err := r.fold.snapshot(true)
+	if err != nil {
+		r.n.log.Error("encode snapshot", "partition", r.origin, "err", err)
+		return
+	}
+	msg.Body = &wire.Replicate_Snapshot{Snapshot: snap}
+	r.n.send(p, msg)
+}
+
+func peerStrings(ps []lattice.Peer) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// onTick is anti-entropy: while deltas are pending, re-send them to the peers that owe
+// acks (a lost message is retransmitted); after a few ticks without progress, send
+// everything to everyone. It also gives up on consistent calls past their deadline.
+func (r *replica) onTick(ctx pa.Context) {
+	r.ticker = nil
+	now := time.Now()
+	for id, w := range r.waiters {
+		if !w.deadline.IsZero() && now.After(w.deadline) {
+			ctx.Send(w.to, &wire.CallReply{Error: toWire(ErrUnavailable), Id: wire.FromID(id)})
+			delete(r.waiters, id)
+		}
+	}
+	st := r.fold.state()
+	if st.pending == 0 && len(r.waiters) == 0 {
+		return
+	}
+	if st.base == r.lastBase {
+		r.idleTicks++
+	} else {
+		r.idleTicks, r.lastBase = 0, st.base
+	}
+	for _, o := range r.fold.owed() {
+		if o.Peer != r.n.peer {
+			r.notify[o.Peer] = true
+		}
+	}
+	if r.idleTicks >= 5 {
+		r.broadcast = true
+		r.idleTicks = 0
+	}
+	r.replicate()
+	r.armTicker()
+}
+
+func (r *replica) armTicker() {
+	if r.ticker != nil || r.self == nil {
+		return
+	}
+	self, root := r.self, r.n.system.Root
+	r.ticker = time.AfterFunc(r.n.cfg.AntiEntropyInterval, func() { root.Send(self, tickMsg{}) })
+}

@@ -1,0 +1,93 @@
+package actor
+
+import (
+	"fmt"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
+)
+
+// router is the node's one well-known actor (named "legion"): every call, query and
+// replication message for a replica on this node arrives here and is forwarded to the
+// replica's actor, which the router activates on demand. It is the identity lookup of
+// the framework: a replica's identity is (kind, key, peer), and the peer names the node.
+type router struct {
+	n        *Node
+	replicas map[partitionID]*pa.PID
+}
+
+type partitionID struct{ kind, key string }
+
+// passivate asks the router to forget a replica; the router answers passivateOK, after
+// which nothing more is forwarded to it.
+type passivate struct{ id partitionID }
+type passivateOK struct{}
+
+func newRouter(n *Node) *router { return &router{n: n, replicas: map[partitionID]*pa.PID{}} }
+
+func (r *router) Receive(ctx pa.Context) {
+	switch m := ctx.Message().(type) {
+	case *wire.Call:
+		if err := r.check(m.GetTo(), len(m.GetEvent())); err != nil {
+			ctx.Respond(&wire.CallReply{Error: toWire(err)})
+			return
+		}
+		ctx.Forward(r.replica(ctx, m.GetTo()))
+	case *wire.Query:
+		if err := r.check(m.GetTo(), len(m.GetQuery())); err != nil {
+			ctx.Respond(&wire.QueryReply{Error: toWire(err)})
+			return
+		}
+		ctx.Forward(r.replica(ctx, m.GetTo()))
+	case *wire.Replicate:
+		if err := r.check(m.GetTo(), 0); err != nil {
+			r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
+			return
+		}
+		ctx.Forward(r.replica(ctx, m.GetTo()))
+	case *passivate:
+		if pid, ok := r.replicas[m.id]; ok && pid.Equal(ctx.Sender()) {
+			delete(r.replicas, m.id)
+			ctx.Respond(&passivateOK{})
+		}
+	case *pa.Terminated:
+		for id, pid := range r.replicas {
+			if pid.Equal(m.Who) {
+				delete(r.replicas, id)
+			}
+		}
+	}
+}
+
+// check validates a message's target before anything is activated for it.
+func (r *router) check(t *wire.Target, payload int) error {
+	if t == nil || t.Key == "" {
+		return fmt.Errorf("%w: message without a target", ErrBadPayload)
+	}
+	if _, ok := r.n.kinds[t.Kind]; !ok {
+		return fmt.Errorf("%w: %q on %s", ErrUnknownKind, t.Kind, r.n.peer)
+	}
+	if lattice.Peer(t.Peer) != r.n.peer {
+		return fmt.Errorf("%w: replica of %s sent to %s", ErrNotReplica, t.Peer, r.n.peer)
+	}
+	if payload > r.n.cfg.MaxPayloadBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, payload, r.n.cfg.MaxPayloadBytes)
+	}
+	if r.n.stopped.Load() {
+		return ErrStopped
+	}
+	return nil
+}
+
+func (r *router) replica(ctx pa.Context, t *wire.Target) *pa.PID {
+	id := partitionID{t.Kind, t.Key}
+	if pid, ok := r.replicas[id]; ok {
+		return pid
+	}
+	kind := r.n.kinds[t.Kind]
+	pid := ctx.Spawn(pa.PropsFromProducer(func() pa.Actor { return newReplica(r.n, kind, t.Key) }))
+	r.replicas[id] = pid
+	return pid
+}
