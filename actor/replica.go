@@ -45,7 +45,23 @@ type replica struct {
 	ticker    *time.Timer
 	lastBase  lattice.Base
 	idleTicks int
+
+	// A replica that holds nothing asks the other replicas for their state before it
+	// starts the partition from scratch (genesis): the partition may exist already.
+	syncing   bool
+	syncSet   []lattice.Peer
+	syncWait  map[lattice.Peer]bool
+	syncTimer *time.Timer
+	stash     []stashed
 }
+
+type stashed struct {
+	msg    any
+	sender *pa.PID
+}
+
+// syncTimeout ends a replica's wait for the other replicas' states.
+type syncTimeout struct{}
 
 type pendingReply struct {
 	to    *pa.PID
@@ -79,12 +95,14 @@ func (r *replica) Receive(ctx pa.Context) {
 		r.self = ctx.Self()
 		r.load()
 		ctx.SetReceiveTimeout(r.n.cfg.PassivateAfter)
-	case *wire.Call:
-		r.onCall(ctx, m)
-	case *wire.Query:
-		r.onQuery(ctx, m)
+	case *wire.Call, *wire.Query:
+		r.handleRequest(ctx, m, ctx.Sender())
 	case *wire.Replicate:
 		r.onReplicate(ctx, m)
+	case syncTimeout:
+		if r.syncing {
+			r.finishSync(ctx)
+		}
 	case flushMsg:
 		r.flush(ctx)
 	case tickMsg:
@@ -98,6 +116,9 @@ func (r *replica) Receive(ctx pa.Context) {
 	case *pa.Stopping:
 		if r.ticker != nil {
 			r.ticker.Stop()
+		}
+		if r.syncTimer != nil {
+			r.syncTimer.Stop()
 		}
 	}
 }
@@ -158,42 +179,97 @@ func (r *replica) queueFlush(ctx pa.Context) {
 	}
 }
 
-// ensureBase gives a replica that holds nothing yet its genesis, when this peer is in the
-// replica set its caller or sender sees. It reports whether the replica holds a state.
-func (r *replica) ensureBase(set []string) bool {
+// handleRequest runs a call or query once the replica holds a state. A replica that
+// holds nothing and is in the caller's replica set first asks the other replicas of that
+// set for their state (stashing requests meanwhile), and starts the partition from
+// scratch only when none has one.
+func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
+	if r.failed != nil {
+		r.reply(ctx, m, sender, r.failed)
+		return
+	}
 	if r.fold.state().hasBase {
-		return true
+		switch m := m.(type) {
+		case *wire.Call:
+			r.onCall(ctx, m, sender)
+		case *wire.Query:
+			r.onQuery(ctx, m, sender)
+		}
+		return
+	}
+	if r.syncing {
+		r.stash = append(r.stash, stashed{msg: m, sender: sender})
+		return
+	}
+	var set []string
+	switch m := m.(type) {
+	case *wire.Call:
+		set = m.GetReplicaSet()
+	case *wire.Query:
+		set = m.GetReplicaSet()
 	}
 	peers := make([]lattice.Peer, len(set))
 	for i, p := range set {
 		peers[i] = lattice.Peer(p)
 	}
 	if !slices.Contains(peers, r.n.peer) {
-		return false
+		r.reply(ctx, m, sender, ErrNotReplica)
+		return
 	}
-	r.fold.genesis(peers)
-	return true
+	r.stash = append(r.stash, stashed{msg: m, sender: sender})
+	r.syncing, r.syncSet, r.syncWait = true, peers, map[lattice.Peer]bool{}
+	for _, p := range peers {
+		if p != r.n.peer {
+			r.syncWait[p] = true
+			r.n.send(p, &wire.Replicate{To: r.target(p), From: string(r.n.peer),
+				Body: &wire.Replicate_NeedFull{NeedFull: &wire.NeedFull{}}})
+		}
+	}
+	if len(r.syncWait) == 0 {
+		r.finishSync(ctx)
+		return
+	}
+	self, root := ctx.Self(), r.n.system.Root
+	r.syncTimer = time.AfterFunc(r.n.cfg.AttemptTimeout/4, func() { root.Send(self, syncTimeout{}) })
 }
 
-func (r *replica) onCall(ctx pa.Context, m *wire.Call) {
-	if r.failed != nil {
-		ctx.Respond(&wire.CallReply{Error: toWire(r.failed)})
+// finishSync starts the partition from scratch if no replica sent a state, then runs the
+// stashed requests.
+func (r *replica) finishSync(ctx pa.Context) {
+	r.syncing = false
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+		r.syncTimer = nil
+	}
+	if !r.fold.state().hasBase {
+		r.fold.genesis(r.syncSet)
+	}
+	stash := r.stash
+	r.stash = nil
+	for _, s := range stash {
+		r.handleRequest(ctx, s.msg, s.sender)
+	}
+}
+
+func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
+	if _, ok := m.(*wire.Query); ok {
+		ctx.Send(to, &wire.QueryReply{Error: toWire(err)})
 		return
 	}
-	if !r.ensureBase(m.GetReplicaSet()) {
-		ctx.Respond(&wire.CallReply{Error: toWire(ErrNotReplica)})
-		return
-	}
+	ctx.Send(to, &wire.CallReply{Error: toWire(err)})
+}
+
+func (r *replica) onCall(ctx pa.Context, m *wire.Call, sender *pa.PID) {
 	id, out, err := r.fold.event(m.GetEvent(), r.n.clock.Now())
 	var rej *RejectedError
 	switch {
 	case err == nil, errors.As(err, &rej):
 		// logged: an event, or an Error delta for a rejected one
 	case errors.Is(err, lattice.ErrNotParticipant):
-		ctx.Respond(&wire.CallReply{Error: toWire(ErrNotReplica)})
+		r.reply(ctx, m, sender, ErrNotReplica)
 		return
 	default: // nothing was logged (undecodable payload)
-		ctx.Respond(&wire.CallReply{Error: toWire(err)})
+		r.reply(ctx, m, sender, err)
 		return
 	}
 	if m.GetConsistency() == wire.Consistency_CONSISTENT && err == nil {
@@ -201,26 +277,18 @@ func (r *replica) onCall(ctx pa.Context, m *wire.Call) {
 		if m.GetDeadline() > 0 {
 			dl = time.Unix(0, m.GetDeadline())
 		}
-		r.waiters[id] = waiter{to: ctx.Sender(), deadline: dl}
+		r.waiters[id] = waiter{to: sender, deadline: dl}
 	} else {
-		r.fast = append(r.fast, pendingReply{to: ctx.Sender(),
+		r.fast = append(r.fast, pendingReply{to: sender,
 			reply: &wire.CallReply{Output: out, Error: toWire(err), Id: wire.FromID(id)}})
 	}
 	r.broadcast = true
 	r.queueFlush(ctx)
 }
 
-func (r *replica) onQuery(ctx pa.Context, m *wire.Query) {
-	if r.failed != nil {
-		ctx.Respond(&wire.QueryReply{Error: toWire(r.failed)})
-		return
-	}
-	if !r.ensureBase(m.GetReplicaSet()) {
-		ctx.Respond(&wire.QueryReply{Error: toWire(ErrNotReplica)})
-		return
-	}
+func (r *replica) onQuery(ctx pa.Context, m *wire.Query, sender *pa.PID) {
 	out, err := r.fold.query(m.GetQuery(), m.GetLevel() == wire.ReadLevel_STABLE)
-	ctx.Respond(&wire.QueryReply{Output: out, Error: toWire(err)})
+	ctx.Send(sender, &wire.QueryReply{Output: out, Error: toWire(err)})
 }
 
 func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
@@ -233,7 +301,6 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 	var err error
 	switch body := m.GetBody().(type) {
 	case *wire.Replicate_Diff:
-		r.ensureBase(m.GetReplicaSet())
 		rep, err = r.fold.applyDiff(body.Diff)
 		if errors.Is(err, lattice.ErrNeedFull) {
 			r.n.send(from, &wire.Replicate{To: r.target(from), From: string(r.n.peer),
@@ -245,8 +312,14 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		}
 	case *wire.Replicate_Snapshot:
 		rep, err = r.fold.merge(body.Snapshot)
-		if err == nil && rep.added == 0 {
+		if err == nil && rep.added == 0 && body.Snapshot.GetInfimum().GetHasBase() {
 			r.notify[from] = true
+		}
+		if r.syncing {
+			delete(r.syncWait, from)
+			if r.fold.state().hasBase || len(r.syncWait) == 0 {
+				defer r.finishSync(ctx)
+			}
 		}
 	case *wire.Replicate_NeedFull:
 		r.full[from] = true
@@ -379,6 +452,9 @@ func idKey(id lattice.EventID) []byte {
 func (r *replica) replicate() {
 	st := r.fold.state()
 	if !st.hasBase {
+		for p := range r.full { // "I hold nothing": lets a syncing replica stop waiting
+			r.sendTo(p, true)
+		}
 		r.broadcast = false
 		clear(r.notify)
 		clear(r.full)

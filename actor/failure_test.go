@@ -1,0 +1,101 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor"
+	"github.com/legion-go/legion/actor/actortest"
+	"github.com/legion-go/legion/lattice"
+)
+
+// TestConvergesAcrossACut: traffic between two of three nodes is cut during the run and
+// restored; every replica ends with exactly the acknowledged increments.
+func TestConvergesAcrossACut(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	acked := load(t, c, 12, 50, 80, func(i int) {
+		switch i {
+		case 10:
+			c.Cut(0, 1)
+		case 60:
+			c.Heal(0, 1)
+		}
+	})
+	checkReplicas(t, c, acked)
+}
+
+// TestFailover: with the first replica of a partition unreachable from the caller, calls
+// go to the next replica, at both consistency levels, and the partition stays writable.
+func TestFailover(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	caller := c.Nodes[2]
+	// A key whose first replica is node 0.
+	var k string
+	for i := 0; ; i++ {
+		k = key(i)
+		if actor.RefOf(caller, counterKind, k).Replicas()[0] == c.Nodes[0].Peer() {
+			break
+		}
+	}
+	c.Cut(2, 0)
+	ref := actor.RefOf(caller, counterKind, k)
+	for i, level := range []actor.Consistency{actor.Fast, actor.Consistent, actor.Fast} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := ref.Call(ctx, wrapperspb.Int64(1), level)
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d with the first replica cut off: %v", i, err)
+		}
+		if out.Value != int64(i+1) {
+			t.Fatalf("call %d: output %d", i, out.Value)
+		}
+	}
+	c.Heal(2, 0)
+	checkReplicas(t, c, map[string]int64{k: 3})
+}
+
+// TestBadInput: every kind of bad input gets a clear, typed error and the node keeps
+// serving.
+func TestBadInput(t *testing.T) {
+	opts := testOptions()
+	opts.Config.MaxPayloadBytes = 1024
+	c := actortest.Start(t, 3, opts)
+	n := c.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	unknown := &actor.Kind[*i64, *i64, *i64]{Name: "nope", Apply: counterKind.Apply}
+	if _, err := actor.RefOf(n, unknown, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); !errors.Is(err, actor.ErrNoReplicas) {
+		t.Fatalf("unknown kind: %v", err)
+	}
+	big := &wrapperspb.BytesValue{Value: make([]byte, 4096)}
+	bytesKind := &actor.Kind[*i64, *wrapperspb.BytesValue, *i64]{Name: "counter",
+		Apply: func(s *i64, _ *wrapperspb.BytesValue, _ lattice.Meta) (*i64, *i64, error) { return s, s, nil }}
+	if _, err := actor.RefOf(n, bytesKind, "k").Call(ctx, big, actor.Fast); !errors.Is(err, actor.ErrTooLarge) {
+		t.Fatalf("oversized event: %v", err)
+	}
+	// The node still serves.
+	if out, err := actor.RefOf(n, counterKind, "k").Call(ctx, wrapperspb.Int64(2), actor.Consistent); err != nil || out.Value != 2 {
+		t.Fatalf("after bad input: %v, %v", out, err)
+	}
+}
+
+// TestStoppedNode: a call through a stopped node fails with ErrStopped; the others serve.
+func TestStoppedNode(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Nodes[2].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := actor.RefOf(c.Nodes[2], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("call through a stopped node: %v", err)
+	}
+	if _, err := actor.RefOf(c.Nodes[0], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
+		t.Fatalf("call through a live node: %v", err)
+	}
+}
