@@ -236,13 +236,17 @@ func (f *typedFold[S, E, O]) ids() []lattice.EventID {
 	return out
 }
 
-// knowsMore reports whether this replica knows something the sender of d did not: a
-// higher infimum, or more acks of an entry the diff mentions. Then the sender should hear
-// back even if d brought nothing new here.
+// knowsMore reports whether this replica knows something the sender of d did not and
+// will not learn otherwise: a higher infimum (acks reach every replica directly from
+// their source, and anti-entropy covers lost ones). Then the sender should hear back even
+// if d brought nothing new here.
 func (f *typedFold[S, E, O]) knowsMore(d *wire.Diff) bool {
-	if f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0 {
-		return true
-	}
+	return f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0
+}
+
+// knowsMoreAcks reports whether this replica holds more acks of an entry d mentions
+// than d does.
+func (f *typedFold[S, E, O]) knowsMoreAcks(d *wire.Diff) bool {
 	p := f.st.Pending()
 	count := func(id lattice.EventID) int {
 		i, ok := slices.BinarySearchFunc(p, id, func(e lattice.Entry[E], id lattice.EventID) int { return e.ID.Compare(id) })

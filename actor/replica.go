@@ -308,7 +308,7 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 			return
 		}
 		if err == nil && rep.added == 0 && r.fold.knowsMore(body.Diff) {
-			r.notify[from] = true
+			r.notify[from] = true // the sender is behind: our diff lets it catch up
 		}
 	case *wire.Replicate_Snapshot:
 		rep, err = r.fold.merge(body.Snapshot)
@@ -328,9 +328,13 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		r.n.log.Warn("replication message rejected", "partition", r.origin, "from", from, "err", err)
 		return
 	}
-	if rep.added > 0 || r.fold.state().base != before {
+	if rep.added > 0 {
+		// Our acks of the new entries: every replica needs them to fold, so they go to
+		// all (a base that moved by a remote proof needs no announcement: the others
+		// fold on the same acks).
 		r.broadcast = true
 	}
+	_ = before
 	r.renegades = append(r.renegades, rep.renegades...)
 	r.queueFlush(ctx)
 }

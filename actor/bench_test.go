@@ -1,0 +1,108 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/discovery/memory"
+)
+
+// BenchmarkCluster measures, in one run on the same three nodes (R = 3, loopback gRPC):
+// a raw Proto.Actor request to an echo actor on another node, and fast and consistent
+// increments of 1,000 counters through different nodes, each with 64 concurrent callers.
+//
+//	go test ./actor -run '^$' -bench Cluster -benchtime 5s
+func BenchmarkCluster(b *testing.B) {
+	ctx := context.Background()
+	reg := memory.NewRegistry()
+	var nodes []*Node
+	for i := range 3 {
+		n, err := Start(ctx, Config{Name: fmt.Sprintf("b%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Stop(ctx)
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		if err := n.WaitForMembers(ctx, "plus", 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	echo := pa.PropsFromFunc(func(c pa.Context) {
+		if m, ok := c.Message().(*wire.Query); ok {
+			c.Respond(&wire.QueryReply{Output: m.Query})
+		}
+	})
+	for _, n := range nodes {
+		if _, err := n.system.Root.SpawnNamed(echo, "echo"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const callers = 64
+	run := func(b *testing.B, op func(caller, i int) error) {
+		var next atomic.Int64
+		lat := make([][]time.Duration, callers)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		b.ResetTimer()
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1)
+					if i > int64(b.N) {
+						return
+					}
+					t0 := time.Now()
+					if err := op(c, int(i)); err != nil {
+						failed.Add(1)
+						continue
+					}
+					lat[c] = append(lat[c], time.Since(t0))
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		if len(all) > 0 {
+			b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "ops/s")
+			b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+		}
+		if f := failed.Load(); f > 0 {
+			b.Errorf("%d operations failed", f)
+		}
+	}
+	b.Run("raw-request", func(b *testing.B) {
+		run(b, func(c, i int) error {
+			from, to := nodes[c%3], nodes[(c+1)%3]
+			_, err := from.system.Root.RequestFuture(pa.NewPID(to.Address(), "echo"), &wire.Query{Query: []byte("x")}, 5*time.Second).Result()
+			return err
+		})
+	})
+	for _, level := range []Consistency{Fast, Consistent} {
+		name := map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level]
+		b.Run(name, func(b *testing.B) {
+			run(b, func(c, i int) error {
+				ref := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000))
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				_, err := ref.Call(cctx, wrapperspb.Int64(1), level)
+				return err
+			})
+		})
+	}
+}
