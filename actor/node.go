@@ -89,8 +89,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.router = router
 	if err := n.startMembership(ctx); err != nil {
 		n.shutdownRemote()
+		n.closeStore()
 		return nil, err
 	}
+	n.wg.Add(1)
+	go n.wakeStored()
 	n.log.Info("node started", "peer", n.peer, "address", n.system.Address(), "kinds", slices.Sorted(maps.Keys(n.kinds)))
 	return n, nil
 }
@@ -149,6 +152,26 @@ func (n *Node) setView(v discovery.View) {
 	n.viewSig = make(chan struct{})
 	n.viewMu.Unlock()
 	n.log.Debug("membership view", "members", len(v.Members))
+}
+
+// wakeStored activates every replica the store holds, so that those with unacknowledged
+// deltas resume replicating after a restart. Owned by the node; Stop waits.
+func (n *Node) wakeStored() {
+	defer n.wg.Done()
+	for kind := range n.kinds {
+		err := n.store.Partitions(kind, func(key string) bool {
+			select {
+			case <-n.done:
+				return false
+			default:
+			}
+			n.system.Root.Send(n.router, &wake{id: partitionID{kind, key}})
+			return true
+		})
+		if err != nil {
+			n.log.Error("listing stored partitions", "kind", kind, "err", err)
+		}
+	}
 }
 
 // Peer is the node's stable identity in the replication protocol.

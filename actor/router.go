@@ -25,6 +25,10 @@ type partitionID struct{ kind, key string }
 type passivate struct{ id partitionID }
 type passivateOK struct{}
 
+// wake activates a stored replica, so that it resumes replication of what it holds
+// without waiting to be called.
+type wake struct{ id partitionID }
+
 func newRouter(n *Node) *router { return &router{n: n, replicas: map[partitionID]*pa.PID{}} }
 
 func (r *router) Receive(ctx pa.Context) {
@@ -47,6 +51,10 @@ func (r *router) Receive(ctx pa.Context) {
 			return
 		}
 		ctx.Forward(r.replica(ctx, m.GetTo()))
+	case *wake:
+		if _, ok := r.n.kinds[m.id.kind]; ok {
+			ctx.Send(r.replica(ctx, &wire.Target{Kind: m.id.kind, Key: m.id.key, Peer: string(r.n.peer)}), m)
+		}
 	case *passivate:
 		if pid, ok := r.replicas[m.id]; ok && pid.Equal(ctx.Sender()) {
 			delete(r.replicas, m.id)

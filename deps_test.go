@@ -1,0 +1,108 @@
+package legion_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/legion-go/legion"
+
+// rule says what the non-test code of a package (and of every package below it) may
+// import, in the spirit of go/build/deps_test.go.
+type rule struct {
+	prefix string
+	// allow lists module-internal and third-party import path prefixes it may use.
+	allow []string
+	// pure packages may use the standard library only without these: no clock, no
+	// randomness, no logging, no network, no OS.
+	pure bool
+}
+
+var rules = []rule{
+	{prefix: "lattice", pure: true},
+	{prefix: "gc", allow: []string{"lattice"}, pure: true},
+	{prefix: "discovery", allow: []string{"discovery", "github.com/hashicorp/consul/api", "github.com/hashicorp/memberlist"}},
+	{prefix: "storage", allow: []string{"storage", "github.com/cockroachdb/pebble/v2"}},
+	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "github.com/asynkron/protoactor-go", "google.golang.org/protobuf", "google.golang.org/grpc"}},
+	{prefix: "examples", allow: []string{"actor", "lattice", "discovery", "storage", "examples"}},
+}
+
+var impure = []string{"time", "math/rand", "crypto/rand", "log", "net", "os", "syscall", "unsafe", "runtime", "sync", "io/fs", "embed", "plugin"}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+// TestDependencyDirection fails when a package imports across the layering above, when a
+// pure package (lattice, gc) touches the clock, randomness, logging, the network or the
+// OS, or when anything but actor/ imports Proto.Actor.
+func TestDependencyDirection(t *testing.T) {
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,Standard", "./...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		r, ok := ruleFor(rel)
+		if !ok {
+			continue
+		}
+		checked++
+		for _, imp := range p.Imports {
+			if msg := r.violation(imp); msg != "" {
+				t.Errorf("%s imports %s: %s", p.ImportPath, imp, msg)
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("checked only %d packages: is go list working?", checked)
+	}
+}
+
+func ruleFor(rel string) (rule, bool) {
+	for _, r := range rules {
+		if rel == r.prefix || strings.HasPrefix(rel, r.prefix+"/") {
+			return r, true
+		}
+	}
+	return rule{}, false
+}
+
+func (r rule) violation(imp string) string {
+	if isStd(imp) {
+		if r.pure {
+			for _, bad := range impure {
+				if imp == bad || strings.HasPrefix(imp, bad+"/") {
+					return "pure packages may not touch the clock, randomness, logging, the network or the OS"
+				}
+			}
+		}
+		return ""
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+	for _, a := range r.allow {
+		if rel == a || strings.HasPrefix(rel, a+"/") || imp == a || strings.HasPrefix(imp, a+"/") {
+			return ""
+		}
+	}
+	return "not allowed by the layering (deps_test.go)"
+}
+
+func isStd(imp string) bool {
+	first, _, _ := strings.Cut(imp, "/")
+	return !strings.Contains(first, ".")
+}
