@@ -29,6 +29,18 @@ func (s *State[S, E, O]) Diff(q Peer) (d Diff[E], ok bool) {
 		return Diff[E]{}, false
 	}
 	d = Diff[E]{Origin: s.origin, From: s.self, Base: s.Base()}
+	acked := 0
+	for i := range s.pending {
+		if peers(s.pending[i].Acks).has(q) {
+			acked++
+		}
+	}
+	if acked > 0 {
+		d.Acks = make([]Ack, 0, acked)
+	}
+	if n := len(s.pending) - acked; n > 0 {
+		d.Entries = make([]Entry[E], 0, n)
+	}
 	for i := range s.pending {
 		e := &s.pending[i]
 		if peers(e.Acks).has(q) {
