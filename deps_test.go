@@ -3,7 +3,10 @@ package legion_test
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -19,11 +22,14 @@ type rule struct {
 	// pure packages may use the standard library only without these: no clock, no
 	// randomness, no logging, no network, no OS.
 	pure bool
+	// timeValues lets a pure package import time for time.Time and time.Duration values
+	// (given as input); TestNoClockReads checks it never reads the clock.
+	timeValues bool
 }
 
 var rules = []rule{
 	{prefix: "lattice", pure: true},
-	{prefix: "gc", allow: []string{"lattice"}, pure: true},
+	{prefix: "gc", allow: []string{"lattice"}, pure: true, timeValues: true},
 	{prefix: "discovery", allow: []string{"discovery", "github.com/hashicorp/consul/api", "github.com/hashicorp/memberlist"}},
 	{prefix: "storage", allow: []string{"storage", "github.com/cockroachdb/pebble/v2"}},
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "github.com/asynkron/protoactor-go", "google.golang.org/protobuf", "google.golang.org/grpc"}},
@@ -84,7 +90,7 @@ func ruleFor(rel string) (rule, bool) {
 
 func (r rule) violation(imp string) string {
 	if isStd(imp) {
-		if r.pure {
+		if r.pure && !(r.timeValues && imp == "time") {
 			for _, bad := range impure {
 				if imp == bad || strings.HasPrefix(imp, bad+"/") {
 					return "pure packages may not touch the clock, randomness, logging, the network or the OS"
@@ -105,4 +111,31 @@ func (r rule) violation(imp string) string {
 func isStd(imp string) bool {
 	first, _, _ := strings.Cut(imp, "/")
 	return !strings.Contains(first, ".")
+}
+
+var clockRead = regexp.MustCompile(`\btime\.(Now|Since|Until|Sleep|After|AfterFunc|Tick|NewTimer|NewTicker)\(`)
+
+// TestNoClockReads: the pure packages allowed to import time use it for values only.
+func TestNoClockReads(t *testing.T) {
+	for _, r := range rules {
+		if !r.timeValues {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(r.prefix, "*.go"))
+		if len(files) == 0 {
+			t.Fatalf("no files in %s", r.prefix)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := clockRead.Find(src); m != nil {
+				t.Errorf("%s reads the clock (%s): time is an input in pure packages", f, m)
+			}
+		}
+	}
 }
