@@ -27,9 +27,25 @@ func testOptions() actortest.Options {
 // levels.
 func checkReplicas(t *testing.T, c *actortest.Cluster, want map[string]int64) {
 	t.Helper()
+	checkReplicasWithin(t, c, want, nil)
+}
+
+// checkReplicasWithin waits until all replicas of every counter agree on a value between
+// the acknowledged increments and those plus the calls whose outcome is unknown (they
+// failed without a definitive answer: a timed-out attempt may still have been logged).
+func checkReplicasWithin(t *testing.T, c *actortest.Cluster, acked, uncertain map[string]int64) {
+	t.Helper()
 	n := c.Nodes[0]
+	keys := map[string]bool{}
+	for k := range acked {
+		keys[k] = true
+	}
+	for k := range uncertain {
+		keys[k] = true
+	}
 	actortest.Eventually(t, 30*time.Second, func() error {
-		for k, v := range want {
+		for k := range keys {
+			var first *int64
 			ref := actor.RefOf(n, counterKind, k)
 			for _, p := range ref.Replicas() {
 				for _, level := range []actor.ReadLevel{actor.Projected, actor.Stable} {
@@ -39,8 +55,12 @@ func checkReplicas(t *testing.T, c *actortest.Cluster, want map[string]int64) {
 					if err != nil {
 						return fmt.Errorf("%s on %s: %w", k, p, err)
 					}
-					if got.Value != v {
-						return fmt.Errorf("%s on %s (level %d): %d, want %d", k, p, level, got.Value, v)
+					if first == nil {
+						first = &got.Value
+					}
+					if got.Value != *first || got.Value < acked[k] || got.Value > acked[k]+uncertain[k] {
+						return fmt.Errorf("%s on %s (level %d): %d; acknowledged %d, uncertain %d, first replica %d",
+							k, p, level, got.Value, acked[k], uncertain[k], *first)
 					}
 				}
 			}
@@ -50,11 +70,21 @@ func checkReplicas(t *testing.T, c *actortest.Cluster, want map[string]int64) {
 }
 
 // load sends concurrent increments to many counters through every node; it returns the
-// acknowledged total per counter and every consistent call's output per event.
+// acknowledged total per counter.
 func load(t *testing.T, c *actortest.Cluster, callers, keys, perCaller int, during func(i int)) map[string]int64 {
 	t.Helper()
+	acked, uncertain := loadUncertain(t, c, callers, keys, perCaller, during)
+	for k, n := range uncertain {
+		t.Errorf("%d calls on %s failed", n, k)
+	}
+	return acked
+}
+
+// loadUncertain is load that tolerates failed calls, returning them per counter.
+func loadUncertain(t *testing.T, c *actortest.Cluster, callers, keys, perCaller int, during func(i int)) (acked, uncertain map[string]int64) {
+	t.Helper()
 	var mu sync.Mutex
-	acked := map[string]int64{}
+	acked, uncertain = map[string]int64{}, map[string]int64{}
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	for w := range callers {
@@ -75,7 +105,13 @@ func load(t *testing.T, c *actortest.Cluster, callers, keys, perCaller int, duri
 				_, err := actor.RefOf(node, counterKind, k).Call(ctx, wrapperspb.Int64(1), level)
 				cancel()
 				if err != nil {
+					if failed.Load() < 3 {
+						t.Logf("call on %s (level %d) through %s failed: %v", k, level, node.Peer(), err)
+					}
 					failed.Add(1)
+					mu.Lock()
+					uncertain[k]++
+					mu.Unlock()
 					continue
 				}
 				mu.Lock()
@@ -88,7 +124,7 @@ func load(t *testing.T, c *actortest.Cluster, callers, keys, perCaller int, duri
 	if f := failed.Load(); f > 0 {
 		t.Logf("%d calls failed", f)
 	}
-	return acked
+	return acked, uncertain
 }
 
 func TestConcurrentIncrementsConverge(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/storage"
 )
 
@@ -48,6 +49,15 @@ type Config struct {
 	PassivateAfter time.Duration
 	// MaxPayloadBytes bounds an event or a query. Default 1 MiB.
 	MaxPayloadBytes int
+	// EjectAfter is how long membership must report a peer gone before a surviving
+	// replica writes an UnJoin on its behalf in each partition it replicates. Default 10s.
+	EjectAfter time.Duration
+	// MaxHandoffs bounds the handoffs (joins of new replicas, each sent a full state) this
+	// node has in flight. Default 4.
+	MaxHandoffs int
+	// GCInterval is how often an active replica reconsiders its membership (ejections,
+	// handoffs). Default 1s.
+	GCInterval time.Duration
 	// Meta is published with the node's membership (for example its HTTP address).
 	Meta map[string]string
 	// Now is the node's physical clock, for the hybrid logical clock. Default time.Now.
@@ -75,6 +85,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxPayloadBytes == 0 {
 		c.MaxPayloadBytes = 1 << 20
 	}
+	if c.EjectAfter == 0 {
+		c.EjectAfter = 10 * time.Second
+	}
+	if c.MaxHandoffs == 0 {
+		c.MaxHandoffs = 4
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -90,6 +109,9 @@ func (c Config) validate() error {
 	}
 	if c.Membership == nil {
 		return errors.New("actor: Config.Membership is required")
+	}
+	if err := c.gcConfig().Validate(); err != nil {
+		return fmt.Errorf("actor: %w", err)
 	}
 	if c.ReplicationFactor < 1 {
 		return fmt.Errorf("actor: ReplicationFactor %d < 1", c.ReplicationFactor)
@@ -112,4 +134,8 @@ func (c Config) validate() error {
 		seen[k.kindName()] = true
 	}
 	return nil
+}
+
+func (c Config) gcConfig() gc.Config {
+	return gc.Config{ReplicationFactor: c.ReplicationFactor, EjectAfter: c.EjectAfter, MaxHandoffs: c.MaxHandoffs}
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 )
 
@@ -30,6 +32,7 @@ type foldable interface {
 	ids() []lattice.EventID
 	knowsMore(d *wire.Diff) bool
 	owed() []lattice.Owed
+	gcReplica(kind, key string, lastAdvance time.Time) gc.Replica
 	reproposeRenegade(event []byte, time int64) (lattice.EventID, error)
 }
 
@@ -226,6 +229,10 @@ func (f *typedFold[S, E, O]) encodeEntry(i int) (lattice.EventID, []byte, error)
 }
 
 func (f *typedFold[S, E, O]) owed() []lattice.Owed { return f.st.Owed() }
+
+func (f *typedFold[S, E, O]) gcReplica(kind, key string, lastAdvance time.Time) gc.Replica {
+	return gc.ReplicaOf(f.st, kind, key, lastAdvance)
+}
 
 func (f *typedFold[S, E, O]) ids() []lattice.EventID {
 	p := f.st.Pending()

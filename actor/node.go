@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
@@ -41,6 +42,13 @@ type Node struct {
 	clock  hlc
 
 	view    atomic.Pointer[discovery.View]
+	members members
+	// rewake is signalled when replicas should reconsider their membership: the live
+	// peers changed.
+	rewake   chan struct{}
+	inFlight atomic.Int64 // handoffs (joins) this node wrote that have not folded
+	// replicas holds each active replica's latest description (refreshed on its gc tick).
+	replicas sync.Map // partitionID -> gc.Replica
 	viewSig chan struct{} // closed and replaced on every new view
 	viewMu  sync.Mutex
 
@@ -61,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, store: cfg.Store,
-		viewSig: make(chan struct{}), done: make(chan struct{})}
+		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1)}
 	n.clock.now = cfg.Now
 	for _, k := range cfg.Kinds {
 		n.kinds[k.kindName()] = k
@@ -93,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.wg.Add(1)
-	go n.wakeStored()
+	go n.rebalance()
 	n.log.Info("node started", "peer", n.peer, "address", n.system.Address(), "kinds", slices.Sorted(maps.Keys(n.kinds)))
 	return n, nil
 }
@@ -148,16 +156,43 @@ func (n *Node) watchViews() {
 func (n *Node) setView(v discovery.View) {
 	n.viewMu.Lock()
 	n.view.Store(&v)
+	if n.members.update(v, n.cfg.Now()) {
+		select {
+		case n.rewake <- struct{}{}:
+		default:
+		}
+	}
 	close(n.viewSig)
 	n.viewSig = make(chan struct{})
 	n.viewMu.Unlock()
 	n.log.Debug("membership view", "members", len(v.Members))
 }
 
-// wakeStored activates every replica the store holds, so that those with unacknowledged
-// deltas resume replicating after a restart. Owned by the node; Stop waits.
-func (n *Node) wakeStored() {
+// rebalance wakes every stored replica at start (so that those with unacknowledged
+// deltas resume replicating), whenever the live peers change (so that each hands off or
+// joins as placement now says), and periodically while some peer is gone (so that
+// passivated replicas eject it once EjectAfter has passed). Owned by the node; Stop waits.
+func (n *Node) rebalance() {
 	defer n.wg.Done()
+	n.wakeStored()
+	t := time.NewTicker(n.cfg.EjectAfter / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.done:
+			return
+		case <-n.rewake:
+			n.wakeStored()
+		case <-t.C:
+			if n.members.anyGone() {
+				n.wakeStored()
+			}
+		}
+	}
+}
+
+// wakeStored activates every replica the store holds.
+func (n *Node) wakeStored() {
 	for kind := range n.kinds {
 		err := n.store.Partitions(kind, func(key string) bool {
 			select {
@@ -173,6 +208,22 @@ func (n *Node) wakeStored() {
 		}
 	}
 }
+
+// Replicas describes the replicas active on this node (as of their last gc tick, at most
+// Config.GCInterval old): participants, joiners, leavers, pending deltas, who owes acks.
+func (n *Node) Replicas() []gc.Replica {
+	var out []gc.Replica
+	n.replicas.Range(func(_, v any) bool {
+		out = append(out, v.(gc.Replica))
+		return true
+	})
+	slices.SortFunc(out, func(a, b gc.Replica) int { return a.Partition().Compare(b.Partition()) })
+	return out
+}
+
+// Stalls reports, from Replicas, which partitions have deltas pending and for how long,
+// and which peers hold them back.
+func (n *Node) Stalls() gc.Report { return gc.Stalls(n.cfg.Now(), n.Replicas()) }
 
 // Peer is the node's stable identity in the replication protocol.
 func (n *Node) Peer() lattice.Peer { return n.peer }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
 )
@@ -48,6 +49,12 @@ type replica struct {
 
 	// A replica that holds nothing asks the other replicas for their state before it
 	// starts the partition from scratch (genesis): the partition may exist already.
+	// Membership of the partition (gc): when the infimum last moved, and the joins this
+	// replica wrote that have not completed (each counts in the node's handoff limit).
+	lastAdvance time.Time
+	joins       map[lattice.Peer]time.Time
+	gcTimer     *time.Timer
+
 	syncing   bool
 	syncSet   []lattice.Peer
 	syncWait  map[lattice.Peer]bool
@@ -62,6 +69,11 @@ type stashed struct {
 
 // syncTimeout ends a replica's wait for the other replicas' states.
 type syncTimeout struct{}
+
+// gcTick makes a replica reconsider the partition's membership.
+type gcTick struct{}
+
+func (gcTick) NotInfluenceReceiveTimeout() {}
 
 type pendingReply struct {
 	to    *pa.PID
@@ -86,7 +98,8 @@ func newReplica(n *Node, kind KindSpec, key string) *replica {
 		fold:    kind.newReplica(origin, n.peer),
 		stored:  map[lattice.EventID]bool{},
 		waiters: map[lattice.EventID]waiter{},
-		notify:  map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{}}
+		notify:  map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{},
+		joins:   map[lattice.Peer]time.Time{}, lastAdvance: n.cfg.Now()}
 }
 
 func (r *replica) Receive(ctx pa.Context) {
@@ -95,6 +108,12 @@ func (r *replica) Receive(ctx pa.Context) {
 		r.self = ctx.Self()
 		r.load()
 		ctx.SetReceiveTimeout(r.n.cfg.PassivateAfter)
+		r.armGC()
+	case *wake:
+	case gcTick:
+		r.gcTimer = nil
+		r.onGC(ctx)
+		r.armGC()
 	case *wire.Call, *wire.Query:
 		r.handleRequest(ctx, m, ctx.Sender())
 	case *wire.Replicate:
@@ -119,6 +138,14 @@ func (r *replica) Receive(ctx pa.Context) {
 		}
 		if r.syncTimer != nil {
 			r.syncTimer.Stop()
+		}
+		if r.gcTimer != nil {
+			r.gcTimer.Stop()
+		}
+		r.n.replicas.Delete(partitionID{r.kind.kindName(), r.key})
+		for p := range r.joins { // handoffs this replica will not see through
+			r.n.inFlight.Add(-1)
+			delete(r.joins, p)
 		}
 	}
 }
@@ -372,6 +399,9 @@ func (r *replica) flush(ctx pa.Context) {
 		ctx.Send(p.to, p.reply)
 	}
 	r.fast = r.fast[:0]
+	if len(folds) > 0 {
+		r.lastAdvance = r.n.cfg.Now()
+	}
 	for _, f := range folds {
 		w, ok := r.waiters[f.id]
 		if !ok {
@@ -559,4 +589,57 @@ func (r *replica) armTicker() {
 	}
 	self, root := r.self, r.n.system.Root
 	r.ticker = time.AfterFunc(r.n.cfg.AntiEntropyInterval, func() { root.Send(self, tickMsg{}) })
+}
+
+func (r *replica) armGC() {
+	if r.gcTimer != nil || r.self == nil {
+		return
+	}
+	self, root := r.self, r.n.system.Root
+	r.gcTimer = time.AfterFunc(r.n.cfg.GCInterval, func() { root.Send(self, gcTick{}) })
+}
+
+// onGC asks gc what this replica should propose: ejections of peers gone too long,
+// joins of peers placement now gives the partition (handoffs, each sent a full state),
+// and its own leave once its replacement holds the state.
+func (r *replica) onGC(ctx pa.Context) {
+	st := r.fold.state()
+	if r.failed != nil || !st.hasBase || st.retired {
+		return
+	}
+	now := r.n.cfg.Now()
+	rep := r.fold.gcReplica(r.kind.kindName(), r.key, r.lastAdvance)
+	r.n.replicas.Store(partitionID{r.kind.kindName(), r.key}, rep)
+	for p, since := range r.joins {
+		if slices.Contains(rep.Participants, p) || !slices.Contains(rep.Joining, p) || now.Sub(since) > time.Minute {
+			r.n.inFlight.Add(-1)
+			delete(r.joins, p)
+		}
+	}
+	plan := gc.Decide(now, r.n.peer, r.n.members.list(), []gc.Replica{rep}, int(r.n.inFlight.Load()), r.n.cfg.gcConfig())
+	for _, a := range plan.Actions {
+		switch a.Kind {
+		case gc.Eject:
+			if _, err := r.fold.propose(lattice.UnJoin, a.Peer); err == nil {
+				r.n.log.Info("ejecting peer", "partition", r.origin, "peer", a.Peer)
+				r.broadcast = true
+			}
+		case gc.Join:
+			if _, err := r.fold.propose(lattice.Join, a.Peer); err == nil {
+				r.n.log.Info("handing off", "partition", r.origin, "to", a.Peer)
+				r.joins[a.Peer] = now
+				r.n.inFlight.Add(1)
+				r.full[a.Peer] = true
+				r.broadcast = true
+			}
+		case gc.Leave:
+			if _, err := r.fold.propose(lattice.UnJoin, r.n.peer); err == nil {
+				r.n.log.Info("leaving", "partition", r.origin)
+				r.broadcast = true
+			}
+		}
+	}
+	if r.broadcast {
+		r.queueFlush(ctx)
+	}
 }
