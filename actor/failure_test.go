@@ -2,10 +2,10 @@ package actor_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor"
@@ -69,19 +69,17 @@ func TestBadInput(t *testing.T) {
 	defer cancel()
 
 	unknown := &actor.Kind[*i64, *i64, *i64]{Name: "nope", Apply: counterKind.Apply}
-	if _, err := actor.RefOf(n, unknown, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); !errors.Is(err, actor.ErrNoReplicas) {
-		t.Fatalf("unknown kind: %v", err)
-	}
+	_, err := actor.RefOf(n, unknown, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast)
+	require.ErrorIs(t, err, actor.ErrNoReplicas, "unknown kind")
 	big := &wrapperspb.BytesValue{Value: make([]byte, 4096)}
 	bytesKind := &actor.Kind[*i64, *wrapperspb.BytesValue, *i64]{Name: "counter",
 		Apply: func(s *i64, _ *wrapperspb.BytesValue, _ lattice.Meta) (*i64, *i64, error) { return s, s, nil }}
-	if _, err := actor.RefOf(n, bytesKind, "k").Call(ctx, big, actor.Fast); !errors.Is(err, actor.ErrTooLarge) {
-		t.Fatalf("oversized event: %v", err)
-	}
+	_, err = actor.RefOf(n, bytesKind, "k").Call(ctx, big, actor.Fast)
+	require.ErrorIs(t, err, actor.ErrTooLarge, "oversized event")
 	// The node still serves.
-	if out, err := actor.RefOf(n, counterKind, "k").Call(ctx, wrapperspb.Int64(2), actor.Consistent); err != nil || out.Value != 2 {
-		t.Fatalf("after bad input: %v, %v", out, err)
-	}
+	out, err := actor.RefOf(n, counterKind, "k").Call(ctx, wrapperspb.Int64(2), actor.Consistent)
+	require.NoError(t, err, "after bad input")
+	require.EqualValues(t, 2, out.Value)
 }
 
 // TestStoppedNode: a call through a stopped node fails with ErrStopped; the others serve.
@@ -92,10 +90,8 @@ func TestStoppedNode(t *testing.T) {
 	if err := c.Nodes[2].Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := actor.RefOf(c.Nodes[2], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); !errors.Is(err, actor.ErrStopped) {
-		t.Fatalf("call through a stopped node: %v", err)
-	}
-	if _, err := actor.RefOf(c.Nodes[0], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
-		t.Fatalf("call through a live node: %v", err)
-	}
+	_, err := actor.RefOf(c.Nodes[2], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast)
+	require.ErrorIs(t, err, actor.ErrStopped, "call through a stopped node")
+	_, err = actor.RefOf(c.Nodes[0], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast)
+	require.NoError(t, err, "call through a live node")
 }

@@ -48,9 +48,9 @@ type Node struct {
 	rewake   chan struct{}
 	inFlight atomic.Int64 // handoffs (joins) this node wrote that have not folded
 	// replicas holds each active replica's latest description (refreshed on its gc tick).
-	replicas sync.Map // partitionID -> gc.Replica
-	viewSig chan struct{} // closed and replaced on every new view
-	viewMu  sync.Mutex
+	replicas sync.Map      // partitionID -> gc.Replica
+	viewSig  chan struct{} // closed and replaced on every new view
+	viewMu   sync.Mutex
 
 	// filter, when set, decides whether a message to a peer is delivered (test harness).
 	filter atomic.Pointer[func(to lattice.Peer) bool]

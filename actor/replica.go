@@ -99,7 +99,7 @@ func newReplica(n *Node, kind KindSpec, key string) *replica {
 		stored:  map[lattice.EventID]bool{},
 		waiters: map[lattice.EventID]waiter{},
 		notify:  map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{},
-		joins:   map[lattice.Peer]time.Time{}, lastAdvance: n.cfg.Now()}
+		joins: map[lattice.Peer]time.Time{}, lastAdvance: n.cfg.Now()}
 }
 
 func (r *replica) Receive(ctx pa.Context) {

@@ -146,8 +146,9 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 		}
 	}
 	if force || len(r.Added) > 0 || s.membership > 0 {
+		before := len(s.pending)
 		r.Renegades = s.filterRenegades()
-		if len(r.Renegades) > 0 {
+		if len(s.pending) < before { // whoever's they were, dropped entries were not added
 			r.Added = slices.DeleteFunc(r.Added, func(id EventID) bool {
 				_, ok := s.find(id)
 				return !ok
