@@ -8,9 +8,10 @@ package lattice
 // The acks a delta needs: every participant of the infimum, except peers being unjoined
 // (they may never ack again, and count as having acknowledged everything), plus, for a
 // Join, the joining peer itself (its ack proves it holds the full state). A peer counts as
-// being unjoined once an UnJoin of it is acknowledged by every other participant: that
-// makes the implicit acks safe even when two sides of a partition eject each other (see
-// docs/lattice.md, "Ejection").
+// being unjoined once an UnJoin of it is acknowledged by every other participant and
+// joiner: then each of them either carried the peer's deltas with its ack or knew the
+// UnJoin's cutoff. Two replicas ejecting each other can still undo a fold (a known bug,
+// TestMutualEjectionKeepsFolds); see docs/lattice.md, "Ejection".
 func (s *State[S, E, O]) Reduce() []Folded[O] {
 	var unjoining peers
 	if s.membership > 0 {
