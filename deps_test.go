@@ -33,7 +33,7 @@ var rules = []rule{
 	{prefix: "discovery", allow: []string{"discovery", "github.com/hashicorp/consul/api", "github.com/hashicorp/memberlist"}},
 	{prefix: "storage", allow: []string{"storage", "github.com/cockroachdb/pebble/v2"}},
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "github.com/asynkron/protoactor-go", "google.golang.org/protobuf", "google.golang.org/grpc"}},
-	{prefix: "examples", allow: []string{"actor", "lattice", "discovery", "storage", "examples"}},
+	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf"}},
 }
 
 var impure = []string{"time", "math/rand", "crypto/rand", "log", "net", "os", "syscall", "unsafe", "runtime", "sync", "io/fs", "embed", "plugin"}

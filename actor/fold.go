@@ -19,7 +19,7 @@ type foldable interface {
 	state() foldState
 	genesis(participants []lattice.Peer)
 	restore(snap *wire.Snapshot) error
-	event(event []byte, time int64) (lattice.EventID, []byte, error)
+	event(event []byte, time int64, req string) (lattice.EventID, []byte, error)
 	query(q []byte, stable bool) ([]byte, error)
 	propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error)
 	diff(to lattice.Peer) (*wire.Diff, bool, error)
@@ -33,7 +33,7 @@ type foldable interface {
 	knowsMore(d *wire.Diff) bool
 	owed() []lattice.Owed
 	gcReplica(kind, key string, lastAdvance time.Time) gc.Replica
-	reproposeRenegade(event []byte, time int64) (lattice.EventID, error)
+	reproposeRenegade(event []byte, time int64, req string) (lattice.EventID, error)
 }
 
 // foldState is a summary of the fold for the replica actor's decisions.
@@ -50,6 +50,7 @@ type foldState struct {
 type folded struct {
 	id   lattice.EventID
 	kind lattice.DeltaKind
+	req  string
 	out  []byte
 	err  error
 }
@@ -96,12 +97,12 @@ func (f *typedFold[S, E, O]) restore(m *wire.Snapshot) error {
 
 // event decodes and logs a new event. A payload that does not decode is ErrBadPayload;
 // an event Apply rejects is logged as an Error delta and returned as *RejectedError.
-func (f *typedFold[S, E, O]) event(b []byte, time int64) (lattice.EventID, []byte, error) {
+func (f *typedFold[S, E, O]) event(b []byte, time int64, req string) (lattice.EventID, []byte, error) {
 	e, err := f.ce.Decode(b)
 	if err != nil {
 		return lattice.EventID{}, nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	id, out, err := f.st.Event(e, time)
+	id, out, err := f.st.Request(e, time, req)
 	if err != nil {
 		var ae *lattice.ApplyError
 		if errors.As(err, &ae) {
@@ -116,8 +117,8 @@ func (f *typedFold[S, E, O]) event(b []byte, time int64) (lattice.EventID, []byt
 	return id, ob, nil
 }
 
-func (f *typedFold[S, E, O]) reproposeRenegade(b []byte, time int64) (lattice.EventID, error) {
-	id, _, err := f.event(b, time)
+func (f *typedFold[S, E, O]) reproposeRenegade(b []byte, time int64, req string) (lattice.EventID, error) {
+	id, _, err := f.event(b, time, req)
 	return id, err
 }
 
@@ -195,7 +196,7 @@ func (f *typedFold[S, E, O]) report(r lattice.Report[E]) report {
 			continue
 		}
 		out.renegades = append(out.renegades, lattice.Entry[[]byte]{ID: e.ID,
-			Delta: lattice.Delta[[]byte]{Kind: e.Delta.Kind, Event: b, Time: e.Delta.Time}})
+			Delta: lattice.Delta[[]byte]{Kind: e.Delta.Kind, Event: b, Time: e.Delta.Time, Req: e.Delta.Req}})
 	}
 	return out
 }
@@ -206,7 +207,7 @@ func (f *typedFold[S, E, O]) reduce() []folded {
 	fs := f.st.Reduce()
 	out := make([]folded, len(fs))
 	for i, x := range fs {
-		out[i] = folded{id: x.ID, kind: x.Kind, err: x.Err}
+		out[i] = folded{id: x.ID, kind: x.Kind, req: x.Req, err: x.Err}
 		if x.Kind == lattice.Event && x.Err == nil {
 			if b, err := proto.Marshal(x.Output); err == nil {
 				out[i].out = b

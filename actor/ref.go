@@ -55,15 +55,17 @@ func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[
 // Config.AttemptTimeout (or is not a replica any more), it tries the next one, until ctx
 // ends. A *RejectedError means the event was rejected by Apply and changed nothing.
 //
-// A call that timed out on one replica and succeeded on the next may have been logged by
-// both: the outcome of a timed-out attempt is unknown (see docs/actor.md).
+// Every attempt carries the same request key, so a call that timed out on one replica
+// and was retried on the next is applied once: the partition treats the later copy as a
+// duplicate. A call that fails altogether (ctx ended, no replica answered) has an unknown
+// outcome: it may have been applied.
 func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
 	var zero O
 	b, err := proto.Marshal(event)
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	msg := &wire.Call{Event: b, Consistency: wire.Consistency(c)}
+	msg := &wire.Call{Event: b, Consistency: wire.Consistency(c), Req: randomHex(12)}
 	if dl, ok := ctx.Deadline(); ok {
 		msg.Deadline = dl.UnixNano()
 	}

@@ -36,6 +36,7 @@ type replica struct {
 	storedHas  bool
 
 	fast        []pendingReply
+	outputs     outputCache // outputs of recent requests, for retried calls
 	waiters     map[lattice.EventID]waiter
 	renegades   []lattice.Entry[[]byte]
 	flushQueued bool
@@ -287,9 +288,13 @@ func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
 }
 
 func (r *replica) onCall(ctx pa.Context, m *wire.Call, sender *pa.PID) {
-	id, out, err := r.fold.event(m.GetEvent(), r.n.clock.Now())
+	id, out, err := r.fold.event(m.GetEvent(), r.n.clock.Now(), m.GetReq())
 	var rej *RejectedError
+	var dup *lattice.DuplicateError
 	switch {
+	case errors.As(err, &dup):
+		r.onDuplicate(ctx, m, sender, dup)
+		return
 	case err == nil, errors.As(err, &rej):
 		// logged: an event, or an Error delta for a rejected one
 	case errors.Is(err, lattice.ErrNotParticipant):
@@ -308,9 +313,34 @@ func (r *replica) onCall(ctx pa.Context, m *wire.Call, sender *pa.PID) {
 	} else {
 		r.fast = append(r.fast, pendingReply{to: sender,
 			reply: &wire.CallReply{Output: out, Error: toWire(err), Id: wire.FromID(id)}})
+		if err == nil {
+			r.outputs.put(m.GetReq(), out)
+		}
 	}
 	r.broadcast = true
 	r.queueFlush(ctx)
+}
+
+// onDuplicate answers a call whose request this partition already holds (an earlier
+// attempt of the same call reached another replica): with the original's output when this
+// replica knows it, after the original folds for a consistent call.
+func (r *replica) onDuplicate(ctx pa.Context, m *wire.Call, sender *pa.PID, dup *lattice.DuplicateError) {
+	if m.GetConsistency() == wire.Consistency_CONSISTENT && !dup.Folded {
+		r.waiters[dup.Of] = waiter{to: sender, deadline: deadlineOf(m)}
+		return
+	}
+	if out, ok := r.outputs.get(m.GetReq()); ok {
+		ctx.Send(sender, &wire.CallReply{Output: out, Id: wire.FromID(dup.Of)})
+		return
+	}
+	ctx.Send(sender, &wire.CallReply{Error: toWire(ErrOutputUnknown), Id: wire.FromID(dup.Of)})
+}
+
+func deadlineOf(m *wire.Call) time.Time {
+	if m.GetDeadline() > 0 {
+		return time.Unix(0, m.GetDeadline())
+	}
+	return time.Time{}
 }
 
 func (r *replica) onQuery(ctx pa.Context, m *wire.Query, sender *pa.PID) {
@@ -375,7 +405,7 @@ func (r *replica) flush(ctx pa.Context) {
 	r.flushQueued = false
 	if st := r.fold.state(); st.participant && len(r.renegades) > 0 {
 		for _, e := range r.renegades { // events this peer acknowledged that the history dropped
-			if _, err := r.fold.reproposeRenegade(e.Delta.Event, r.n.clock.Now()); err == nil {
+			if _, err := r.fold.reproposeRenegade(e.Delta.Event, r.n.clock.Now(), e.Delta.Req); err == nil {
 				r.broadcast = true
 			}
 		}
@@ -403,12 +433,23 @@ func (r *replica) flush(ctx pa.Context) {
 		r.lastAdvance = r.n.cfg.Now()
 	}
 	for _, f := range folds {
+		var dup *lattice.DuplicateError
+		if errors.As(f.err, &dup) { // the original folded just before: answer with its output
+			if out, ok := r.outputs.get(f.req); ok {
+				f.out, f.err = out, nil
+			}
+		} else if f.req != "" && f.err == nil {
+			r.outputs.put(f.req, f.out)
+		}
 		w, ok := r.waiters[f.id]
 		if !ok {
 			continue
 		}
 		delete(r.waiters, f.id)
 		err := f.err
+		if errors.As(err, &dup) {
+			err = ErrOutputUnknown
+		}
 		if errors.Is(err, lattice.ErrOutputUnknown) {
 			err = ErrOutputUnknown
 		} else if ae := (*lattice.ApplyError)(nil); errors.As(err, &ae) {
@@ -642,4 +683,35 @@ func (r *replica) onGC(ctx pa.Context) {
 	if r.broadcast {
 		r.queueFlush(ctx)
 	}
+}
+
+// outputCache remembers the outputs of the last requests (by request key), so that a call
+// retried after a timeout is answered with its original output. Bounded, oldest out.
+type outputCache struct {
+	byReq map[string][]byte
+	order []string
+}
+
+const outputCacheSize = 1024
+
+func (c *outputCache) put(req string, out []byte) {
+	if req == "" {
+		return
+	}
+	if c.byReq == nil {
+		c.byReq = map[string][]byte{}
+	}
+	if _, ok := c.byReq[req]; !ok {
+		c.order = append(c.order, req)
+		if len(c.order) > outputCacheSize {
+			delete(c.byReq, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.byReq[req] = out
+}
+
+func (c *outputCache) get(req string) ([]byte, bool) {
+	out, ok := c.byReq[req]
+	return out, ok
 }

@@ -47,6 +47,12 @@ type Delta[E any] struct {
 	Event E
 	// Time is the origin's timestamp, handed to Apply as Meta.Time.
 	Time int64
+	// Req (Event only) is an idempotency key chosen by the caller. An Event whose Req
+	// equals that of an Event earlier in the history (by id; pending, or among the last
+	// Behavior.DedupWindow folded) is a duplicate: it changes nothing, and its infimum
+	// output is a *DuplicateError naming the original. A call retried on another replica
+	// after a timeout is so applied once.
+	Req string
 	// Err is the failure message of an Error delta.
 	Err string
 	// Cutoff (UnJoin only) is the highest counter among Peer's deltas that the writer of

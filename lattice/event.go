@@ -9,13 +9,28 @@ package lattice
 // When Apply fails on the projection, the event is logged as an Error delta (it will never
 // change the state, on any replica) and the *ApplyError is returned with its id.
 func (s *State[S, E, O]) Event(e E, time int64) (EventID, O, error) {
+	return s.Request(e, time, "")
+}
+
+// Request is Event with an idempotency key (Delta.Req): when an event with the same key
+// is already in the history, nothing is logged, and a *DuplicateError names the original
+// (with Folded set when its output can no longer be computed here).
+func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error) {
 	var zero O
 	if !s.Participant() {
 		return EventID{}, zero, ErrNotParticipant
 	}
-	id := s.nextID()
-	d := Delta[E]{Kind: Event, Event: e, Time: time}
 	s.extend()
+	if req != "" {
+		if of, ok := s.recent[req]; ok {
+			return of, zero, &DuplicateError{Of: of, Folded: true}
+		}
+		if of, ok := s.proj.reqs[req]; ok {
+			return of, zero, &DuplicateError{Of: of}
+		}
+	}
+	id := s.nextID()
+	d := Delta[E]{Kind: Event, Event: e, Time: time, Req: req}
 	next, out, err := s.apply(s.proj.value, id, &d)
 	if err != nil {
 		// The in-place apply may have damaged the cache: rebuild it before going on.
@@ -27,6 +42,12 @@ func (s *State[S, E, O]) Event(e E, time int64) (EventID, O, error) {
 		s.proj.value = next
 	}
 	s.insertLocal(id, d)
+	if req != "" && err == nil {
+		if s.proj.reqs == nil {
+			s.proj.reqs = map[string]EventID{}
+		}
+		s.proj.reqs[req] = id
+	}
 	return id, out, err
 }
 

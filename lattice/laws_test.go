@@ -173,9 +173,19 @@ func checkMergeLaws(t *testing.T, pool []listSnap, n *lawCounts) {
 // skipping Error deltas and the events whose Apply fails.
 func naiveProjection(st *State[listState, uint64, uint64]) listState {
 	v := slices.Clone(st.Infimum().Value)
+	seen := map[string]bool{}
+	for _, r := range st.Infimum().Recent {
+		seen[r.Key] = true
+	}
 	for _, e := range st.Pending() {
 		if e.Delta.Kind != Event {
 			continue
+		}
+		if e.Delta.Req != "" {
+			if seen[e.Delta.Req] {
+				continue // a duplicate request changes nothing
+			}
+			seen[e.Delta.Req] = true
 		}
 		next, _, err := safeRef(slices.Clone(v), e.Delta.Event, Meta{ID: e.ID, Time: e.Delta.Time})
 		if err == nil {

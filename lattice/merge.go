@@ -19,6 +19,7 @@ func (s *State[S, E, O]) Snapshot() Snapshot[S, E] {
 	inf := s.inf
 	inf.Participants = slices.Clone(inf.Participants)
 	inf.Last = maps.Clone(inf.Last)
+	inf.Recent = slices.Clone(inf.Recent)
 	inf.Value = s.behavior.clone(inf.Value)
 	pending := make([]Entry[E], len(s.pending))
 	for i := range s.pending {
@@ -38,6 +39,8 @@ func Restore[S, E, O any](b Behavior[S, E, O], self Peer, snap Snapshot[S, E]) *
 	s.inf = snap.Infimum
 	s.inf.Participants = sortedPeers(snap.Infimum.Participants)
 	s.inf.Last = maps.Clone(snap.Infimum.Last)
+	s.inf.Recent = slices.Clone(snap.Infimum.Recent)
+	s.indexRecent()
 	s.inf.Value = b.clone(snap.Infimum.Value)
 	s.see(s.inf.ID)
 	s.union(snap.Pending)
@@ -99,6 +102,8 @@ func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 	s.inf = inf
 	s.inf.Participants = sortedPeers(inf.Participants)
 	s.inf.Last = maps.Clone(inf.Last)
+	s.inf.Recent = slices.Clone(inf.Recent)
+	s.indexRecent()
 	s.inf.Value = s.behavior.clone(inf.Value)
 	s.see(inf.ID)
 	s.recountMembership()

@@ -11,6 +11,8 @@ type projection[S any] struct {
 	// careful is set after an Apply failed while extending in place (it may have left the
 	// value half-mutated): the cache is rebuilt cloning before every Apply.
 	careful bool
+	// reqs maps the request keys of the pending events applied so far to their ids.
+	reqs map[string]EventID
 }
 
 // Projection returns the infimum value with every pending event applied in id order:
@@ -35,6 +37,10 @@ func (s *State[S, E, O]) extend() {
 	}
 	for s.proj.n < len(s.pending) {
 		e := &s.pending[s.proj.n]
+		if e.Delta.Kind == Event && s.duplicate(e) {
+			s.proj.n++
+			continue
+		}
 		if e.Delta.Kind == Event {
 			if !s.extendOne(e) {
 				return // extendOne restarted the projection in careful mode
@@ -60,4 +66,24 @@ func (s *State[S, E, O]) extendOne(e *Entry[E]) bool {
 	}
 	s.proj.value = next
 	return true
+}
+
+// duplicate reports, while the projection is being extended over e, whether e repeats the
+// request of an earlier event, and records e's request otherwise.
+func (s *State[S, E, O]) duplicate(e *Entry[E]) bool {
+	req := e.Delta.Req
+	if req == "" {
+		return false
+	}
+	if _, ok := s.recent[req]; ok {
+		return true
+	}
+	if id, ok := s.proj.reqs[req]; ok && id != e.ID {
+		return true
+	}
+	if s.proj.reqs == nil {
+		s.proj.reqs = map[string]EventID{}
+	}
+	s.proj.reqs[req] = e.ID
+	return false
 }

@@ -1,5 +1,7 @@
 package lattice
 
+import "slices"
+
 // Reduce is the garbage collection: while the lowest pending delta is acknowledged by
 // every peer whose ack it needs, fold it into the infimum. It returns every delta folded
 // since the previous call (including those folded by Merge or ApplyDiff on a remote
@@ -94,14 +96,22 @@ func (s *State[S, E, O]) ackedByAllBut(e *Entry[E], u Peer, joiners peers) bool 
 // foldHead folds pending[0] into the infimum without checking acks, and records it.
 func (s *State[S, E, O]) foldHead() {
 	e := s.pending[0]
-	f := Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer}
+	f := Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer, Req: e.Delta.Req}
 	switch e.Delta.Kind {
 	case Join, UnJoin:
 		// Participants may be shared with a Snapshot or a caller: copy before changing.
 		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
 		s.membership--
 	case Event:
+		if of, dup := s.recent[e.Delta.Req]; dup && e.Delta.Req != "" {
+			f.Err = &DuplicateError{Of: of, Folded: true}
+			break
+		}
 		s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
+		if e.Delta.Req != "" {
+			s.remember(Request{Key: e.Delta.Req, ID: e.ID})
+			delete(s.proj.reqs, e.Delta.Req) // the window answers for it now
+		}
 	case Error:
 		f.Err = &ApplyError{ID: e.ID, Msg: e.Delta.Err}
 	}
@@ -119,5 +129,28 @@ func (s *State[S, E, O]) foldHead() {
 		s.proj.n--
 	} else {
 		s.proj.valid = false
+	}
+}
+
+// remember adds a folded request to the infimum's window, forgetting the oldest beyond it.
+func (s *State[S, E, O]) remember(r Request) {
+	if s.recent == nil {
+		s.recent = map[string]EventID{}
+	}
+	// Recent is shared with snapshots handed out: append to a copy when it is full.
+	if len(s.inf.Recent) >= s.behavior.window() {
+		old := s.inf.Recent[0]
+		delete(s.recent, old.Key)
+		s.inf.Recent = append(slices.Clone(s.inf.Recent[1:]), r)
+	} else {
+		s.inf.Recent = append(s.inf.Recent[:len(s.inf.Recent):len(s.inf.Recent)], r)
+	}
+	s.recent[r.Key] = r.ID
+}
+
+func (s *State[S, E, O]) indexRecent() {
+	s.recent = make(map[string]EventID, len(s.inf.Recent))
+	for _, r := range s.inf.Recent {
+		s.recent[r.Key] = r.ID
 	}
 }

@@ -1,6 +1,7 @@
 package lattice
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -73,6 +74,7 @@ type sim struct {
 	maxPeers int
 	time     int64
 	removed  int // kills and leaves so far: at least two peers must remain
+	reqs     []string
 }
 
 func newSim(t testing.TB, seed uint64, n int) *sim {
@@ -169,9 +171,21 @@ func (s *sim) step() {
 func (s *sim) event(p Peer) {
 	s.time++
 	r := s.reps[p]
-	id, _, err := r.st.Event(s.rng.Uint64N(200), s.time)
+	// Most events carry a fresh request key; some repeat an earlier one, as a call retried
+	// on another replica after a timeout does.
+	req := fmt.Sprintf("r%d", s.time)
+	if len(s.reqs) > 0 && s.rng.IntN(6) == 0 {
+		req = s.reqs[s.rng.IntN(len(s.reqs))]
+	} else {
+		s.reqs = append(s.reqs, req)
+	}
+	id, _, err := r.st.Request(s.rng.Uint64N(200), s.time, req)
 	if err == ErrNotParticipant {
 		return
+	}
+	var dup *DuplicateError
+	if errors.As(err, &dup) {
+		return // nothing logged
 	}
 	e := r.st.Pending()[len(r.st.Pending())-1]
 	if e.ID != id {
@@ -544,11 +558,16 @@ func (s *sim) reference(folded map[EventID]string) listState {
 	}
 	slices.SortFunc(ids, EventID.Compare)
 	var st listState
+	seen := map[string]bool{}
 	for _, id := range ids {
 		d := s.created[id]
 		if d.Kind != Event {
 			continue
 		}
+		if d.Req != "" && seen[d.Req] {
+			continue // a duplicate request changes nothing
+		}
+		seen[d.Req] = d.Req != ""
 		next, _, err := safeRef(slices.Clone(st), d.Event, Meta{ID: id, Time: d.Time})
 		if err == nil {
 			st = next

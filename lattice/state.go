@@ -22,6 +22,17 @@ type Behavior[S, E, O any] struct {
 	Apply func(state S, event E, meta Meta) (S, O, error)
 	// Clone returns an independent deep copy of state. Nil means assignment copies.
 	Clone func(state S) S
+	// DedupWindow is how many folded request keys (Delta.Req) the infimum remembers to
+	// recognise duplicates. Every replica of a partition must use the same value.
+	// Default (zero): 4096.
+	DedupWindow int
+}
+
+func (b *Behavior[S, E, O]) window() int {
+	if b.DedupWindow > 0 {
+		return b.DedupWindow
+	}
+	return 4096
 }
 
 func (b *Behavior[S, E, O]) clone(s S) S {
@@ -63,6 +74,27 @@ type Infimum[S any] struct {
 	// delta at or below the infimum is in the folded history exactly when its counter is at
 	// most Last[peer]: that is how an ejected peer learns which of its events were lost.
 	Last map[Peer]uint64
+	// Recent are the request keys of the last folded requests (Delta.Req), oldest first,
+	// at most Behavior.DedupWindow of them.
+	Recent []Request
+}
+
+// Request is a folded request key and the id of the event that carried it.
+type Request struct {
+	Key string
+	ID  EventID
+}
+
+// DuplicateError is the outcome of an event whose request key an earlier event carried:
+// it changed nothing; Of is the original.
+type DuplicateError struct {
+	Of EventID
+	// Folded reports whether the original had already folded.
+	Folded bool
+}
+
+func (e *DuplicateError) Error() string {
+	return "lattice: duplicate of request " + e.Of.String()
 }
 
 // Base is the part of an infimum that a diff carries: enough for a receiver to check
@@ -92,6 +124,8 @@ type Folded[O any] struct {
 	Kind DeltaKind
 	// Peer is the joining or unjoining peer (Join, UnJoin).
 	Peer Peer
+	// Req is the event's request key (Delta.Req).
+	Req string
 	// Output is Apply's output (Event only).
 	Output O
 	// Err is set for an Error delta, an Event whose Apply failed at the infimum (an
@@ -120,6 +154,8 @@ type State[S, E, O any] struct {
 
 	proj   projection[S]
 	folded []Folded[O]
+	// recent indexes inf.Recent by key.
+	recent map[string]EventID
 }
 
 // New returns the genesis replica of a partition: an empty log over initial, with the

@@ -54,7 +54,7 @@ func FromEntry[E any](e *lattice.Entry[E], c Codec[E]) (*Entry, error) {
 		Id:   FromID(e.ID),
 		Acks: fromPeers(e.Acks),
 		Delta: &Delta{Kind: uint32(e.Delta.Kind), Peer: string(e.Delta.Peer), Time: e.Delta.Time,
-			Err: e.Delta.Err, Cutoff: e.Delta.Cutoff},
+			Err: e.Delta.Err, Cutoff: e.Delta.Cutoff, Req: e.Delta.Req},
 	}
 	if k := e.Delta.Kind; k == lattice.Event || k == lattice.Error {
 		b, err := c.Encode(e.Delta.Event)
@@ -93,6 +93,7 @@ func ToEntry[E any](m *Entry, c Codec[E]) (lattice.Entry[E], error) {
 		return e, malformed("delta kind %d", d.Kind)
 	}
 	e.Delta.Kind, e.Delta.Peer, e.Delta.Time, e.Delta.Err, e.Delta.Cutoff = kind, lattice.Peer(d.Peer), d.Time, d.Err, d.Cutoff
+	e.Delta.Req = d.Req
 	e.Acks = toPeers(m.Acks)
 	return e, nil
 }
@@ -145,6 +146,9 @@ func FromInfimum[S any](inf *lattice.Infimum[S], hasBase bool, c Codec[S]) (*Inf
 			m.Last[string(p)] = c
 		}
 	}
+	for _, r := range inf.Recent {
+		m.Recent = append(m.Recent, &Request{Key: r.Key, Id: FromID(r.ID)})
+	}
 	if hasBase {
 		b, err := c.Encode(inf.Value)
 		if err != nil {
@@ -171,6 +175,9 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 		for p, c := range m.Last {
 			inf.Last[lattice.Peer(p)] = c
 		}
+	}
+	for _, r := range m.Recent {
+		inf.Recent = append(inf.Recent, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId())})
 	}
 	if inf.Value, err = c.Decode(m.Value); err != nil {
 		return inf, false, malformed("state: %v", err)

@@ -248,6 +248,7 @@ type Delta struct {
 	Time          int64                  `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
 	Err           string                 `protobuf:"bytes,5,opt,name=err,proto3" json:"err,omitempty"`
 	Cutoff        uint64                 `protobuf:"varint,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	Req           string                 `protobuf:"bytes,7,opt,name=req,proto3" json:"req,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -322,6 +323,13 @@ func (x *Delta) GetCutoff() uint64 {
 		return x.Cutoff
 	}
 	return 0
+}
+
+func (x *Delta) GetReq() string {
+	if x != nil {
+		return x.Req
+	}
+	return ""
 }
 
 type Entry struct {
@@ -446,6 +454,7 @@ type Infimum struct {
 	Digest        uint64                 `protobuf:"varint,4,opt,name=digest,proto3" json:"digest,omitempty"`
 	Last          map[string]uint64      `protobuf:"bytes,5,rep,name=last,proto3" json:"last,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	HasBase       bool                   `protobuf:"varint,6,opt,name=has_base,json=hasBase,proto3" json:"has_base,omitempty"`
+	Recent        []*Request             `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,6 +531,66 @@ func (x *Infimum) GetHasBase() bool {
 	return false
 }
 
+func (x *Infimum) GetRecent() []*Request {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+// Request is a folded request key (lattice.Request).
+type Request struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Id            *EventID               `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Request) Reset() {
+	*x = Request{}
+	mi := &file_wire_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Request) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Request) ProtoMessage() {}
+
+func (x *Request) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Request.ProtoReflect.Descriptor instead.
+func (*Request) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Request) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Request) GetId() *EventID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
 type Snapshot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
@@ -533,7 +602,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +614,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +627,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Snapshot) GetOrigin() string {
@@ -596,7 +665,7 @@ type Diff struct {
 
 func (x *Diff) Reset() {
 	*x = Diff{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +677,7 @@ func (x *Diff) String() string {
 func (*Diff) ProtoMessage() {}
 
 func (x *Diff) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +690,7 @@ func (x *Diff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diff.ProtoReflect.Descriptor instead.
 func (*Diff) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Diff) GetOrigin() string {
@@ -678,7 +747,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +759,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +772,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Target) GetKind() string {
@@ -747,7 +816,7 @@ type Replicate struct {
 
 func (x *Replicate) Reset() {
 	*x = Replicate{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +828,7 @@ func (x *Replicate) String() string {
 func (*Replicate) ProtoMessage() {}
 
 func (x *Replicate) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +841,7 @@ func (x *Replicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replicate.ProtoReflect.Descriptor instead.
 func (*Replicate) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Replicate) GetTo() *Target {
@@ -861,7 +930,7 @@ type NeedFull struct {
 
 func (x *NeedFull) Reset() {
 	*x = NeedFull{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +942,7 @@ func (x *NeedFull) String() string {
 func (*NeedFull) ProtoMessage() {}
 
 func (x *NeedFull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +955,7 @@ func (x *NeedFull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedFull.ProtoReflect.Descriptor instead.
 func (*NeedFull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 // Call asks a replica to log an event.
@@ -898,14 +967,17 @@ type Call struct {
 	ReplicaSet  []string               `protobuf:"bytes,4,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
 	// The caller's deadline (Unix nanoseconds; 0 = none): the replica gives up waiting for
 	// a consistent fold after it.
-	Deadline      int64 `protobuf:"varint,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Deadline int64 `protobuf:"varint,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// The call's idempotency key, the same on every attempt: a call retried on another
+	// replica is applied once.
+	Req           string `protobuf:"bytes,6,opt,name=req,proto3" json:"req,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +989,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1002,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Call) GetTo() *Target {
@@ -968,6 +1040,13 @@ func (x *Call) GetDeadline() int64 {
 	return 0
 }
 
+func (x *Call) GetReq() string {
+	if x != nil {
+		return x.Req
+	}
+	return ""
+}
+
 type CallReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Output        []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
@@ -979,7 +1058,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1070,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1083,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CallReply) GetOutput() []byte {
@@ -1041,7 +1120,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1132,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1145,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Query) GetTo() *Target {
@@ -1107,7 +1186,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1198,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1211,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1159,7 +1238,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1250,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1263,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Error) GetCode() Code {
@@ -1209,31 +1288,36 @@ const file_wire_proto_rawDesc = "" +
 	"wire.proto\x12\vlegion.wire\"7\n" +
 	"\aEventID\x12\x18\n" +
 	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x12\n" +
-	"\x04peer\x18\x02 \x01(\tR\x04peer\"\x83\x01\n" +
+	"\x04peer\x18\x02 \x01(\tR\x04peer\"\x95\x01\n" +
 	"\x05Delta\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\tR\x04peer\x12\x14\n" +
 	"\x05event\x18\x03 \x01(\fR\x05event\x12\x12\n" +
 	"\x04time\x18\x04 \x01(\x03R\x04time\x12\x10\n" +
 	"\x03err\x18\x05 \x01(\tR\x03err\x12\x16\n" +
-	"\x06cutoff\x18\x06 \x01(\x04R\x06cutoff\"k\n" +
+	"\x06cutoff\x18\x06 \x01(\x04R\x06cutoff\x12\x10\n" +
+	"\x03req\x18\a \x01(\tR\x03req\"k\n" +
 	"\x05Entry\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12(\n" +
 	"\x05delta\x18\x02 \x01(\v2\x12.legion.wire.DeltaR\x05delta\x12\x12\n" +
 	"\x04acks\x18\x03 \x03(\tR\x04acks\"A\n" +
 	"\x03Ack\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
-	"\x05peers\x18\x02 \x03(\tR\x05peers\"\x89\x02\n" +
+	"\x05peers\x18\x02 \x03(\tR\x05peers\"\xb7\x02\n" +
 	"\aInfimum\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\"\n" +
 	"\fparticipants\x18\x02 \x03(\tR\fparticipants\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
 	"\x06digest\x18\x04 \x01(\x04R\x06digest\x122\n" +
 	"\x04last\x18\x05 \x03(\v2\x1e.legion.wire.Infimum.LastEntryR\x04last\x12\x19\n" +
-	"\bhas_base\x18\x06 \x01(\bR\ahasBase\x1a7\n" +
+	"\bhas_base\x18\x06 \x01(\bR\ahasBase\x12,\n" +
+	"\x06recent\x18\a \x03(\v2\x14.legion.wire.RequestR\x06recent\x1a7\n" +
 	"\tLastEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x80\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
+	"\aRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\x80\x01\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
@@ -1260,14 +1344,15 @@ const file_wire_proto_rawDesc = "" +
 	"replicaSetB\x06\n" +
 	"\x04body\"\n" +
 	"\n" +
-	"\bNeedFull\"\xba\x01\n" +
+	"\bNeedFull\"\xcc\x01\n" +
 	"\x04Call\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12:\n" +
 	"\vconsistency\x18\x03 \x01(\x0e2\x18.legion.wire.ConsistencyR\vconsistency\x12\x1f\n" +
 	"\vreplica_set\x18\x04 \x03(\tR\n" +
 	"replicaSet\x12\x1a\n" +
-	"\bdeadline\x18\x05 \x01(\x03R\bdeadline\"s\n" +
+	"\bdeadline\x18\x05 \x01(\x03R\bdeadline\x12\x10\n" +
+	"\x03req\x18\x06 \x01(\tR\x03req\"s\n" +
 	"\tCallReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\x12$\n" +
@@ -1318,7 +1403,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1328,46 +1413,49 @@ var file_wire_proto_goTypes = []any{
 	(*Entry)(nil),      // 5: legion.wire.Entry
 	(*Ack)(nil),        // 6: legion.wire.Ack
 	(*Infimum)(nil),    // 7: legion.wire.Infimum
-	(*Snapshot)(nil),   // 8: legion.wire.Snapshot
-	(*Diff)(nil),       // 9: legion.wire.Diff
-	(*Target)(nil),     // 10: legion.wire.Target
-	(*Replicate)(nil),  // 11: legion.wire.Replicate
-	(*NeedFull)(nil),   // 12: legion.wire.NeedFull
-	(*Call)(nil),       // 13: legion.wire.Call
-	(*CallReply)(nil),  // 14: legion.wire.CallReply
-	(*Query)(nil),      // 15: legion.wire.Query
-	(*QueryReply)(nil), // 16: legion.wire.QueryReply
-	(*Error)(nil),      // 17: legion.wire.Error
-	nil,                // 18: legion.wire.Infimum.LastEntry
+	(*Request)(nil),    // 8: legion.wire.Request
+	(*Snapshot)(nil),   // 9: legion.wire.Snapshot
+	(*Diff)(nil),       // 10: legion.wire.Diff
+	(*Target)(nil),     // 11: legion.wire.Target
+	(*Replicate)(nil),  // 12: legion.wire.Replicate
+	(*NeedFull)(nil),   // 13: legion.wire.NeedFull
+	(*Call)(nil),       // 14: legion.wire.Call
+	(*CallReply)(nil),  // 15: legion.wire.CallReply
+	(*Query)(nil),      // 16: legion.wire.Query
+	(*QueryReply)(nil), // 17: legion.wire.QueryReply
+	(*Error)(nil),      // 18: legion.wire.Error
+	nil,                // 19: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Ack.id:type_name -> legion.wire.EventID
 	3,  // 3: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	18, // 4: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
-	7,  // 5: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
-	5,  // 6: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
-	3,  // 7: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	5,  // 8: legion.wire.Diff.entries:type_name -> legion.wire.Entry
-	6,  // 9: legion.wire.Diff.acks:type_name -> legion.wire.Ack
-	10, // 10: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	9,  // 11: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 12: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	12, // 13: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	10, // 14: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 15: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	17, // 16: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 17: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	10, // 18: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 19: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	17, // 20: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 21: legion.wire.Error.code:type_name -> legion.wire.Code
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	19, // 4: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	8,  // 5: legion.wire.Infimum.recent:type_name -> legion.wire.Request
+	3,  // 6: legion.wire.Request.id:type_name -> legion.wire.EventID
+	7,  // 7: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
+	5,  // 8: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
+	3,  // 9: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	5,  // 10: legion.wire.Diff.entries:type_name -> legion.wire.Entry
+	6,  // 11: legion.wire.Diff.acks:type_name -> legion.wire.Ack
+	11, // 12: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 13: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	9,  // 14: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	13, // 15: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	11, // 16: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 17: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	18, // 18: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 19: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	11, // 20: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 21: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	18, // 22: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 23: legion.wire.Error.code:type_name -> legion.wire.Code
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1375,7 +1463,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[8].OneofWrappers = []any{
+	file_wire_proto_msgTypes[9].OneofWrappers = []any{
 		(*Replicate_Diff)(nil),
 		(*Replicate_Snapshot)(nil),
 		(*Replicate_NeedFull)(nil),
@@ -1386,7 +1474,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
