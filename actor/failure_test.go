@@ -95,3 +95,25 @@ func TestStoppedNode(t *testing.T) {
 	_, err = actor.RefOf(c.Nodes[0], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Fast)
 	require.NoError(t, err, "call through a live node")
 }
+
+// TestRetriedCallsApplyOnce: with an attempt timeout far below the real latency, most
+// calls time out on a replica that still logs them and are retried on the next; each call
+// must still count once (request keys), whatever its outcome.
+func TestRetriedCallsApplyOnce(t *testing.T) {
+	opts := testOptions()
+	opts.Config.AttemptTimeout = 2 * time.Millisecond
+	c := actortest.Start(t, 3, opts)
+	acked, uncertain := loadUncertain(t, c, 8, 5, 40, nil)
+	var a, u int64
+	for k := range uncertain {
+		u += uncertain[k]
+	}
+	for k := range acked {
+		a += acked[k]
+	}
+	t.Logf("%d calls acknowledged, %d with unknown outcome", a, u)
+	if a == 0 {
+		t.Fatal("no call succeeded: the test checks nothing")
+	}
+	checkReplicasWithin(t, c, acked, uncertain)
+}

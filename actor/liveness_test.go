@@ -16,10 +16,6 @@ func livenessOptions() actortest.Options {
 	o := testOptions()
 	o.Config.EjectAfter = time.Second
 	o.Config.GCInterval = 100 * time.Millisecond
-	// Fail over on definitive failures only (a stopped node answers so, or refuses the
-	// connection): an attempt that merely timed out may still have been logged, and its
-	// retry would count twice (docs/actor.md, "Failover").
-	o.Config.AttemptTimeout = 5 * time.Second
 	return o
 }
 
