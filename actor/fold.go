@@ -17,6 +17,8 @@ import (
 // actor works on it without knowing S, E and O. Not safe for concurrent use.
 type foldable interface {
 	state() foldState
+	// top returns the participants after pending membership changes, joiners included.
+	top() []lattice.Peer
 	genesis(participants []lattice.Peer)
 	restore(snap *wire.Snapshot) error
 	event(event []byte, time int64, req string) (lattice.EventID, []byte, error)
@@ -43,8 +45,7 @@ type foldState struct {
 	pending      int
 	participant  bool
 	retired      bool
-	participants []lattice.Peer // infimum participants
-	top          []lattice.Peer // after pending membership changes (joiners included)
+	participants []lattice.Peer // infimum participants (shared with the fold: read only)
 }
 
 type folded struct {
@@ -75,9 +76,10 @@ func (k *Kind[S, E, O]) newReplica(origin string, self lattice.Peer) foldable {
 func (f *typedFold[S, E, O]) state() foldState {
 	inf := f.st.Infimum()
 	return foldState{hasBase: f.st.HasBase(), base: f.st.Base(), pending: f.st.Len(),
-		participant: f.st.Participant(), retired: f.st.Retired(),
-		participants: inf.Participants, top: f.st.Participants()}
+		participant: f.st.Participant(), retired: f.st.Retired(), participants: inf.Participants}
 }
+
+func (f *typedFold[S, E, O]) top() []lattice.Peer { return f.st.Participants() }
 
 func (f *typedFold[S, E, O]) genesis(participants []lattice.Peer) {
 	f.st = lattice.New(f.k.behavior(), f.st.Origin(), f.st.Self(), participants, f.k.initial())

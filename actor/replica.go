@@ -537,7 +537,7 @@ func (r *replica) replicate() {
 	}
 	targets := map[lattice.Peer]bool{}
 	if r.broadcast {
-		for _, p := range st.top {
+		for _, p := range r.fold.top() {
 			targets[p] = true
 		}
 		for _, p := range st.participants {

@@ -23,8 +23,8 @@ type Behavior[S, E, O any] struct {
 	// Clone returns an independent deep copy of state. Nil means assignment copies.
 	Clone func(state S) S
 	// DedupWindow is how many folded request keys (Delta.Req) the infimum remembers to
-	// recognise duplicates. Every replica of a partition must use the same value.
-	// Default (zero): 4096.
+	// recognise duplicates. Every replica of a partition must use the same value. The
+	// window is part of the infimum, so each snapshot carries it. Default (zero): 256.
 	DedupWindow int
 }
 
@@ -32,7 +32,7 @@ func (b *Behavior[S, E, O]) window() int {
 	if b.DedupWindow > 0 {
 		return b.DedupWindow
 	}
-	return 4096
+	return 256
 }
 
 func (b *Behavior[S, E, O]) clone(s S) S {
