@@ -65,13 +65,15 @@ func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, erro
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	msg := &wire.Call{Event: b, Consistency: wire.Consistency(c), Req: randomHex(12)}
+	req := randomHex(12) // the same on every attempt
+	var deadline int64
 	if dl, ok := ctx.Deadline(); ok {
-		msg.Deadline = dl.UnixNano()
+		deadline = dl.UnixNano()
 	}
+	// A fresh message per attempt: one sent to this node's own router is not copied, and
+	// a timed-out attempt may still be in its mailbox.
 	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
-		msg.To, msg.ReplicaSet = t, set
-		return msg
+		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
 	})
 	if err != nil {
 		return zero, err
@@ -97,10 +99,8 @@ func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, e
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	msg := &wire.Query{Query: b, Level: wire.ReadLevel(level)}
 	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
-		msg.To, msg.ReplicaSet = t, set
-		return msg
+		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
 	})
 	if err != nil {
 		return zero, err
