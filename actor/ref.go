@@ -75,18 +75,31 @@ func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, erro
 	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
 	})
+	return decodeReply[O](res, err)
+}
+
+// decodeReply turns a replica's reply (a CallReply or a QueryReply) into the output or
+// the error it carries.
+func decodeReply[O proto.Message](res proto.Message, err error) (O, error) {
+	var zero O
 	if err != nil {
 		return zero, err
 	}
-	reply, ok := res.(*wire.CallReply)
-	if !ok {
+	var werr *wire.Error
+	var b []byte
+	switch reply := res.(type) {
+	case *wire.CallReply:
+		werr, b = reply.GetError(), reply.GetOutput()
+	case *wire.QueryReply:
+		werr, b = reply.GetError(), reply.GetOutput()
+	default:
 		return zero, fmt.Errorf("actor: unexpected reply %T", res)
 	}
-	if err := fromWire(reply.GetError()); err != nil {
+	if err := fromWire(werr); err != nil {
 		return zero, err
 	}
 	out := newMessage[O]()
-	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
+	if err := proto.Unmarshal(b, out); err != nil {
 		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
 	}
 	return out, nil
@@ -102,21 +115,7 @@ func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, e
 	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
 	})
-	if err != nil {
-		return zero, err
-	}
-	reply, ok := res.(*wire.QueryReply)
-	if !ok {
-		return zero, fmt.Errorf("actor: unexpected reply %T", res)
-	}
-	if err := fromWire(reply.GetError()); err != nil {
-		return zero, err
-	}
-	out := newMessage[O]()
-	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
-		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
-	}
-	return out, nil
+	return decodeReply[O](res, err)
 }
 
 // request sends a message built for each replica in turn until one answers with
@@ -209,20 +208,5 @@ func (r Ref[S, E, O]) QueryReplica(ctx context.Context, peer lattice.Peer, query
 	}
 	msg := &wire.Query{To: &wire.Target{Kind: r.kind.Name, Key: r.key, Peer: string(peer)}, Query: b,
 		Level: wire.ReadLevel(level), ReplicaSet: peerStrings(r.Replicas())}
-	res, err := r.n.attempt(ctx, peer, msg)
-	if err != nil {
-		return zero, err
-	}
-	reply, ok := res.(*wire.QueryReply)
-	if !ok {
-		return zero, fmt.Errorf("actor: unexpected reply %T", res)
-	}
-	if err := fromWire(reply.GetError()); err != nil {
-		return zero, err
-	}
-	out := newMessage[O]()
-	if err := proto.Unmarshal(reply.GetOutput(), out); err != nil {
-		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
-	}
-	return out, nil
+	return decodeReply[O](r.n.attempt(ctx, peer, msg))
 }
