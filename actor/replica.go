@@ -56,6 +56,9 @@ type replica struct {
 	joins       map[lattice.Peer]time.Time
 	gcTimer     *time.Timer
 
+	// stale: the replica was loaded from disk. It may have been ejected while its node was
+	// away, so before it acts it merges a live replica's state (resync).
+	stale     bool
 	syncing   bool
 	syncSet   []lattice.Peer
 	syncWait  map[lattice.Peer]bool
@@ -110,6 +113,9 @@ func (r *replica) Receive(ctx pa.Context) {
 		r.load()
 		ctx.SetReceiveTimeout(r.n.cfg.PassivateAfter)
 		r.armGC()
+		if r.stale {
+			r.startSync(ctx, r.fold.state().participants)
+		}
 	case *wake:
 	case gcTick:
 		r.gcTimer = nil
@@ -190,9 +196,7 @@ func (r *replica) load() {
 		r.stored[id] = true
 	}
 	r.storedBase, r.storedHas, r.lastBase = st.base, st.hasBase, st.base
-	if st.pending > 0 {
-		r.armTicker()
-	}
+	r.stale = st.hasBase
 }
 
 func (r *replica) fail(err error) {
@@ -201,6 +205,9 @@ func (r *replica) fail(err error) {
 }
 
 func (r *replica) queueFlush(ctx pa.Context) {
+	if r.syncing {
+		return // finishSync queues it
+	}
 	if !r.flushQueued {
 		r.flushQueued = true
 		ctx.Send(ctx.Self(), flushMsg{})
@@ -245,8 +252,14 @@ func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
 		return
 	}
 	r.stash = append(r.stash, stashed{msg: m, sender: sender})
-	r.syncing, r.syncSet, r.syncWait = true, peers, map[lattice.Peer]bool{}
-	for _, p := range peers {
+	r.startSync(ctx, peers)
+}
+
+// startSync asks the other peers of set for their state; requests are stashed and
+// nothing is flushed until one answers with a state, all answer, or the wait times out.
+func (r *replica) startSync(ctx pa.Context, set []lattice.Peer) {
+	r.syncing, r.syncSet, r.syncWait = true, set, map[lattice.Peer]bool{}
+	for _, p := range set {
 		if p != r.n.peer {
 			r.syncWait[p] = true
 			r.n.send(p, &wire.Replicate{To: r.target(p), From: string(r.n.peer),
@@ -269,14 +282,51 @@ func (r *replica) finishSync(ctx pa.Context) {
 		r.syncTimer.Stop()
 		r.syncTimer = nil
 	}
-	if !r.fold.state().hasBase {
+	st := r.fold.state()
+	if !st.hasBase {
 		r.fold.genesis(r.syncSet)
+	}
+	if r.stale {
+		r.stale = false
+		if st.hasBase && !st.participant && !slices.Contains(r.fold.top(), r.n.peer) {
+			r.discard(ctx)
+			return
+		}
 	}
 	stash := r.stash
 	r.stash = nil
 	for _, s := range stash {
 		r.handleRequest(ctx, s.msg, s.sender)
 	}
+	r.queueFlush(ctx)
+}
+
+// discard handles a replica that learned on its return that it had been ejected: the
+// events it had acknowledged that the history dropped are proposed again to the
+// partition's current replicas, with their request keys (so that each applies once), and
+// the stale copy is deleted. Placement joins this peer again as a new participant if it
+// wants it here.
+func (r *replica) discard(ctx pa.Context) {
+	set := peerStrings(r.n.replicaSet(r.kind.kindName(), r.key))
+	for _, e := range r.renegades {
+		for _, p := range set {
+			r.n.send(lattice.Peer(p), &wire.Call{To: r.target(lattice.Peer(p)), Event: e.Delta.Event,
+				Req: e.Delta.Req, ReplicaSet: set})
+		}
+	}
+	r.n.log.Info("discarding the copy of an ejected replica", "partition", r.origin, "reproposed", len(r.renegades))
+	r.renegades = nil
+	var b storage.Batch
+	b.DeletePartition(r.part)
+	if err := r.n.store.Commit(&b); err != nil {
+		r.fail(err)
+		return
+	}
+	for _, s := range r.stash {
+		r.reply(ctx, s.msg, s.sender, ErrNotReplica)
+	}
+	r.stash = nil
+	ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
 }
 
 func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
@@ -374,7 +424,7 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		}
 		if r.syncing {
 			delete(r.syncWait, from)
-			if r.fold.state().hasBase || len(r.syncWait) == 0 {
+			if body.Snapshot.GetInfimum().GetHasBase() || len(r.syncWait) == 0 {
 				defer r.finishSync(ctx)
 			}
 		}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor"
+	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/discovery/consul"
+	"github.com/legion-go/legion/discovery/gossip"
+	"github.com/legion-go/legion/storage"
+	pebblestore "github.com/legion-go/legion/storage/pebble"
+)
+
+// nodeAttemptTimeout is Config.AttemptTimeout of the node subcommand.
+const nodeAttemptTimeout = 2 * time.Second
+
+// maxKeyBytes bounds a counter's name in the HTTP API.
+const maxKeyBytes = 256
+
+// runNode is the node subcommand: one node of a cluster of processes, serving the HTTP
+// API until SIGINT or SIGTERM, then leaving the cluster gracefully.
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	var o nodeOptions
+	fs.StringVar(&o.name, "name", "", "the node's name (required; a data directory belongs to one name)")
+	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store, created when missing (empty: in memory, nothing survives)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one)")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
+	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "host:port the gossip membership binds (port 0: a free one)")
+	fs.StringVar(&o.seeds, "seeds", "", "comma-separated gossip addresses of members to join (empty: wait to be joined)")
+	fs.StringVar(&o.consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	verbose := fs.Bool("v", false, "log at info level (default: warnings and errors only)")
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
+	}
+	if o.name == "" {
+		return usageError(stderr, "node: -name is required")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	s, err := openServer(ctx, o, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "node: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "ready name=%s peer=%s http=%s membership=%s remoting=%s\n",
+		o.name, s.node.Peer(), s.ln.Addr(), s.membership.Addr(), s.node.Address())
+	status := s.run(ctx, stderr)
+	fmt.Fprintln(stdout, "stopped")
+	return status
+}
+
+// nodeOptions are the node subcommand's flags.
+type nodeOptions struct {
+	name, data, listen, http, gossip, seeds, consul string
+}
+
+// server is a node with its store, its membership and its HTTP API.
+type server struct {
+	node       *actor.Node
+	store      *pebblestore.Store // nil: the node keeps its replicas in memory
+	membership addressedProvider
+	ln         net.Listener
+	http       *http.Server
+}
+
+// openServer opens the store, binds the HTTP listener (the node publishes its address
+// in its membership metadata) and starts the node.
+func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *server, err error) {
+	s := &server{}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.membership, err = newMembership(o.gossip, o.seeds, o.consul, logger); err != nil {
+		return nil, err
+	}
+	cfg := actor.Config{
+		Name:              o.name,
+		ListenAddr:        o.listen,
+		Kinds:             []actor.KindSpec{Counter},
+		ReplicationFactor: replicationFactor,
+		Membership:        s.membership,
+		Logger:            logger,
+		AttemptTimeout:    nodeAttemptTimeout,
+	}
+	if o.data != "" {
+		if s.store, err = pebblestore.Open(o.data, storage.Options{Node: o.name, Create: true, Logger: logger}); err != nil {
+			return nil, err
+		}
+		cfg.Store = s.store
+	}
+	if s.ln, err = net.Listen("tcp", o.http); err != nil {
+		return nil, err
+	}
+	cfg.Meta = map[string]string{"http": s.ln.Addr().String()}
+	if s.node, err = actor.Start(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{Handler: (&api{node: s.node}).routes(), ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// run serves HTTP until ctx ends or serving fails, then shuts everything down: HTTP
+// first (the requests in flight finish), then the node (it leaves the cluster), then
+// the store.
+func (s *server) run(ctx context.Context, stderr io.Writer) int {
+	status := exitOK
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(s.ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "node: http: %v\n", err)
+		status = exitFailed
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s.http.Shutdown(shutdown)
+	if err := s.node.Stop(shutdown); err != nil {
+		fmt.Fprintf(stderr, "node: %v\n", err)
+		status = exitFailed
+	}
+	s.node = nil
+	s.close()
+	return status
+}
+
+// close releases what openServer acquired and run did not release.
+func (s *server) close() {
+	if s.node != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		s.node.Stop(ctx)
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// addressedProvider is a membership provider that knows its own address.
+type addressedProvider interface {
+	discovery.Provider
+	Addr() string
+}
+
+// newMembership returns the Consul provider when consulAddr is set, else the gossip one.
+func newMembership(gossipAddr, seeds, consulAddr string, logger *slog.Logger) (addressedProvider, error) {
+	if consulAddr != "" {
+		return consul.New(consul.Config{Address: consulAddr, Logger: logger})
+	}
+	host, port, err := net.SplitHostPort(gossipAddr)
+	if err != nil {
+		return nil, fmt.Errorf("-gossip: %w", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("-gossip: port %q: %w", port, err)
+	}
+	cfg := gossip.Config{BindAddr: host, BindPort: p, Logger: logger}
+	for _, s := range strings.Split(seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Seeds = append(cfg.Seeds, s)
+		}
+	}
+	return gossip.New(cfg)
+}
+
+// api is a node's HTTP API. Its handlers run concurrently, and block for at most
+// callTimeout.
+type api struct{ node *actor.Node }
+
+func (a *api) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /counters/{key}/increment", a.increment)
+	mux.HandleFunc("GET /counters/{key}", a.read)
+	mux.HandleFunc("GET /counters/{key}/replicas", a.replicas)
+	mux.HandleFunc("GET /members", a.members)
+	return mux
+}
+
+// counterJSON answers an increment or a read.
+type counterJSON struct {
+	Key   string `json:"key"`
+	Value int64  `json:"value"`
+	// Uncertain, for an increment, is how many more times it may have been logged: by
+	// replicas tried before the one that answered, whose attempts timed out.
+	Uncertain int64 `json:"uncertain,omitempty"`
+}
+
+// errorJSON answers a request that failed.
+type errorJSON struct {
+	Error string `json:"error"`
+	// Uncertain, for an increment, is how many times it may have been logged anyway
+	// (set for increments only).
+	Uncertain *int64 `json:"uncertain,omitempty"`
+}
+
+// increment serves POST /counters/{key}/increment?by=N&consistency=fast|consistent.
+func (a *api) increment(w http.ResponseWriter, r *http.Request) {
+	key, ok := counterKey(w, r)
+	if !ok {
+		return
+	}
+	by := int64(1)
+	if s := r.URL.Query().Get("by"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("by=%q: want an integer", s)})
+			return
+		}
+		by = v
+	}
+	level := actor.Fast
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "", "fast":
+	case "consistent":
+		level = actor.Consistent
+	default:
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("consistency=%q: want fast or consistent", c)})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	out, err := actor.RefOf(a.node, Counter, key).Call(ctx, wrapperspb.Int64(by), level)
+	n := int64(1) // a call is applied at most once (request keys), so a failed one at most once
+	switch classify(err) {
+	case logged:
+		writeJSON(w, http.StatusOK, counterJSON{Key: key, Value: out.GetValue()})
+	case refused:
+		none := int64(0)
+		writeJSON(w, statusOf(err), errorJSON{Error: err.Error(), Uncertain: &none})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, errorJSON{Error: err.Error(), Uncertain: &n})
+	}
+}
+
+// read serves GET /counters/{key}: a fast read of one replica's projected value.
+func (a *api) read(w http.ResponseWriter, r *http.Request) {
+	key, ok := counterKey(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	v, err := actor.RefOf(a.node, Counter, key).Query(ctx, &wrapperspb.Int64Value{}, actor.Projected)
+	if err != nil {
+		writeJSON(w, statusOf(err), errorJSON{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, counterJSON{Key: key, Value: v.GetValue()})
+}
+
+// replicas serves GET /counters/{key}/replicas: each replica's value, at both levels.
+func (a *api) replicas(w http.ResponseWriter, r *http.Request) {
+	key, ok := counterKey(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	rs := replicaValues(ctx, a.node, key)
+	if rs == nil {
+		rs = []replicaValue{}
+	}
+	writeJSON(w, http.StatusOK, rs)
+}
+
+// memberJSON is one member in GET /members.
+type memberJSON struct {
+	Name    string `json:"name"`
+	Peer    string `json:"peer"`
+	Address string `json:"address"`
+	HTTP    string `json:"http"`
+}
+
+// members serves GET /members: the node's membership view.
+func (a *api) members(w http.ResponseWriter, _ *http.Request) {
+	out := []memberJSON{}
+	for _, m := range a.node.View().Members {
+		out = append(out, memberJSON{Name: m.Name, Peer: m.Peer, Address: m.Address, HTTP: m.Meta["http"]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// counterKey returns the request's counter name, or answers 400.
+func counterKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	key := r.PathValue("key")
+	if key == "" || len(key) > maxKeyBytes {
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("a counter's name has 1 to %d bytes", maxKeyBytes)})
+		return "", false
+	}
+	return key, true
+}
+
+// statusOf maps an error of a call or query to an HTTP status.
+func statusOf(err error) int {
+	var rej *actor.RejectedError
+	switch {
+	case errors.Is(err, actor.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &rej):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, actor.ErrTooLarge), errors.Is(err, actor.ErrBadPayload):
+		return http.StatusBadRequest
+	}
+	return http.StatusServiceUnavailable
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
