@@ -285,6 +285,15 @@ func (n *Node) routerOf(peer lattice.Peer) (*pa.PID, bool) {
 	return pa.NewPID(m.Address, routerName), true
 }
 
+// reachable reports whether a message to peer would leave this node at all.
+func (n *Node) reachable(peer lattice.Peer) bool {
+	if f := n.filter.Load(); f != nil && !(*f)(peer) {
+		return false
+	}
+	_, ok := n.routerOf(peer)
+	return ok
+}
+
 // send delivers a message to the router of the member hosting peer, fire-and-forget.
 func (n *Node) send(peer lattice.Peer, msg any) {
 	if f := n.filter.Load(); f != nil && !(*f)(peer) {

@@ -40,9 +40,11 @@ type replica struct {
 	waiters     map[lattice.EventID]waiter
 	renegades   []lattice.Entry[[]byte]
 	flushQueued bool
-	broadcast   bool                  // send a diff to every other replica at the next flush
-	notify      map[lattice.Peer]bool // send a diff to these at the next flush
-	full        map[lattice.Peer]bool // send the full state to these at the next flush
+	broadcast   bool                       // send a diff to every other replica at the next flush
+	notify      map[lattice.Peer]bool      // send a diff to these at the next flush
+	full        map[lattice.Peer]bool      // send the full state to these at the next flush
+	outstanding map[lattice.Peer]time.Time // diffs sent and not answered yet
+	deferred    map[lattice.Peer]bool      // diffs held back by flow control
 
 	ticker    *time.Timer
 	lastBase  lattice.Base
@@ -103,6 +105,7 @@ func newReplica(n *Node, kind KindSpec, key string) *replica {
 		stored:  map[lattice.EventID]bool{},
 		waiters: map[lattice.EventID]waiter{},
 		notify:  map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{},
+		outstanding: map[lattice.Peer]time.Time{}, deferred: map[lattice.Peer]bool{},
 		joins: map[lattice.Peer]time.Time{}, lastAdvance: n.cfg.Now()}
 }
 
@@ -404,6 +407,11 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 	}
 	from := lattice.Peer(m.GetFrom())
 	before := r.fold.state().base
+	delete(r.outstanding, from)
+	if r.deferred[from] {
+		delete(r.deferred, from)
+		r.notify[from] = true
+	}
 	var rep report
 	var err error
 	switch body := m.GetBody().(type) {
@@ -601,35 +609,51 @@ func (r *replica) replicate() {
 		targets[p] = true
 	}
 	delete(targets, r.n.peer)
+	now := time.Now()
 	for p := range targets {
-		r.sendTo(p, r.full[p])
+		// Flow control: while a diff to p is unanswered, p will hear the rest with its
+		// answer (or at the next anti-entropy tick). Under a partition this keeps each
+		// flush from re-sending the whole backlog; under load it batches.
+		if t, ok := r.outstanding[p]; ok && now.Sub(t) < r.n.cfg.AntiEntropyInterval && !r.full[p] {
+			r.deferred[p] = true
+			continue
+		}
+		if !r.n.reachable(p) {
+			continue // no member hosts p (or the link is cut): encoding would be wasted
+		}
+		if r.sendTo(p, r.full[p]) {
+			r.outstanding[p] = now
+		}
 	}
 	r.broadcast = false
 	clear(r.notify)
 	clear(r.full)
 }
 
-func (r *replica) sendTo(p lattice.Peer, full bool) {
+// sendTo sends p a diff (or the full state); it reports whether p will answer (the
+// message carries entries p has not acknowledged, whose acks p sends back).
+func (r *replica) sendTo(p lattice.Peer, full bool) bool {
 	msg := &wire.Replicate{To: r.target(p), From: string(r.n.peer), ReplicaSet: peerStrings(r.fold.state().participants)}
 	if !full {
 		d, ok, err := r.fold.diff(p)
 		if err != nil {
 			r.n.log.Error("encode diff", "partition", r.origin, "err", err)
-			return
+			return false
 		}
 		if ok {
 			msg.Body = &wire.Replicate_Diff{Diff: d}
 			r.n.send(p, msg)
-			return
+			return len(d.Entries) > 0
 		}
 	}
 	snap, err := r.fold.snapshot(true)
 	if err != nil {
 		r.n.log.Error("encode snapshot", "partition", r.origin, "err", err)
-		return
+		return false
 	}
 	msg.Body = &wire.Replicate_Snapshot{Snapshot: snap}
 	r.n.send(p, msg)
+	return len(snap.Pending) > 0
 }
 
 func peerStrings(ps []lattice.Peer) []string {
@@ -666,6 +690,10 @@ func (r *replica) onTick(ctx pa.Context) {
 			r.notify[o.Peer] = true
 		}
 	}
+	for p := range r.deferred {
+		r.notify[p] = true
+	}
+	clear(r.deferred)
 	if r.idleTicks >= 5 {
 		r.broadcast = true
 		r.idleTicks = 0
