@@ -143,10 +143,17 @@ var readyLine = regexp.MustCompile(`(?m)^ready .* http=(\S+) membership=(\S+) `)
 // for it to serve. It is killed when the test ends.
 func startNode(t *testing.T, bin, dir, name, seed string) *node {
 	t.Helper()
+	return startNodeAt(t, bin, dir, name, seed, "127.0.0.1:0", "127.0.0.1:0")
+}
+
+// startNodeAt is startNode on chosen HTTP and gossip addresses (a node restarted on its
+// data directory comes back where its callers and its peers expect it).
+func startNodeAt(t *testing.T, bin, dir, name, seeds, httpAddr, gossipAddr string) *node {
+	t.Helper()
 	args := []string{"node", "-name", name, "-data", filepath.Join(dir, name),
-		"-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-listen", "127.0.0.1:0"}
-	if seed != "" {
-		args = append(args, "-seeds", seed)
+		"-http", httpAddr, "-gossip", gossipAddr, "-listen", "127.0.0.1:0"}
+	if seeds != "" {
+		args = append(args, "-seeds", seeds)
 	}
 	n := &node{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, exited: make(chan struct{})}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
