@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,11 +88,12 @@ func loadUncertain(t *testing.T, c *actortest.Cluster, callers, keys, perCaller 
 	acked, uncertain = map[string]int64{}, map[string]int64{}
 	var failed atomic.Int64
 	var wg sync.WaitGroup
+	nodes := slices.Clone(c.Nodes) // during may add nodes; callers use the ones there now
 	for w := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			node := c.Nodes[w%len(c.Nodes)]
+			node := nodes[w%len(nodes)]
 			for i := range perCaller {
 				if during != nil && w == 0 {
 					during(i)

@@ -87,3 +87,61 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 	t.Logf("recovered collection %v after the kill (eject after 1s)", time.Since(killedAt).Round(10*time.Millisecond))
 	checkReplicasWithin(t, &actortest.Cluster{Nodes: live, Registry: c.Registry}, acked, uncertain)
 }
+
+// TestNodeJoinsUnderLoad: a fourth node joins a 3-node cluster while callers keep
+// incrementing. About a quarter of the replicas move to it (the partitions whose replica
+// set now includes it), handoffs stay within the per-node limit, and every acknowledged
+// increment ends on every replica of the new replica sets.
+func TestNodeJoinsUnderLoad(t *testing.T) {
+	opts := livenessOptions()
+	opts.Config.MaxHandoffs = 2
+	c := actortest.Start(t, 3, opts)
+	var keys []string
+	for i := range 40 {
+		keys = append(keys, key(i))
+	}
+	stop := make(chan struct{})
+	maxHandoffs := make(chan int, 1)
+	first := slices.Clone(c.Nodes)
+	go func() { // sample the handoffs in flight on every node
+		most := 0
+		for {
+			for _, n := range first {
+				most = max(most, n.Handoffs())
+			}
+			select {
+			case <-stop:
+				maxHandoffs <- most
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	var joinedAt time.Time
+	acked, uncertain := loadUncertain(t, c, 6, 40, 80, func(i int) {
+		if i == 20 {
+			c.AddNode(opts, 3)
+			joinedAt = time.Now()
+		}
+	})
+	c.WaitConverged()
+	healed(t, c, c.Nodes, keys, 60*time.Second)
+	took := time.Since(joinedAt)
+	close(stop)
+	most := <-maxHandoffs
+	moved := 0
+	for _, k := range keys {
+		if slices.Contains(actor.RefOf(c.Nodes[0], counterKind, k).Replicas(), c.Nodes[3].Peer()) {
+			moved++
+		}
+	}
+	t.Logf("%d of %d partitions (%d of %d replicas) moved to the new node; all handed off %v after it joined; at most %d handoffs in flight on a node",
+		moved, len(keys), moved, 3*len(keys), took.Round(10*time.Millisecond), most)
+	if most > opts.Config.MaxHandoffs {
+		t.Fatalf("%d handoffs in flight on a node, limit %d", most, opts.Config.MaxHandoffs)
+	}
+	if moved == 0 || moved == len(keys) {
+		t.Fatalf("%d of %d partitions moved: placement did not rebalance", moved, len(keys))
+	}
+	checkReplicasWithin(t, c, acked, uncertain)
+}

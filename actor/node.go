@@ -353,3 +353,6 @@ func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
 	}
 	n.filter.Store(&f)
 }
+
+// Handoffs is the number of handoffs (joins of new replicas) this node has in flight.
+func (n *Node) Handoffs() int { return int(n.inFlight.Load()) }
