@@ -20,6 +20,7 @@ var plusKind = &Kind[*wrapperspb.Int64Value, *wrapperspb.Int64Value, *wrapperspb
 		s.Value += e.Value
 		return s, wrapperspb.Int64(s.Value), nil
 	},
+	Query: func(s, _ *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return s, nil },
 }
 
 // TestMalformedMessages: undecodable payloads and malformed replication messages get a

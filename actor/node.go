@@ -174,6 +174,18 @@ func (n *Node) setView(v discovery.View) {
 // passivated replicas eject it once EjectAfter has passed). Owned by the node; Stop waits.
 func (n *Node) rebalance() {
 	defer n.wg.Done()
+	// Stored replicas resync with the other replicas first thing: wait until membership
+	// says who they are.
+	n.viewMu.Lock()
+	first := n.viewSig
+	n.viewMu.Unlock()
+	if len(n.view.Load().Members) == 0 {
+		select {
+		case <-first:
+		case <-n.done:
+			return
+		}
+	}
 	n.wakeStored()
 	t := time.NewTicker(n.cfg.EjectAfter / 2)
 	defer t.Stop()
