@@ -154,7 +154,15 @@ func TestEjectedNodeComesBack(t *testing.T) {
 					return err
 				}
 				if out.Value != acked[k] {
-					return fmt.Errorf("%s on %s: %d, want %d", k, p, out.Value, acked[k])
+					var desc string
+					for _, n := range append(slices.Clone(nodes), z2) {
+						for _, r := range n.Replicas() {
+							if r.Key == k {
+								desc += fmt.Sprintf(" [%s: parts %v joining %v leaving %v pending %d owed %v]", n.peer, r.Participants, r.Joining, r.Leaving, r.Pending, r.Owed)
+							}
+						}
+					}
+					return fmt.Errorf("%s on %s: %d, want %d;%s", k, p, out.Value, acked[k], desc)
 				}
 			}
 		}

@@ -313,6 +313,9 @@ func (r *replica) discard(ctx pa.Context) {
 	set := peerStrings(r.n.replicaSet(r.kind.kindName(), r.key))
 	for _, e := range r.renegades {
 		for _, p := range set {
+			if lattice.Peer(p) == r.n.peer {
+				continue // this copy is going; a replacement here joins with the others' state
+			}
 			r.n.send(lattice.Peer(p), &wire.Call{To: r.target(lattice.Peer(p)), Event: e.Delta.Event,
 				Req: e.Delta.Req, ReplicaSet: set})
 		}
