@@ -51,6 +51,7 @@ type Node struct {
 	replicas sync.Map      // partitionID -> gc.Replica
 	viewSig  chan struct{} // closed and replaced on every new view
 	viewMu   sync.Mutex
+	dropped  bool // guarded by viewMu: the last view did not list this node
 
 	// filter, when set, decides whether a message to a peer is delivered (test harness).
 	filter atomic.Pointer[func(to lattice.Peer) bool]
@@ -156,6 +157,16 @@ func (n *Node) watchViews() {
 func (n *Node) setView(v discovery.View) {
 	n.viewMu.Lock()
 	n.view.Store(&v)
+	_, present := v.Lookup(string(n.peer))
+	if !present && len(v.Members) > 0 {
+		n.dropped = true // membership no longer lists this node: others may eject it
+	} else if present && n.dropped {
+		// Back after being dropped: replicas that went on meanwhile may have been
+		// ejected; each merges a live replica's state before acting again.
+		n.dropped = false
+		n.log.Warn("membership lists this node again after dropping it: resynchronising replicas")
+		n.system.Root.Send(n.router, &resync{})
+	}
 	if n.members.update(v, n.cfg.Now()) {
 		select {
 		case n.rewake <- struct{}{}:
@@ -364,6 +375,20 @@ func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
 		return
 	}
 	n.filter.Store(&f)
+}
+
+// reserveHandoff takes one of the node's MaxHandoffs slots, if one is free. Replicas
+// decide concurrently, so the limit is enforced here rather than by each one's plan.
+func (n *Node) reserveHandoff() bool {
+	for {
+		cur := n.inFlight.Load()
+		if cur >= int64(n.cfg.MaxHandoffs) {
+			return false
+		}
+		if n.inFlight.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
 }
 
 // Handoffs is the number of handoffs (joins of new replicas) this node has in flight.

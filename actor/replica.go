@@ -120,6 +120,11 @@ func (r *replica) Receive(ctx pa.Context) {
 			r.startSync(ctx, r.fold.state().participants)
 		}
 	case *wake:
+	case *resync:
+		if st := r.fold.state(); st.hasBase && !r.syncing {
+			r.stale = true
+			r.startSync(ctx, st.participants)
+		}
 	case gcTick:
 		r.gcTimer = nil
 		r.onGC(ctx)
@@ -747,13 +752,17 @@ func (r *replica) onGC(ctx pa.Context) {
 				r.broadcast = true
 			}
 		case gc.Join:
-			if _, err := r.fold.propose(lattice.Join, a.Peer); err == nil {
-				r.n.log.Info("handing off", "partition", r.origin, "to", a.Peer)
-				r.joins[a.Peer] = now
-				r.n.inFlight.Add(1)
-				r.full[a.Peer] = true
-				r.broadcast = true
+			if !r.n.reserveHandoff() {
+				continue // another replica of this node took the last slot meanwhile
 			}
+			if _, err := r.fold.propose(lattice.Join, a.Peer); err != nil {
+				r.n.inFlight.Add(-1)
+				continue
+			}
+			r.n.log.Info("handing off", "partition", r.origin, "to", a.Peer)
+			r.joins[a.Peer] = now
+			r.full[a.Peer] = true
+			r.broadcast = true
 		case gc.Leave:
 			if _, err := r.fold.propose(lattice.UnJoin, r.n.peer); err == nil {
 				r.n.log.Info("leaving", "partition", r.origin)

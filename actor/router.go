@@ -25,6 +25,9 @@ type partitionID struct{ kind, key string }
 type passivate struct{ id partitionID }
 type passivateOK struct{}
 
+// resync makes every active replica merge a live replica's state before it acts again.
+type resync struct{}
+
 // wake activates a stored replica, so that it resumes replication of what it holds
 // without waiting to be called.
 type wake struct{ id partitionID }
@@ -54,6 +57,10 @@ func (r *router) Receive(ctx pa.Context) {
 	case *wake:
 		if _, ok := r.n.kinds[m.id.kind]; ok {
 			ctx.Send(r.replica(ctx, &wire.Target{Kind: m.id.kind, Key: m.id.key, Peer: string(r.n.peer)}), m)
+		}
+	case *resync:
+		for _, pid := range r.replicas {
+			ctx.Send(pid, m)
 		}
 	case *passivate:
 		if pid, ok := r.replicas[m.id]; ok && pid.Equal(ctx.Sender()) {
