@@ -49,43 +49,7 @@ func BenchmarkCluster(b *testing.B) {
 		}
 	}
 	const callers = 64
-	run := func(b *testing.B, op func(caller, i int) error) {
-		var next atomic.Int64
-		lat := make([][]time.Duration, callers)
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		b.ResetTimer()
-		for c := range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1)
-					if i > int64(b.N) {
-						return
-					}
-					t0 := time.Now()
-					if err := op(c, int(i)); err != nil {
-						failed.Add(1)
-						continue
-					}
-					lat[c] = append(lat[c], time.Since(t0))
-				}
-			}()
-		}
-		wg.Wait()
-		b.StopTimer()
-		all := slices.Concat(lat...)
-		slices.Sort(all)
-		if len(all) > 0 {
-			b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "ops/s")
-			b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
-		}
-		if f := failed.Load(); f > 0 {
-			b.Errorf("%d operations failed", f)
-		}
-	}
+	run := func(b *testing.B, op func(caller, i int) error) { runCallers(b, callers, op) }
 	b.Run("raw-request", func(b *testing.B) {
 		run(b, func(c, i int) error {
 			from, to := nodes[c%3], nodes[(c+1)%3]
@@ -104,5 +68,45 @@ func BenchmarkCluster(b *testing.B) {
 				return err
 			})
 		})
+	}
+}
+
+// runCallers runs b.N operations from callers concurrent goroutines and reports their
+// rate and their p50 and p99 latencies.
+func runCallers(b *testing.B, callers int, op func(caller, i int) error) {
+	var next atomic.Int64
+	lat := make([][]time.Duration, callers)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	b.ResetTimer()
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				if err := op(c, int(i)); err != nil {
+					failed.Add(1)
+					continue
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "ops/s")
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	}
+	if f := failed.Load(); f > 0 {
+		b.Errorf("%d operations failed", f)
 	}
 }

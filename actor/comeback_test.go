@@ -184,4 +184,3 @@ func waitFor(t *testing.T, within time.Duration, cond func() error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

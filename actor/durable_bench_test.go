@@ -3,8 +3,6 @@ package actor
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,33 +23,12 @@ func BenchmarkDurableFast(b *testing.B) {
 		for _, callers := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("store=%s/callers=%d", store, callers), func(b *testing.B) {
 				nodes := benchNodes(b, store)
-				var next, failed atomic.Int64
-				var wg sync.WaitGroup
-				b.ResetTimer()
-				for c := range callers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							i := next.Add(1)
-							if i > int64(b.N) {
-								return
-							}
-							ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-							_, err := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000)).Call(ctx, wrapperspb.Int64(1), Fast)
-							cancel()
-							if err != nil {
-								failed.Add(1)
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "increments/s")
-				if f := failed.Load(); f > 0 {
-					b.Errorf("%d calls failed", f)
-				}
+				runCallers(b, callers, func(c, i int) error {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_, err := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000)).Call(ctx, wrapperspb.Int64(1), Fast)
+					return err
+				})
 			})
 		}
 	}

@@ -133,4 +133,3 @@ func TestJudge(t *testing.T) {
 		t.Fatalf("judge: %v %q", s, problems)
 	}
 }
-

@@ -1,14 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates registry.pb.go from registry.proto on a fresh machine: installs protoc
-# (Debian's protobuf-compiler) when missing and protoc-gen-go at the version go.mod pins.
+# Regenerates registry.pb.go from registry.proto (see actor/internal/wire/gen.sh).
 set -euo pipefail
-cd "$(dirname "$0")"
-if ! command -v protoc >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq protobuf-compiler
-fi
-version=$(cd ../../.. && go list -m -f '{{.Version}}' google.golang.org/protobuf)
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-GOBIN=$bin go install "google.golang.org/protobuf/cmd/protoc-gen-go@$version"
-PATH=$bin:$PATH protoc --go_out=. --go_opt=paths=source_relative registry.proto
+here=$(cd "$(dirname "$0")" && pwd)
+exec "$here/../../../actor/internal/wire/gen.sh" "$here" registry.proto
