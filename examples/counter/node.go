@@ -36,7 +36,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	var o nodeOptions
 	fs.StringVar(&o.name, "name", "", "the node's name (required; a data directory belongs to one name)")
-	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store, created when missing (empty: in memory, nothing survives)")
+	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store (empty: in memory, nothing survives)")
+	fs.BoolVar(&o.init, "init", false, "create the data directory, with a new peer identity, when it does not exist (without it, a missing directory is an error: never a silent reset)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
 	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "host:port the gossip membership binds (port 0: a free one)")
@@ -69,6 +70,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // nodeOptions are the node subcommand's flags.
 type nodeOptions struct {
 	name, data, listen, http, gossip, seeds, consul string
+	init                                            bool
 }
 
 // server is a node with its store, its membership and its HTTP API.
@@ -102,7 +104,7 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		AttemptTimeout:    nodeAttemptTimeout,
 	}
 	if o.data != "" {
-		if s.store, err = pebblestore.Open(o.data, storage.Options{Node: o.name, Create: true, Logger: logger}); err != nil {
+		if s.store, err = pebblestore.Open(o.data, storage.Options{Node: o.name, Create: o.init, Logger: logger}); err != nil {
 			return nil, err
 		}
 		cfg.Store = s.store

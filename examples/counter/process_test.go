@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -150,8 +151,12 @@ func startNode(t *testing.T, bin, dir, name, seed string) *node {
 // data directory comes back where its callers and its peers expect it).
 func startNodeAt(t *testing.T, bin, dir, name, seeds, httpAddr, gossipAddr string) *node {
 	t.Helper()
-	args := []string{"node", "-name", name, "-data", filepath.Join(dir, name),
+	data := filepath.Join(dir, name)
+	args := []string{"node", "-name", name, "-data", data,
 		"-http", httpAddr, "-gossip", gossipAddr, "-listen", "127.0.0.1:0"}
+	if _, err := os.Stat(data); err != nil {
+		args = append(args, "-init") // a first start; a restart must find its directory
+	}
 	if seeds != "" {
 		args = append(args, "-seeds", seeds)
 	}

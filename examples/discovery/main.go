@@ -51,6 +51,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // options are the command's flags.
 type options struct {
 	name, data, listen, http string
+	init                     bool
 	gossip, seeds            string
 	consul, consulService    string
 	ttl                      time.Duration
@@ -62,7 +63,8 @@ func parseOptions(args []string, stderr io.Writer) (options, int, bool) {
 	fs := flag.NewFlagSet("discovery", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.name, "name", "", "the node's name (required; a data directory belongs to one name)")
-	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store, created when missing (empty: in memory, nothing survives)")
+	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store (empty: in memory, nothing survives)")
+	fs.BoolVar(&o.init, "init", false, "create the data directory, with a new peer identity, when it does not exist (without it, a missing directory is an error: never a silent reset)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
 	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "host:port the embedded gossip membership binds (port 0: a free one)")
@@ -114,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var store storage.Store // nil: in memory
 	if o.data != "" {
-		s, err := pebblestore.Open(o.data, storage.Options{Node: o.name, Create: true, Logger: logger})
+		s, err := pebblestore.Open(o.data, storage.Options{Node: o.name, Create: o.init, Logger: logger})
 		if err != nil {
 			return fail(err)
 		}

@@ -94,7 +94,7 @@ func startProc(t *testing.T, bin, dir, name string, extra []string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"-name", name, "-data", filepath.Join(dir, name), "-http", "127.0.0.1:0",
+	args := append([]string{"-init", "-name", name, "-data", filepath.Join(dir, name), "-http", "127.0.0.1:0",
 		"-ttl", processTTL.String(), "-v"}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = logf
