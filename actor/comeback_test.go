@@ -22,7 +22,14 @@ import (
 // accept fast calls alone). When it comes back on its data directory, its replicas learn
 // they were ejected, propose those events again to the current replicas, and discard
 // their copies: every increment acknowledged on either side ends on every replica, once.
-func TestEjectedNodeComesBack(t *testing.T) {
+func TestEjectedNodeComesBack(t *testing.T) { testComeback(t, true) }
+
+// TestDroppedNodeRelisted: the same, but the node never stops: membership drops it while
+// it runs (cut off, its clients still writing to it) and lists it again later. Seeing itself
+// listed again, it resynchronises its replicas, which find they were ejected.
+func TestDroppedNodeRelisted(t *testing.T) { testComeback(t, false) }
+
+func testComeback(t *testing.T, restart bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	reg := memory.NewRegistry()
@@ -50,6 +57,8 @@ func TestEjectedNodeComesBack(t *testing.T) {
 	}
 	zc := cfg("z")
 	zc.Store = openStore()
+	first := zc.Store
+	t.Cleanup(func() { first.Close() })
 	z, err := Start(ctx, zc)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +89,11 @@ func TestEjectedNodeComesBack(t *testing.T) {
 		n.SetLinkFilter(func(to lattice.Peer) bool { return to != z.peer })
 	}
 	z.SetLinkFilter(func(to lattice.Peer) bool { return to == z.peer })
-	reg.Kill(string(z.peer))
+	if restart {
+		reg.Kill(string(z.peer))
+	} else {
+		reg.Drop(string(z.peer))
+	}
 	ev, _ := proto.Marshal(wrapperspb.Int64(1))
 	for round := range 3 {
 		for _, k := range keys {
@@ -128,23 +141,32 @@ func TestEjectedNodeComesBack(t *testing.T) {
 			}
 		}
 	}
-	// z comes back on its data directory, as the same peer.
-	z.Stop(ctx)
-	zc.Store.Close()
-	for _, n := range nodes { // the partition is over
-		n.SetLinkFilter(nil)
-	}
-	zc = cfg("z")
-	zc.Store = openStore()
-	t.Cleanup(func() { zc.Store.Close() })
-	z2, err := Start(ctx, zc)
-	if err != nil {
-		t.Fatal(err)
+	z2 := z
+	if restart {
+		// z comes back on its data directory, as the same peer.
+		z.Stop(ctx)
+		zc.Store.Close()
+		for _, n := range nodes { // the partition is over
+			n.SetLinkFilter(nil)
+		}
+		zc = cfg("z")
+		zc.Store = openStore()
+		t.Cleanup(func() { zc.Store.Close() })
+		if z2, err = Start(ctx, zc); err != nil {
+			t.Fatal(err)
+		}
+		if z2.peer != z.peer {
+			t.Fatalf("came back as %s, was %s", z2.peer, z.peer)
+		}
+	} else {
+		// The partition is over and membership lists z again.
+		for _, n := range nodes {
+			n.SetLinkFilter(nil)
+		}
+		z.SetLinkFilter(nil)
+		reg.Restore(string(z.peer))
 	}
 	t.Cleanup(func() { z2.Stop(context.Background()) })
-	if z2.peer != z.peer {
-		t.Fatalf("came back as %s, was %s", z2.peer, z.peer)
-	}
 	waitFor(t, 30*time.Second, func() error {
 		for _, k := range keys {
 			ref := RefOf(nodes[0], plusKind, k)

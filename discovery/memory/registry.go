@@ -12,6 +12,7 @@ type Registry struct {
 	mu        sync.Mutex
 	members   map[string]discovery.Member // by Member.ID
 	providers map[*Provider]struct{}      // started, not stopped or killed
+	dropped   map[string]discovery.Member // by Member.ID: gone from views, still running
 }
 
 // NewRegistry returns an empty registry.
@@ -59,6 +60,49 @@ func (r *Registry) Kill(peer string) bool {
 	return found
 }
 
+// Drop makes membership report peer gone while its process goes on running: its members
+// leave every view, but its providers keep receiving views (which no longer list it), as
+// a node cut off from a membership service, or declared dead by its peers, would. Restore
+// lists it again. Drop reports whether peer was a member.
+func (r *Registry) Drop(peer string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	found := false
+	for id, m := range r.members {
+		if m.Peer == peer {
+			if r.dropped == nil {
+				r.dropped = map[string]discovery.Member{}
+			}
+			r.dropped[id] = m
+			delete(r.members, id)
+			found = true
+		}
+	}
+	if found {
+		r.publishLocked()
+	}
+	return found
+}
+
+// Restore lists again the members of peer that Drop removed. It reports whether there
+// were any.
+func (r *Registry) Restore(peer string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	found := false
+	for id, m := range r.dropped {
+		if m.Peer == peer {
+			r.members[id] = m
+			delete(r.dropped, id)
+			found = true
+		}
+	}
+	if found {
+		r.publishLocked()
+	}
+	return found
+}
+
 // join adds p's member and publishes. It reports false if p was killed or
 // stopped meanwhile (not possible before join returns; kept for clarity).
 func (r *Registry) join(p *Provider) {
@@ -78,6 +122,7 @@ func (r *Registry) leave(p *Provider) {
 	}
 	delete(r.providers, p)
 	delete(r.members, p.self.ID())
+	delete(r.dropped, p.self.ID())
 	r.publishLocked()
 }
 
