@@ -56,6 +56,8 @@ type replica struct {
 	// replica wrote that have not completed (each counts in the node's handoff limit).
 	lastAdvance time.Time
 	joins       map[lattice.Peer]time.Time
+	// foldsSinceSnapshot counts folds since the infimum was last written.
+	foldsSinceSnapshot int
 	gcTimer     *time.Timer
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
@@ -143,11 +145,18 @@ func (r *replica) Receive(ctx pa.Context) {
 		r.onTick(ctx)
 	case *pa.ReceiveTimeout:
 		if r.idle() {
+			if err := r.persist(true); err != nil {
+				r.fail(err)
+				return
+			}
 			ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
 		}
 	case *passivateOK:
 		ctx.Stop(ctx.Self())
 	case *pa.Stopping:
+		if r.failed == nil && r.fold.state().hasBase {
+			r.persist(true) // best effort: what is not written is folded again after a restart
+		}
 		if r.ticker != nil {
 			r.ticker.Stop()
 		}
@@ -279,7 +288,7 @@ func (r *replica) startSync(ctx pa.Context, set []lattice.Peer) {
 		return
 	}
 	self, root := ctx.Self(), r.n.system.Root
-	r.syncTimer = time.AfterFunc(r.n.cfg.AttemptTimeout/4, func() { root.Send(self, syncTimeout{}) })
+	r.syncTimer = time.AfterFunc(r.n.cfg.AttemptTimeout/2, func() { root.Send(self, syncTimeout{}) })
 }
 
 // finishSync starts the partition from scratch if no replica sent a state, then runs the
@@ -292,6 +301,15 @@ func (r *replica) finishSync(ctx pa.Context) {
 	}
 	st := r.fold.state()
 	if !st.hasBase {
+		if len(r.syncWait) > 0 {
+			// Some replica did not answer: it may hold the partition. Starting it from
+			// scratch here would fork it, so the callers try elsewhere or later.
+			for _, s := range r.stash {
+				r.reply(ctx, s.msg, s.sender, ErrUnavailable)
+			}
+			r.stash = nil
+			return
+		}
 		r.fold.genesis(r.syncSet)
 	}
 	if r.stale {
@@ -479,7 +497,8 @@ func (r *replica) flush(ctx pa.Context) {
 	}
 	r.fold.acknowledge()
 	folds := r.fold.reduce()
-	if err := r.persist(); err != nil {
+	r.foldsSinceSnapshot += len(folds)
+	if err := r.persist(false); err != nil {
 		r.fail(err)
 		for _, p := range r.fast {
 			ctx.Send(p.to, &wire.CallReply{Error: toWire(err)})
@@ -534,15 +553,20 @@ func (r *replica) flush(ctx pa.Context) {
 	}
 }
 
+// snapshotEvery is how many folds a replica lets pass before it rewrites its infimum on
+// disk. Until then folded deltas stay stored: a restart folds them again (by the other
+// replicas' proof, or by acks), which gives the same infimum. Rewriting the infimum at
+// every fold was the largest single cost of a call.
+const snapshotEvery = 32
+
 // persist writes what changed since the last commit in one atomic batch: new entries
-// (with this replica's ack), deletions of folded or dropped ones, and the infimum.
-func (r *replica) persist() error {
+// (with this replica's ack) and, every snapshotEvery folds (or when forced), the infimum
+// together with the deletion of every stored entry it covers or that was dropped.
+func (r *replica) persist(force bool) error {
 	var b storage.Batch
 	st := r.fold.state()
 	ids := r.fold.ids()
-	cur := make(map[lattice.EventID]bool, len(ids))
 	for i, id := range ids {
-		cur[id] = true
 		if r.stored[id] {
 			continue
 		}
@@ -552,14 +576,23 @@ func (r *replica) persist() error {
 		}
 		b.PutDelta(r.part, idKey(id), data)
 	}
-	for id := range r.stored {
-		if !cur[id] {
-			b.DeleteDelta(r.part, idKey(id))
-		}
-	}
+	moved := st.base != r.storedBase || st.hasBase != r.storedHas
+	// A replica that just got its state (genesis, or a full state as a joiner) writes it
+	// at once: its stored deltas mean nothing without it.
+	snapshot := st.retired || st.hasBase != r.storedHas ||
+		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery))
 	if st.retired {
 		b.DeletePartition(r.part)
-	} else if st.base != r.storedBase || st.hasBase != r.storedHas {
+	} else if snapshot {
+		cur := make(map[lattice.EventID]bool, len(ids))
+		for _, id := range ids {
+			cur[id] = true
+		}
+		for id := range r.stored {
+			if !cur[id] {
+				b.DeleteDelta(r.part, idKey(id))
+			}
+		}
 		snap, err := r.fold.snapshot(false)
 		if err != nil {
 			return err
@@ -576,7 +609,16 @@ func (r *replica) persist() error {
 	if err := r.n.store.Commit(&b); err != nil {
 		return err
 	}
-	r.stored, r.storedBase, r.storedHas = cur, st.base, st.hasBase
+	for _, id := range ids {
+		r.stored[id] = true
+	}
+	if snapshot {
+		r.stored = make(map[lattice.EventID]bool, len(ids))
+		for _, id := range ids {
+			r.stored[id] = true
+		}
+		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
+	}
 	return nil
 }
 
