@@ -198,6 +198,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /counters/{key}", a.read)
 	mux.HandleFunc("GET /counters/{key}/replicas", a.replicas)
 	mux.HandleFunc("GET /members", a.members)
+	mux.HandleFunc("GET /stalls", a.stalls)
 	return mux
 }
 
@@ -303,6 +304,13 @@ func (a *api) members(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, memberJSON{Name: m.Name, Peer: m.Peer, Address: m.Address, HTTP: m.Meta["http"]})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// stalls serves GET /stalls: which partitions have deltas pending and since when, and
+// which peers hold them back (the active replicas of this node, as of their last gc tick).
+func (a *api) stalls(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, a.node.Stalls().String())
 }
 
 // counterKey returns the request's counter name, or answers 400.

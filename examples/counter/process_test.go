@@ -48,6 +48,11 @@ func TestProcesses(t *testing.T) {
 	out = runBin(t, bin, "check", "-target", n2.http, "-in", acked)
 	checkSummary(t, lastSummary(t, out), 50)
 	checkAPIErrors(t, n1)
+	if resp, err := http.Get("http://" + n1.http + "/stalls"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /stalls: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	want, err := readLedger(acked)
 	if err != nil {
