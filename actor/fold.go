@@ -3,7 +3,6 @@ package actor
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -254,26 +253,3 @@ func (f *typedFold[S, E, O]) knowsMore(d *wire.Diff) bool {
 	return f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0
 }
 
-// knowsMoreAcks reports whether this replica holds more acks of an entry d mentions
-// than d does.
-func (f *typedFold[S, E, O]) knowsMoreAcks(d *wire.Diff) bool {
-	p := f.st.Pending()
-	count := func(id lattice.EventID) int {
-		i, ok := slices.BinarySearchFunc(p, id, func(e lattice.Entry[E], id lattice.EventID) int { return e.ID.Compare(id) })
-		if !ok {
-			return 0
-		}
-		return len(p[i].Acks)
-	}
-	for _, e := range d.GetEntries() {
-		if count(wire.ToID(e.GetId())) > len(e.GetAcks()) {
-			return true
-		}
-	}
-	for _, a := range d.GetAcks() {
-		if count(wire.ToID(a.GetId())) > len(a.GetPeers()) {
-			return true
-		}
-	}
-	return false
-}
