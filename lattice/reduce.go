@@ -70,16 +70,6 @@ func (s *State[S, E, O]) unjoining() peers {
 	return out
 }
 
-// unjoiningAll returns every peer with a pending UnJoin, confirmed or not.
-func (s *State[S, E, O]) unjoiningAll() peers {
-	var out peers
-	for i := range s.pending {
-		if d := &s.pending[i].Delta; d.Kind == UnJoin {
-			out = out.with(d.Peer)
-		}
-	}
-	return out
-}
 
 func (s *State[S, E, O]) ackedByAllBut(e *Entry[E], u Peer, joiners peers) bool {
 	acks := peers(e.Acks)

@@ -676,3 +676,14 @@ func FuzzHistory(f *testing.F) {
 		s.checkConverged()
 	})
 }
+
+// unjoiningAll returns every peer with a pending UnJoin, confirmed or not.
+func (s *State[S, E, O]) unjoiningAll() peers {
+	var out peers
+	for i := range s.pending {
+		if d := &s.pending[i].Delta; d.Kind == UnJoin {
+			out = out.with(d.Peer)
+		}
+	}
+	return out
+}
