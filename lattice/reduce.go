@@ -70,7 +70,6 @@ func (s *State[S, E, O]) unjoining() peers {
 	return out
 }
 
-
 func (s *State[S, E, O]) ackedByAllBut(e *Entry[E], u Peer, joiners peers) bool {
 	acks := peers(e.Acks)
 	for _, set := range [2]peers{s.inf.Participants, joiners} {
