@@ -252,4 +252,3 @@ func (f *typedFold[S, E, O]) ids() []lattice.EventID {
 func (f *typedFold[S, E, O]) knowsMore(d *wire.Diff) bool {
 	return f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0
 }
-

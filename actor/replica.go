@@ -58,7 +58,7 @@ type replica struct {
 	joins       map[lattice.Peer]time.Time
 	// foldsSinceSnapshot counts folds since the infimum was last written.
 	foldsSinceSnapshot int
-	gcTimer     *time.Timer
+	gcTimer            *time.Timer
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
 	// away, so before it acts it merges a live replica's state (resync).
