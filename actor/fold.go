@@ -33,6 +33,9 @@ type foldable interface {
 	ids() []lattice.EventID
 	knowsMore(d *wire.Diff) bool
 	owed() []lattice.Owed
+	// ownAckedElsewhere reports whether every pending entry this replica created is
+	// acknowledged by at least one other peer.
+	ownAckedElsewhere() bool
 	gcReplica(kind, key string, lastAdvance time.Time) gc.Replica
 	reproposeRenegade(event []byte, time int64, req string) (lattice.EventID, error)
 }
@@ -231,6 +234,16 @@ func (f *typedFold[S, E, O]) encodeEntry(i int) (lattice.EventID, []byte, error)
 }
 
 func (f *typedFold[S, E, O]) owed() []lattice.Owed { return f.st.Owed() }
+
+func (f *typedFold[S, E, O]) ownAckedElsewhere() bool {
+	self := f.st.Self()
+	for _, e := range f.st.Pending() {
+		if e.ID.Peer == self && len(e.Acks) < 2 {
+			return false
+		}
+	}
+	return true
+}
 
 func (f *typedFold[S, E, O]) gcReplica(kind, key string, lastAdvance time.Time) gc.Replica {
 	return gc.ReplicaOf(f.st, kind, key, lastAdvance)

@@ -339,6 +339,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 		close(n.done)
 		n.wg.Wait()
+		n.drain(ctx)
 		if e := n.system.Root.PoisonFuture(n.router).Wait(); e != nil && err == nil {
 			err = fmt.Errorf("actor: stopping replicas: %w", e)
 		}
@@ -347,6 +348,35 @@ func (n *Node) Stop(ctx context.Context) error {
 		n.log.Info("node stopped", "peer", n.peer)
 	})
 	return err
+}
+
+// drain waits, within ctx (and at most 5 s), until every active replica's own events are
+// acknowledged by another replica: a fast call this node answered then survives the
+// node's going away for good.
+func (n *Node) drain(ctx context.Context) {
+	wait := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	if wait <= 0 {
+		return
+	}
+	done := make(chan struct{}, 1<<16)
+	res, err := n.system.Root.RequestFuture(n.router, &drain{done: done}, wait).Result()
+	count, ok := res.(int)
+	if err != nil || !ok {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for range count {
+		select {
+		case <-done:
+		case <-timer.C:
+			n.log.Warn("stopping with events not yet acknowledged elsewhere")
+			return
+		}
+	}
 }
 
 func (n *Node) shutdownRemote() {

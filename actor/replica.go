@@ -62,7 +62,11 @@ type replica struct {
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
 	// away, so before it acts it merges a live replica's state (resync).
-	stale     bool
+	stale bool
+	// draining, when set, is signalled once every event this replica created is
+	// acknowledged by another replica (the node is stopping).
+	draining chan<- struct{}
+
 	syncing   bool
 	syncSet   []lattice.Peer
 	syncWait  map[lattice.Peer]bool
@@ -122,6 +126,11 @@ func (r *replica) Receive(ctx pa.Context) {
 			r.startSync(ctx, r.fold.state().participants)
 		}
 	case *wake:
+	case *drain:
+		r.draining = m.done
+		r.broadcast = true
+		r.replicate()
+		r.checkDrain()
 	case *resync:
 		if st := r.fold.state(); st.hasBase && !r.syncing {
 			r.stale = true
@@ -551,6 +560,20 @@ func (r *replica) flush(ctx pa.Context) {
 	if st.pending > 0 || len(r.waiters) > 0 {
 		r.armTicker()
 	}
+	r.checkDrain()
+}
+
+// checkDrain signals a stopping node once no event this replica created waits for its
+// first acknowledgement by another replica: then losing this node loses none of them.
+func (r *replica) checkDrain() {
+	if r.draining == nil || !r.fold.ownAckedElsewhere() {
+		return
+	}
+	select {
+	case r.draining <- struct{}{}:
+	default: // the node stopped waiting
+	}
+	r.draining = nil
 }
 
 // snapshotEvery is how many folds a replica lets pass before it rewrites its infimum on

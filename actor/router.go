@@ -25,6 +25,10 @@ type partitionID struct{ kind, key string }
 type passivate struct{ id partitionID }
 type passivateOK struct{}
 
+// drain asks every active replica to get its own events acknowledged by another replica
+// before the node stops; each sends on done once it has (or has nothing to wait for).
+type drain struct{ done chan<- struct{} }
+
 // resync makes every active replica merge a live replica's state before it acts again.
 type resync struct{}
 
@@ -58,6 +62,11 @@ func (r *router) Receive(ctx pa.Context) {
 		if _, ok := r.n.kinds[m.id.kind]; ok {
 			ctx.Send(r.replica(ctx, &wire.Target{Kind: m.id.kind, Key: m.id.key, Peer: string(r.n.peer)}), m)
 		}
+	case *drain:
+		for _, pid := range r.replicas {
+			ctx.Send(pid, m)
+		}
+		ctx.Respond(len(r.replicas))
 	case *resync:
 		for _, pid := range r.replicas {
 			ctx.Send(pid, m)
