@@ -51,7 +51,7 @@ func TestMalformedMessages(t *testing.T) {
 	// Replication messages that do not describe valid deltas are dropped.
 	bad := []*wire.Replicate{
 		{To: &wire.Target{Kind: "plus", Key: "k", Peer: string(n.peer)}, From: "x~1",
-			Body: &wire.Replicate_Diff{Diff: &wire.Diff{Origin: "plus/k", Entries: []*wire.Entry{{Id: &wire.EventID{Counter: 1, Peer: "x~1"}, Delta: &wire.Delta{Kind: 99}}}}}},
+			Body: &wire.Replicate_Diff{Diff: &wire.Diff{Origin: "plus/k", Peers: []string{"x~1"}, Entries: []*wire.DiffEntry{{Counter: 1, Delta: &wire.Delta{Kind: 99}}}}}},
 		{To: &wire.Target{Kind: "plus", Key: "k", Peer: string(n.peer)}, From: "x~1",
 			Body: &wire.Replicate_Snapshot{Snapshot: &wire.Snapshot{Origin: "plus/other", Infimum: &wire.Infimum{HasBase: true, Participants: []string{"x~1"}}}}},
 		{To: &wire.Target{Kind: "nope", Key: "k", Peer: string(n.peer)}},

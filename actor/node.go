@@ -17,6 +17,7 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 
+	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
@@ -57,6 +58,8 @@ type Node struct {
 	filter atomic.Pointer[func(to lattice.Peer) bool]
 
 	stopped  atomic.Bool
+	pool     *pool    // dispatcher of the router and the replicas
+	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
 	stopOnce sync.Once
 	done     chan struct{}
 	wg       sync.WaitGroup
@@ -89,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	router, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newRouter(n) }), routerName)
+	router, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newRouter(n) }, pa.WithDispatcher(n.pool)), routerName)
 	if err != nil {
 		n.shutdownRemote()
 		n.closeStore()
@@ -113,6 +116,7 @@ func (n *Node) startRemote() (err error) {
 	logger := n.log
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return logger }))
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, p))
+	n.pool = newPool(64, 300)
 	defer func() { // Remote.Start panics when it cannot listen
 		if r := recover(); r != nil {
 			err = fmt.Errorf("actor: remoting on %s: %v", n.cfg.ListenAddr, r)
@@ -322,6 +326,10 @@ func (n *Node) send(peer lattice.Peer, msg any) {
 	if f := n.filter.Load(); f != nil && !(*f)(peer) {
 		return
 	}
+	if m, ok := msg.(*wire.Replicate); ok && peer != n.peer {
+		n.post(peer, m)
+		return
+	}
 	if pid, ok := n.routerOf(peer); ok {
 		n.system.Root.Send(pid, msg)
 	}
@@ -382,6 +390,7 @@ func (n *Node) drain(ctx context.Context) {
 func (n *Node) shutdownRemote() {
 	n.remote.Shutdown(false)
 	n.system.Shutdown()
+	n.pool.close()
 }
 
 func (n *Node) closeStore() {

@@ -659,7 +659,7 @@ func (r *replica) replicate() {
 	st := r.fold.state()
 	if !st.hasBase {
 		for p := range r.full { // "I hold nothing": lets a syncing replica stop waiting
-			r.sendTo(p, true)
+			r.sendTo(p, true, false)
 		}
 		r.broadcast = false
 		clear(r.notify)
@@ -694,7 +694,11 @@ func (r *replica) replicate() {
 		if !r.n.reachable(p) {
 			continue // no member hosts p (or the link is cut): encoding would be wasted
 		}
-		if r.sendTo(p, r.full[p]) {
+		// A peer told only because this replica has news (broadcast) gets a lean diff:
+		// this replica's own new entries, and acks for the others' (their creators sent
+		// them to p). A peer that is behind (notify, full) gets everything it lacks.
+		lean := !r.notify[p] && !r.full[p]
+		if r.sendTo(p, r.full[p], lean) {
 			r.outstanding[p] = now
 		}
 	}
@@ -705,10 +709,13 @@ func (r *replica) replicate() {
 
 // sendTo sends p a diff (or the full state); it reports whether p will answer (the
 // message carries entries p has not acknowledged, whose acks p sends back).
-func (r *replica) sendTo(p lattice.Peer, full bool) bool {
-	msg := &wire.Replicate{To: r.target(p), From: string(r.n.peer), ReplicaSet: peerStrings(r.fold.state().participants)}
+func (r *replica) sendTo(p lattice.Peer, full, lean bool) bool {
+	msg := &wire.Replicate{To: r.target(p), From: string(r.n.peer)}
 	if !full {
-		d, ok, err := r.fold.diff(p)
+		d, ok, err := r.fold.diff(p, lean)
+		if errors.Is(err, wire.ErrTooManyPeers) {
+			ok, err = false, nil // the full state names peers in full
+		}
 		if err != nil {
 			r.n.log.Error("encode diff", "partition", r.origin, "err", err)
 			return false

@@ -58,6 +58,14 @@ func (r *router) Receive(ctx pa.Context) {
 			return
 		}
 		ctx.Forward(r.replica(ctx, m.GetTo()))
+	case *wire.Batch:
+		for _, m := range m.GetItems() {
+			if err := r.check(m.GetTo(), 0); err != nil {
+				r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
+				continue
+			}
+			ctx.Send(r.replica(ctx, m.GetTo()), m)
+		}
 	case *wake:
 		if _, ok := r.n.kinds[m.id.kind]; ok {
 			ctx.Send(r.replica(ctx, &wire.Target{Kind: m.id.kind, Key: m.id.key, Peer: string(r.n.peer)}), m)
@@ -111,7 +119,7 @@ func (r *router) replica(ctx pa.Context, t *wire.Target) *pa.PID {
 		return pid
 	}
 	kind := r.n.kinds[t.Kind]
-	pid := ctx.Spawn(pa.PropsFromProducer(func() pa.Actor { return newReplica(r.n, kind, t.Key) }))
+	pid := ctx.Spawn(pa.PropsFromProducer(func() pa.Actor { return newReplica(r.n, kind, t.Key) }, pa.WithDispatcher(r.n.pool)))
 	r.replicas[id] = pid
 	return pid
 }

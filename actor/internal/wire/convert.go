@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/legion-go/legion/lattice"
 )
@@ -76,62 +78,168 @@ func ToEntry[E any](m *Entry, c Codec[E]) (lattice.Entry[E], error) {
 	if e.ID.Counter == 0 || e.ID.Peer == "" {
 		return e, malformed("entry id %v", e.ID)
 	}
-	d := m.Delta
+	var err error
+	if e.Delta, err = toDelta(e.ID, m.Delta, c); err != nil {
+		return e, err
+	}
+	e.Acks = toPeers(m.Acks)
+	return e, nil
+}
+
+// toDelta decodes the delta of entry id.
+func toDelta[E any](id lattice.EventID, d *Delta, c Codec[E]) (lattice.Delta[E], error) {
+	var out lattice.Delta[E]
 	kind := lattice.DeltaKind(d.Kind)
 	switch kind {
 	case lattice.Join, lattice.UnJoin:
 		if d.Peer == "" {
-			return e, malformed("%v of %v names no peer", kind, e.ID)
+			return out, malformed("%v of %v names no peer", kind, id)
 		}
 	case lattice.Event, lattice.Error:
 		ev, err := c.Decode(d.Event)
 		if err != nil {
-			return e, malformed("event %v: %v", e.ID, err)
+			return out, malformed("event %v: %v", id, err)
 		}
-		e.Delta.Event = ev
+		out.Event = ev
 	default:
-		return e, malformed("delta kind %d", d.Kind)
+		return out, malformed("delta kind %d", d.Kind)
 	}
-	e.Delta.Kind, e.Delta.Peer, e.Delta.Time, e.Delta.Err, e.Delta.Cutoff = kind, lattice.Peer(d.Peer), d.Time, d.Err, d.Cutoff
-	e.Delta.Req = d.Req
-	e.Acks = toPeers(m.Acks)
-	return e, nil
+	out.Kind, out.Peer, out.Time, out.Err, out.Cutoff = kind, lattice.Peer(d.Peer), d.Time, d.Err, d.Cutoff
+	out.Req = d.Req
+	return out, nil
+}
+
+// ErrTooManyPeers: a diff would name more peers than its ack bit sets hold; the sender
+// sends its full state instead.
+var ErrTooManyPeers = errors.New("wire: more than 64 peers in a diff")
+
+// peerTable numbers the peers a diff names.
+type peerTable struct{ names []string }
+
+func (t *peerTable) of(p lattice.Peer) uint32 {
+	for i, n := range t.names { // a handful of peers: a scan beats a map
+		if n == string(p) {
+			return uint32(i)
+		}
+	}
+	t.names = append(t.names, string(p))
+	return uint32(len(t.names) - 1)
+}
+
+func (t *peerTable) set(ps []lattice.Peer) uint64 {
+	var bits uint64
+	for _, p := range ps {
+		bits |= 1 << t.of(p)
+	}
+	return bits
 }
 
 // FromDiff encodes a diff.
 func FromDiff[E any](d *lattice.Diff[E], c Codec[E]) (*Diff, error) {
 	m := &Diff{Origin: d.Origin, From: string(d.From), BaseId: FromID(d.Base.ID), BaseDigest: d.Base.Digest,
-		Entries: make([]*Entry, len(d.Entries)), Acks: make([]*Ack, len(d.Acks))}
+		Entries: make([]*DiffEntry, len(d.Entries)), Acks: make([]*DiffAck, len(d.Acks))}
+	var t peerTable
+	entries := make([]DiffEntry, len(d.Entries)) // one allocation for all
 	for i := range d.Entries {
-		e, err := FromEntry(&d.Entries[i], c)
-		if err != nil {
-			return nil, err
+		e := &d.Entries[i]
+		de := &entries[i]
+		de.Counter, de.Peer, de.Acks = e.ID.Counter, t.of(e.ID.Peer), t.set(e.Acks)
+		de.Delta = &Delta{Kind: uint32(e.Delta.Kind), Peer: string(e.Delta.Peer), Time: e.Delta.Time,
+			Err: e.Delta.Err, Cutoff: e.Delta.Cutoff, Req: e.Delta.Req}
+		if k := e.Delta.Kind; k == lattice.Event || k == lattice.Error {
+			b, err := c.Encode(e.Delta.Event)
+			if err != nil {
+				return nil, fmt.Errorf("wire: encode event %v: %w", e.ID, err)
+			}
+			de.Delta.Event = b
 		}
-		m.Entries[i] = e
+		m.Entries[i] = de
 	}
+	acks := make([]DiffAck, len(d.Acks))
 	for i, a := range d.Acks {
-		m.Acks[i] = &Ack{Id: FromID(a.ID), Peers: fromPeers(a.Peers)}
+		acks[i] = DiffAck{Counter: a.ID.Counter, Peer: t.of(a.ID.Peer), Acks: t.set(a.Peers)}
+		m.Acks[i] = &acks[i]
 	}
+	if len(t.names) > 64 {
+		return nil, ErrTooManyPeers
+	}
+	m.Peers = t.names
 	return m, nil
 }
 
-// ToDiff decodes a diff.
+// ToDiff decodes a diff, checking that it is well formed.
 func ToDiff[E any](m *Diff, c Codec[E]) (lattice.Diff[E], error) {
 	d := lattice.Diff[E]{Origin: m.GetOrigin(), From: lattice.Peer(m.GetFrom()),
 		Base: lattice.Base{ID: ToID(m.GetBaseId()), Digest: m.GetBaseDigest()}}
+	names := m.GetPeers()
+	if len(names) > 64 {
+		return d, malformed("%d peers in a diff", len(names))
+	}
+	peers := make([]lattice.Peer, len(names))
+	for i, n := range names {
+		if n == "" {
+			return d, malformed("empty peer name")
+		}
+		peers[i] = lattice.Peer(n)
+	}
+	// Ack sets are sorted (lattice.Entry.Acks): read the bits in the order of the names.
+	order := make([]int, len(peers))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(peers[a], peers[b]) })
+	for i := 1; i < len(order); i++ {
+		if peers[order[i]] == peers[order[i-1]] {
+			return d, malformed("peer %q named twice", peers[order[i]])
+		}
+	}
+	id := func(counter uint64, p uint32) (lattice.EventID, error) {
+		if counter == 0 || int(p) >= len(peers) {
+			return lattice.EventID{}, malformed("id %d@#%d with %d peers", counter, p, len(peers))
+		}
+		return lattice.EventID{Counter: counter, Peer: peers[p]}, nil
+	}
+	set := func(bits uint64) ([]lattice.Peer, error) {
+		if len(peers) < 64 && bits>>len(peers) != 0 {
+			return nil, malformed("ack set %b names no peer of %d", bits, len(peers))
+		}
+		out := make([]lattice.Peer, 0, 4)
+		for _, i := range order {
+			if bits&(1<<i) != 0 {
+				out = append(out, peers[i])
+			}
+		}
+		return out, nil
+	}
 	d.Entries = make([]lattice.Entry[E], len(m.GetEntries()))
 	for i, em := range m.GetEntries() {
-		e, err := ToEntry(em, c)
-		if err != nil {
+		var err error
+		e := &d.Entries[i]
+		if em == nil || em.Delta == nil {
+			return d, malformed("entry without delta")
+		}
+		if e.ID, err = id(em.Counter, em.Peer); err != nil {
 			return d, err
 		}
-		d.Entries[i] = e
-	}
-	for _, a := range m.GetAcks() {
-		if a == nil || a.Id == nil {
-			return d, malformed("ack without id")
+		if e.Delta, err = toDelta(e.ID, em.Delta, c); err != nil {
+			return d, err
 		}
-		d.Acks = append(d.Acks, lattice.Ack{ID: ToID(a.Id), Peers: toPeers(a.Peers)})
+		if e.Acks, err = set(em.Acks); err != nil {
+			return d, err
+		}
+	}
+	d.Acks = make([]lattice.Ack, len(m.GetAcks()))
+	for i, a := range m.GetAcks() {
+		var err error
+		if a == nil {
+			return d, malformed("empty ack")
+		}
+		if d.Acks[i].ID, err = id(a.Counter, a.Peer); err != nil {
+			return d, err
+		}
+		if d.Acks[i].Peers, err = set(a.Acks); err != nil {
+			return d, err
+		}
 	}
 	return d, nil
 }

@@ -651,14 +651,19 @@ func (x *Snapshot) GetPending() []*Entry {
 	return nil
 }
 
+// Diff mirrors lattice.Diff, compactly: entries and acks name peers by their index in
+// peers, and ack sets are bit sets over it (bit i: peers[i]). A diff is the most frequent
+// message; spelling each peer out in every id and ack set made decoding it mostly string
+// allocation. At most 64 peers fit; a replica sends its full state instead otherwise.
 type Diff struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
 	BaseId        *EventID               `protobuf:"bytes,3,opt,name=base_id,json=baseId,proto3" json:"base_id,omitempty"`
 	BaseDigest    uint64                 `protobuf:"varint,4,opt,name=base_digest,json=baseDigest,proto3" json:"base_digest,omitempty"`
-	Entries       []*Entry               `protobuf:"bytes,5,rep,name=entries,proto3" json:"entries,omitempty"`
-	Acks          []*Ack                 `protobuf:"bytes,6,rep,name=acks,proto3" json:"acks,omitempty"`
+	Peers         []string               `protobuf:"bytes,7,rep,name=peers,proto3" json:"peers,omitempty"`
+	Entries       []*DiffEntry           `protobuf:"bytes,8,rep,name=entries,proto3" json:"entries,omitempty"`
+	Acks          []*DiffAck             `protobuf:"bytes,9,rep,name=acks,proto3" json:"acks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,18 +726,153 @@ func (x *Diff) GetBaseDigest() uint64 {
 	return 0
 }
 
-func (x *Diff) GetEntries() []*Entry {
+func (x *Diff) GetPeers() []string {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
+}
+
+func (x *Diff) GetEntries() []*DiffEntry {
 	if x != nil {
 		return x.Entries
 	}
 	return nil
 }
 
-func (x *Diff) GetAcks() []*Ack {
+func (x *Diff) GetAcks() []*DiffAck {
 	if x != nil {
 		return x.Acks
 	}
 	return nil
+}
+
+type DiffEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Counter       uint64                 `protobuf:"varint,1,opt,name=counter,proto3" json:"counter,omitempty"`
+	Peer          uint32                 `protobuf:"varint,2,opt,name=peer,proto3" json:"peer,omitempty"`
+	Delta         *Delta                 `protobuf:"bytes,3,opt,name=delta,proto3" json:"delta,omitempty"`
+	Acks          uint64                 `protobuf:"varint,4,opt,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffEntry) Reset() {
+	*x = DiffEntry{}
+	mi := &file_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffEntry) ProtoMessage() {}
+
+func (x *DiffEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffEntry.ProtoReflect.Descriptor instead.
+func (*DiffEntry) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DiffEntry) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *DiffEntry) GetPeer() uint32 {
+	if x != nil {
+		return x.Peer
+	}
+	return 0
+}
+
+func (x *DiffEntry) GetDelta() *Delta {
+	if x != nil {
+		return x.Delta
+	}
+	return nil
+}
+
+func (x *DiffEntry) GetAcks() uint64 {
+	if x != nil {
+		return x.Acks
+	}
+	return 0
+}
+
+type DiffAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Counter       uint64                 `protobuf:"varint,1,opt,name=counter,proto3" json:"counter,omitempty"`
+	Peer          uint32                 `protobuf:"varint,2,opt,name=peer,proto3" json:"peer,omitempty"`
+	Acks          uint64                 `protobuf:"varint,3,opt,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffAck) Reset() {
+	*x = DiffAck{}
+	mi := &file_wire_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffAck) ProtoMessage() {}
+
+func (x *DiffAck) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffAck.ProtoReflect.Descriptor instead.
+func (*DiffAck) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DiffAck) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *DiffAck) GetPeer() uint32 {
+	if x != nil {
+		return x.Peer
+	}
+	return 0
+}
+
+func (x *DiffAck) GetAcks() uint64 {
+	if x != nil {
+		return x.Acks
+	}
+	return 0
 }
 
 // Target names one replica: a partition (kind, key) on one peer.
@@ -747,7 +887,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +899,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +912,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Target) GetKind() string {
@@ -807,16 +947,14 @@ type Replicate struct {
 	//	*Replicate_Diff
 	//	*Replicate_Snapshot
 	//	*Replicate_NeedFull
-	Body isReplicate_Body `protobuf_oneof:"body"`
-	// The sender's view of the partition's replica set, for a replica activated by it.
-	ReplicaSet    []string `protobuf:"bytes,6,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	Body          isReplicate_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Replicate) Reset() {
 	*x = Replicate{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +966,7 @@ func (x *Replicate) String() string {
 func (*Replicate) ProtoMessage() {}
 
 func (x *Replicate) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +979,7 @@ func (x *Replicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replicate.ProtoReflect.Descriptor instead.
 func (*Replicate) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Replicate) GetTo() *Target {
@@ -892,13 +1030,6 @@ func (x *Replicate) GetNeedFull() *NeedFull {
 	return nil
 }
 
-func (x *Replicate) GetReplicaSet() []string {
-	if x != nil {
-		return x.ReplicaSet
-	}
-	return nil
-}
-
 type isReplicate_Body interface {
 	isReplicate_Body()
 }
@@ -921,6 +1052,53 @@ func (*Replicate_Snapshot) isReplicate_Body() {}
 
 func (*Replicate_NeedFull) isReplicate_Body() {}
 
+// Batch carries the replication messages one node sends another in one go: replicas
+// hand theirs to the node's outbox for the peer, which sends whatever has gathered
+// as one message, so that the cost of a remote message is shared by many partitions.
+type Batch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*Replicate           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Batch) Reset() {
+	*x = Batch{}
+	mi := &file_wire_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Batch) ProtoMessage() {}
+
+func (x *Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Batch.ProtoReflect.Descriptor instead.
+func (*Batch) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Batch) GetItems() []*Replicate {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // NeedFull asks the sender for its full state: a diff could not apply.
 type NeedFull struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -930,7 +1108,7 @@ type NeedFull struct {
 
 func (x *NeedFull) Reset() {
 	*x = NeedFull{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1120,7 @@ func (x *NeedFull) String() string {
 func (*NeedFull) ProtoMessage() {}
 
 func (x *NeedFull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1133,7 @@ func (x *NeedFull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedFull.ProtoReflect.Descriptor instead.
 func (*NeedFull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 // Call asks a replica to log an event.
@@ -977,7 +1155,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1167,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1180,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Call) GetTo() *Target {
@@ -1058,7 +1236,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1248,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1261,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CallReply) GetOutput() []byte {
@@ -1120,7 +1298,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1310,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1323,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Query) GetTo() *Target {
@@ -1186,7 +1364,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1376,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1389,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1238,7 +1416,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1428,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1441,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Error) GetCode() Code {
@@ -1321,28 +1499,38 @@ const file_wire_proto_rawDesc = "" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
-	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\"\xd6\x01\n" +
+	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\"\x80\x02\n" +
 	"\x04Diff\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12-\n" +
 	"\abase_id\x18\x03 \x01(\v2\x14.legion.wire.EventIDR\x06baseId\x12\x1f\n" +
 	"\vbase_digest\x18\x04 \x01(\x04R\n" +
-	"baseDigest\x12,\n" +
-	"\aentries\x18\x05 \x03(\v2\x12.legion.wire.EntryR\aentries\x12$\n" +
-	"\x04acks\x18\x06 \x03(\v2\x10.legion.wire.AckR\x04acks\"B\n" +
+	"baseDigest\x12\x14\n" +
+	"\x05peers\x18\a \x03(\tR\x05peers\x120\n" +
+	"\aentries\x18\b \x03(\v2\x16.legion.wire.DiffEntryR\aentries\x12(\n" +
+	"\x04acks\x18\t \x03(\v2\x14.legion.wire.DiffAckR\x04acksJ\x04\b\x05\x10\x06J\x04\b\x06\x10\a\"w\n" +
+	"\tDiffEntry\x12\x18\n" +
+	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x12\n" +
+	"\x04peer\x18\x02 \x01(\rR\x04peer\x12(\n" +
+	"\x05delta\x18\x03 \x01(\v2\x12.legion.wire.DeltaR\x05delta\x12\x12\n" +
+	"\x04acks\x18\x04 \x01(\x04R\x04acks\"K\n" +
+	"\aDiffAck\x12\x18\n" +
+	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x12\n" +
+	"\x04peer\x18\x02 \x01(\rR\x04peer\x12\x12\n" +
+	"\x04acks\x18\x03 \x01(\x04R\x04acks\"B\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
-	"\x04peer\x18\x03 \x01(\tR\x04peer\"\x81\x02\n" +
+	"\x04peer\x18\x03 \x01(\tR\x04peer\"\xe6\x01\n" +
 	"\tReplicate\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12'\n" +
 	"\x04diff\x18\x03 \x01(\v2\x11.legion.wire.DiffH\x00R\x04diff\x123\n" +
 	"\bsnapshot\x18\x04 \x01(\v2\x15.legion.wire.SnapshotH\x00R\bsnapshot\x124\n" +
-	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFull\x12\x1f\n" +
-	"\vreplica_set\x18\x06 \x03(\tR\n" +
-	"replicaSetB\x06\n" +
-	"\x04body\"\n" +
+	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFullB\x06\n" +
+	"\x04bodyJ\x04\b\x06\x10\a\"5\n" +
+	"\x05Batch\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\"\n" +
 	"\n" +
 	"\bNeedFull\"\xcc\x01\n" +
 	"\x04Call\x12#\n" +
@@ -1403,7 +1591,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1416,46 +1604,51 @@ var file_wire_proto_goTypes = []any{
 	(*Request)(nil),    // 8: legion.wire.Request
 	(*Snapshot)(nil),   // 9: legion.wire.Snapshot
 	(*Diff)(nil),       // 10: legion.wire.Diff
-	(*Target)(nil),     // 11: legion.wire.Target
-	(*Replicate)(nil),  // 12: legion.wire.Replicate
-	(*NeedFull)(nil),   // 13: legion.wire.NeedFull
-	(*Call)(nil),       // 14: legion.wire.Call
-	(*CallReply)(nil),  // 15: legion.wire.CallReply
-	(*Query)(nil),      // 16: legion.wire.Query
-	(*QueryReply)(nil), // 17: legion.wire.QueryReply
-	(*Error)(nil),      // 18: legion.wire.Error
-	nil,                // 19: legion.wire.Infimum.LastEntry
+	(*DiffEntry)(nil),  // 11: legion.wire.DiffEntry
+	(*DiffAck)(nil),    // 12: legion.wire.DiffAck
+	(*Target)(nil),     // 13: legion.wire.Target
+	(*Replicate)(nil),  // 14: legion.wire.Replicate
+	(*Batch)(nil),      // 15: legion.wire.Batch
+	(*NeedFull)(nil),   // 16: legion.wire.NeedFull
+	(*Call)(nil),       // 17: legion.wire.Call
+	(*CallReply)(nil),  // 18: legion.wire.CallReply
+	(*Query)(nil),      // 19: legion.wire.Query
+	(*QueryReply)(nil), // 20: legion.wire.QueryReply
+	(*Error)(nil),      // 21: legion.wire.Error
+	nil,                // 22: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Ack.id:type_name -> legion.wire.EventID
 	3,  // 3: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	19, // 4: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	22, // 4: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
 	8,  // 5: legion.wire.Infimum.recent:type_name -> legion.wire.Request
 	3,  // 6: legion.wire.Request.id:type_name -> legion.wire.EventID
 	7,  // 7: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
 	5,  // 8: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
 	3,  // 9: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	5,  // 10: legion.wire.Diff.entries:type_name -> legion.wire.Entry
-	6,  // 11: legion.wire.Diff.acks:type_name -> legion.wire.Ack
-	11, // 12: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 13: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	9,  // 14: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	13, // 15: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	11, // 16: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 17: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	18, // 18: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 19: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	11, // 20: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 21: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	18, // 22: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 23: legion.wire.Error.code:type_name -> legion.wire.Code
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	11, // 10: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	12, // 11: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	4,  // 12: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	13, // 13: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 14: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	9,  // 15: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	16, // 16: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	14, // 17: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	13, // 18: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 19: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	21, // 20: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 21: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	13, // 22: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 23: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	21, // 24: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 25: legion.wire.Error.code:type_name -> legion.wire.Code
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1463,7 +1656,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[9].OneofWrappers = []any{
+	file_wire_proto_msgTypes[11].OneofWrappers = []any{
 		(*Replicate_Diff)(nil),
 		(*Replicate_Snapshot)(nil),
 		(*Replicate_NeedFull)(nil),
@@ -1474,7 +1667,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
