@@ -59,15 +59,16 @@ func BenchmarkCluster(b *testing.B) {
 	})
 	for _, level := range []Consistency{Fast, Consistent} {
 		name := map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level]
-		b.Run(name, func(b *testing.B) {
-			run(b, func(c, i int) error {
-				ref := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000))
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				defer cancel()
-				_, err := ref.Call(cctx, wrapperspb.Int64(1), level)
-				return err
-			})
-		})
+		op := func(c, i int) error {
+			ref := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000))
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_, err := ref.Call(cctx, wrapperspb.Int64(1), level)
+			return err
+		}
+		b.Run(name, func(b *testing.B) { run(b, op) })
+		// One caller: the latency of a call on an otherwise idle cluster.
+		b.Run(name+"-1caller", func(b *testing.B) { runCallers(b, 1, op) })
 	}
 }
 
