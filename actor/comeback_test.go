@@ -76,6 +76,18 @@ func testComeback(t *testing.T, restart bool) {
 			keys = append(keys, k)
 		}
 	}
+	// Create them first with queries, retried until they answer (a query logs nothing,
+	// so retrying it cannot count twice): a brand-new partition needs every replica to
+	// answer within the short attempt timeout, which a loaded machine can miss.
+	for _, k := range keys {
+		for {
+			if _, err := RefOf(nodes[0], plusKind, k).Query(ctx, wrapperspb.Int64(0), Projected); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	acked := map[string]int64{}
 	for _, k := range keys {
 		if _, err := RefOf(nodes[0], plusKind, k).Call(ctx, wrapperspb.Int64(1), Consistent); err != nil {
