@@ -29,7 +29,8 @@ type Replica struct {
 	Participants []lattice.Peer
 	// Joining are the peers with a pending Join.
 	Joining []lattice.Peer
-	// Leaving are the peers with a pending UnJoin (leaving on their own, or being ejected).
+	// Leaving are the peers with a pending UnJoin that is not void (State.Leaving): leaving
+	// on their own, or being ejected.
 	Leaving []lattice.Peer
 	// Owed is State.Owed(): who holds garbage collection back, and by how much.
 	Owed []lattice.Owed
@@ -68,12 +69,12 @@ func ReplicaOf[S, E, O any](st *lattice.State[S, E, O], kind, key string, lastAd
 			if e.ID.Peer == st.Self() {
 				r.OwnJoins++
 			}
-		case lattice.UnJoin:
-			r.Leaving = append(r.Leaving, e.Delta.Peer)
 		}
 	}
 	r.Joining = sortedSet(r.Joining)
-	r.Leaving = sortedSet(r.Leaving)
+	// Not every pending UnJoin: a void one (lattice, "Ejection") will never fold, and its
+	// peer must be ejected again by a new UnJoin.
+	r.Leaving = slices.Clone(st.Leaving())
 	return r
 }
 

@@ -14,8 +14,9 @@ const (
 	Join DeltaKind = iota + 1
 	// UnJoin removes Delta.Peer from the participants. It may be written by the peer itself
 	// (graceful handoff) or by a surviving participant on behalf of a dead peer (ejection).
-	// While an UnJoin of p is pending, p counts as having acknowledged everything, and p's
-	// deltas above the UnJoin's Cutoff are renegades.
+	// Once an UnJoin of p is confirmed (acknowledged by every other participant and every
+	// peer joining before it), p counts as having acknowledged everything, and p's deltas
+	// above the UnJoin's Cutoff are renegades. See Delta.Cutoff.
 	UnJoin
 	// Event applies Delta.Event to the state.
 	Event
@@ -56,10 +57,18 @@ type Delta[E any] struct {
 	// Err is the failure message of an Error delta.
 	Err string
 	// Cutoff (UnJoin only) is the highest counter among Peer's deltas that the writer of
-	// the UnJoin knew. Once the UnJoin is known, Peer's deltas above the cutoff are
-	// dropped as renegades: no replica can have folded one (the writer, a participant, would
-	// have had to acknowledge it), so dropping them everywhere is consistent, and the
-	// implicit acks of the unjoining peer cover exactly the deltas it is known to have made.
+	// the UnJoin knew. The UnJoin cuts off Peer's deltas above the cutoff (up to a later
+	// Join of Peer, if any; an UnJoin that sorts before Peer's Join cuts off nothing): it
+	// and each of them contradict each other, and no replica acknowledges both of two
+	// contradicting deltas (the first one it acknowledged wins; its own deltas count as
+	// acknowledged by it). Once the UnJoin is confirmed, the deltas it cuts off are dropped
+	// as renegades: none can ever fold, since a peer whose acknowledgement it needs
+	// confirmed the UnJoin, so dropping them everywhere is consistent, and the implicit acks
+	// of the unjoining peer cover exactly the deltas it is known to have made. Until then, an
+	// UnJoin that is merely known cuts nothing off. An UnJoin is void once a peer whose
+	// acknowledgement it needs acknowledged a delta it cuts off (or one folded): it is never
+	// confirmed, and is dropped, not folded, when it reaches the head of the log. See
+	// docs/lattice.md, "Ejection".
 	Cutoff uint64
 }
 

@@ -70,10 +70,9 @@ func (s *State[S, E, O]) ApplyDiff(d Diff[E]) (Report[E], error) {
 	}
 	moved := false
 	if d.Base.compare(s.Base()) > 0 {
-		if !s.canProve(d.Base) {
+		if !s.foldToProof(d.Base) {
 			return Report[E]{}, ErrNeedFull
 		}
-		s.foldToProof(d.Base)
 		moved = true
 	}
 	s.see(d.Base.ID)

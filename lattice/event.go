@@ -52,19 +52,31 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 }
 
 // Propose logs a membership change (Join or UnJoin of p) created by this replica.
-// Writing UnJoin(p) on behalf of a dead peer p is how a partition ejects it; a duplicate
-// written by another replica is harmless.
+// Writing UnJoin(p) on behalf of a dead peer p is how a partition ejects it; its cutoff is
+// the highest counter among p's deltas this replica knows. A duplicate written by another
+// replica is harmless. Propose refuses (ErrLeaving) an UnJoin of a peer that Leaving lists
+// already; once that UnJoin is void (a participant acknowledged a delta of p above its
+// cutoff), a new one, whose cutoff covers that delta, may be proposed.
 //
 // Only a replica whose own Join has folded (a participant of its infimum) may propose,
 // even while it is leaving: a joiner does not yet know every delta that may fold without
 // its ack, so the cutoff of an UnJoin it wrote could drop a delta that another replica
-// already folded.
+// already folded. A replica that acknowledged an UnJoin of itself proposes nothing more
+// (ErrNotParticipant): every new delta of its own would contradict that UnJoin.
 func (s *State[S, E, O]) Propose(kind DeltaKind, p Peer) (EventID, error) {
 	if kind != Join && kind != UnJoin {
 		panic("lattice: Propose takes Join or UnJoin")
 	}
 	if !s.hasBase || !peers(s.inf.Participants).has(s.self) {
 		return EventID{}, ErrNotParticipant
+	}
+	if s.membership > 0 {
+		if s.ackedOwnUnJoin() {
+			return EventID{}, ErrNotParticipant
+		}
+		if kind == UnJoin && s.leaving(p) {
+			return EventID{}, ErrLeaving
+		}
 	}
 	id := s.nextID()
 	d := Delta[E]{Kind: kind, Peer: p}
@@ -104,7 +116,16 @@ func (s *State[S, E, O]) insertLocal(id EventID, d Delta[E]) {
 
 // Acknowledge records that this replica has seen (and, in the runtime, persisted) every
 // pending entry. It returns how many entries it newly acknowledged.
+//
+// While membership changes are pending it skips entries it must refuse: an UnJoin of u with
+// cutoff k and a delta created by u with a counter above k contradict each other, and a
+// replica never acknowledges both (its own deltas count as acknowledged by it). The first
+// one it acknowledged wins; among entries new at once, the lower id. A joining replica
+// acknowledges nothing below its own Join. See docs/lattice.md, "Ejection".
 func (s *State[S, E, O]) Acknowledge() int {
+	if s.membership > 0 {
+		return s.acknowledgeCareful()
+	}
 	n := 0
 	for i := range s.pending {
 		e := &s.pending[i]

@@ -53,9 +53,10 @@ type Report[E any] struct {
 	// Added lists the ids of entries this replica did not hold before.
 	Added []EventID
 	// Renegades lists this replica's own entries that the merged history dropped: created
-	// when, by that history, this peer was no longer a participant (it had been ejected),
-	// or left behind by a remote infimum that does not hold them. The runtime re-proposes
-	// their events once the peer is a participant again.
+	// when, by that history, this peer was not a participant, or cut off by a confirmed
+	// ejection of this peer, or left behind by a remote infimum that does not hold them;
+	// and own UnJoins that Reduce dropped as void since the last report. The runtime
+	// re-proposes their events once the peer is a participant again.
 	Renegades []Entry[E]
 }
 
@@ -113,12 +114,29 @@ func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 
 // canProve reports whether folding the local log up to remote's id reproduces remote:
 // the local pending ids up to it, chained onto the local digest, give remote's digest.
-func (s *State[S, E, O]) canProve(remote Base) bool {
+// Failing that, it tries the chain without the pending UnJoins that look void here (a void
+// UnJoin is dropped at the head, not folded). It returns which of the two matched; the
+// digest is the proof either way: below a remote infimum, what the remote did not fold
+// never folds.
+func (s *State[S, E, O]) canProve(remote Base) (ok, skipVoid bool) {
+	if s.chainTo(remote, false) {
+		return true, false
+	}
+	if s.membership > 0 && s.chainTo(remote, true) {
+		return true, true
+	}
+	return false, false
+}
+
+func (s *State[S, E, O]) chainTo(remote Base, skipVoid bool) bool {
 	h, last := s.inf.Digest, s.inf.ID
 	for i := range s.pending {
 		id := s.pending[i].ID
 		if remote.ID.Less(id) {
 			break
+		}
+		if skipVoid && s.pending[i].Delta.Kind == UnJoin && s.maybeVoid(i) {
+			continue
 		}
 		h, last = chainDigest(h, id), id
 	}
@@ -129,10 +147,24 @@ func (s *State[S, E, O]) canProve(remote Base) bool {
 // local log reproduces it: a remote infimum is proof that everything at or below it was
 // acknowledged by every participant. It reports whether it did.
 func (s *State[S, E, O]) foldToProof(remote Base) bool {
-	if !s.canProve(remote) {
+	ok, skipVoid := s.canProve(remote)
+	if !ok {
 		return false
 	}
+	var drop []EventID
+	if skipVoid {
+		for i := range s.pending {
+			if e := &s.pending[i]; !remote.ID.Less(e.ID) && e.Delta.Kind == UnJoin && s.maybeVoid(i) {
+				drop = append(drop, e.ID)
+			}
+		}
+	}
 	for len(s.pending) > 0 && !remote.ID.Less(s.pending[0].ID) {
+		if len(drop) > 0 && s.pending[0].ID == drop[0] {
+			drop = drop[1:]
+			s.dropHead()
+			continue
+		}
 		s.foldHead()
 	}
 	return true
@@ -141,7 +173,7 @@ func (s *State[S, E, O]) foldToProof(remote Base) bool {
 // mergeEntries unions entries (and ack-only updates) into pending and drops renegades
 // (always when force is set, as after the infimum changed hands).
 func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool) Report[E] {
-	var r Report[E]
+	r := Report[E]{Renegades: s.takeLost()}
 	r.Added = s.union(entries)
 	for _, a := range acks {
 		s.see(a.ID)
@@ -152,7 +184,7 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 	}
 	if force || len(r.Added) > 0 || s.membership > 0 {
 		before := len(s.pending)
-		r.Renegades = s.filterRenegades()
+		r.Renegades = append(r.Renegades, s.filterRenegades()...)
 		if len(s.pending) < before { // whoever's they were, dropped entries were not added
 			r.Added = slices.DeleteFunc(r.Added, func(id EventID) bool {
 				_, ok := s.find(id)
@@ -190,19 +222,21 @@ func (s *State[S, E, O]) union(entries []Entry[E]) []EventID {
 }
 
 // filterRenegades drops every entry whose creator was not a participant at its id (by the
-// infimum's participants and the membership changes pending before it), or whose creator
-// has a pending UnJoin with a cutoff below it. Only UnJoins that survive the filter
-// themselves set cutoffs (an UnJoin written by a peer that had itself been ejected is a
-// renegade, not an ejection), so it repeats until nothing more drops. It returns the
-// dropped entries that this replica created.
+// infimum's participants and the Joins pending before it), or that a confirmed UnJoin of
+// its creator cuts off (above the cutoff, within the UnJoin's reach). An UnJoin that is
+// merely known drops nothing: until it is confirmed, the deltas it cuts off may still be
+// acknowledged by a peer whose acknowledgement it needs, and so fold instead of it
+// (docs/lattice.md, "Ejection"). Only UnJoins whose writers may write at their position
+// count, and dropping entries can confirm more UnJoins, so it repeats until nothing more
+// drops. It returns the dropped entries that this replica created.
 func (s *State[S, E, O]) filterRenegades() []Entry[E] {
 	var own []Entry[E]
 	for {
-		var cutoff map[Peer]uint64
+		var confirmed []reach
 		if s.membership > 0 {
-			cutoff = s.cutoffs()
+			_, confirmed = s.ejections()
 		}
-		dropped := s.filterOnce(cutoff, &own)
+		dropped := s.filterOnce(confirmed, &own)
 		if dropped == 0 {
 			return own
 		}
@@ -213,7 +247,18 @@ func (s *State[S, E, O]) filterRenegades() []Entry[E] {
 	}
 }
 
-func (s *State[S, E, O]) filterOnce(cutoff map[Peer]uint64, own *[]Entry[E]) int {
+func (s *State[S, E, O]) filterOnce(confirmed []reach, own *[]Entry[E]) int {
+	var cut []bool
+	for _, r := range confirmed {
+		for j := r.lo + 1; j < r.hi; j++ {
+			if s.cuts(r, j) {
+				if cut == nil {
+					cut = make([]bool, len(s.pending))
+				}
+				cut[j] = true
+			}
+		}
+	}
 	cur := peers(s.inf.Participants)
 	if s.membership > 0 {
 		cur = cur.clone()
@@ -221,16 +266,15 @@ func (s *State[S, E, O]) filterOnce(cutoff map[Peer]uint64, own *[]Entry[E]) int
 	kept := s.pending[:0]
 	for i := range s.pending {
 		e := s.pending[i]
-		c, cut := cutoff[e.ID.Peer]
-		if !cur.has(e.ID.Peer) || (cut && e.ID.Counter > c) {
+		if !cur.has(e.ID.Peer) || cut != nil && cut[i] {
 			if e.ID.Peer == s.self {
 				*own = append(*own, e)
 			}
 			s.invalidateFrom(len(kept))
 			continue
 		}
-		if e.Delta.Kind == Join || e.Delta.Kind == UnJoin {
-			cur = applyMembership(cur, &e.Delta)
+		if e.Delta.Kind == Join {
+			cur = cur.with(e.Delta.Peer)
 		}
 		kept = append(kept, e)
 	}
@@ -238,33 +282,6 @@ func (s *State[S, E, O]) filterOnce(cutoff map[Peer]uint64, own *[]Entry[E]) int
 	clear(s.pending[len(kept):])
 	s.pending = kept
 	return dropped
-}
-
-// cutoffs maps each peer with a pending UnJoin to the lowest cutoff among its UnJoins,
-// counting only UnJoins whose writers were participants when they wrote them.
-func (s *State[S, E, O]) cutoffs() map[Peer]uint64 {
-	var out map[Peer]uint64
-	cur := peers(s.inf.Participants).clone()
-	for i := range s.pending {
-		e := &s.pending[i]
-		valid := cur.has(e.ID.Peer)
-		if !valid {
-			continue
-		}
-		if e.Delta.Kind == Join || e.Delta.Kind == UnJoin {
-			cur = applyMembership(cur, &e.Delta)
-		}
-		if e.Delta.Kind != UnJoin {
-			continue
-		}
-		if out == nil {
-			out = make(map[Peer]uint64)
-		}
-		if c, ok := out[e.Delta.Peer]; !ok || e.Delta.Cutoff < c {
-			out[e.Delta.Peer] = e.Delta.Cutoff
-		}
-	}
-	return out
 }
 
 func (s *State[S, E, O]) recountMembership() {

@@ -1,7 +1,5 @@
 package lattice
 
-import "slices"
-
 // Reduce is the garbage collection: while the lowest pending delta is acknowledged by
 // every peer whose ack it needs, fold it into the infimum. It returns every delta folded
 // since the previous call (including those folded by Merge or ApplyDiff on a remote
@@ -10,24 +8,32 @@ import "slices"
 // The acks a delta needs: every participant of the infimum, except peers being unjoined
 // (they may never ack again, and count as having acknowledged everything), plus, for a
 // Join, the joining peer itself (its ack proves it holds the full state). A peer counts as
-// being unjoined once an UnJoin of it is acknowledged by every other participant and
-// joiner: then each of them either carried the peer's deltas with its ack or knew the
-// UnJoin's cutoff. Two replicas ejecting each other can still undo a fold (a known bug,
-// TestMutualEjectionKeepsFolds); see docs/lattice.md, "Ejection".
+// being unjoined once an UnJoin of it is confirmed: acknowledged by every other participant
+// and every peer joining before it. Each of them either carried the peer's deltas with its
+// ack or refuses those above the UnJoin's cutoff, which are then dropped as renegades.
+//
+// An UnJoin that reaches the head of the log void (a participant acknowledged a delta it
+// cuts off, or one folded) can never be confirmed: it is dropped, not folded, on every
+// replica. See docs/lattice.md, "Ejection".
 func (s *State[S, E, O]) Reduce() []Folded[O] {
 	var unjoining peers
 	if s.membership > 0 {
-		unjoining = s.unjoining()
+		unjoining = s.settle()
 	}
 	for len(s.pending) > 0 {
 		e := &s.pending[0]
+		if e.Delta.Kind == UnJoin && s.voidHead() {
+			s.dropHead()
+			unjoining = s.settle()
+			continue
+		}
 		if !s.fullyAcked(e, unjoining) {
 			break
 		}
 		wasMembership := e.Delta.Kind == Join || e.Delta.Kind == UnJoin
 		s.foldHead()
-		if wasMembership && s.membership > 0 {
-			unjoining = s.unjoining()
+		if wasMembership {
+			unjoining = s.settle()
 		}
 	}
 	out := s.folded
@@ -44,40 +50,6 @@ func (s *State[S, E, O]) fullyAcked(e *Entry[E], unjoining peers) bool {
 	}
 	if e.Delta.Kind == Join && !acks.has(e.Delta.Peer) && !unjoining.has(e.Delta.Peer) {
 		return false
-	}
-	return true
-}
-
-// unjoining returns the peers being unjoined: those with a pending UnJoin acknowledged by
-// every participant of the infimum and every joining peer, other than themselves.
-func (s *State[S, E, O]) unjoining() peers {
-	var out peers
-	var joiners peers
-	for i := range s.pending {
-		if d := &s.pending[i].Delta; d.Kind == Join {
-			joiners = joiners.with(d.Peer)
-		}
-	}
-	for i := range s.pending {
-		e := &s.pending[i]
-		if e.Delta.Kind != UnJoin || out.has(e.Delta.Peer) {
-			continue
-		}
-		if s.ackedByAllBut(e, e.Delta.Peer, joiners) {
-			out = out.with(e.Delta.Peer)
-		}
-	}
-	return out
-}
-
-func (s *State[S, E, O]) ackedByAllBut(e *Entry[E], u Peer, joiners peers) bool {
-	acks := peers(e.Acks)
-	for _, set := range [2]peers{s.inf.Participants, joiners} {
-		for _, p := range set {
-			if p != u && !acks.has(p) {
-				return false
-			}
-		}
 	}
 	return true
 }
@@ -126,14 +98,14 @@ func (s *State[S, E, O]) remember(r Request) {
 	if s.recent == nil {
 		s.recent = map[string]EventID{}
 	}
-	// Recent is shared with snapshots handed out: append to a copy when it is full.
+	// The window only moves forward: the oldest entry is resliced away and the new one
+	// appended past the end, so no element that an Infimum handed out earlier shows is
+	// ever overwritten (Snapshot and Restore copy it), and a fold costs O(1) amortised.
 	if len(s.inf.Recent) >= s.behavior.window() {
-		old := s.inf.Recent[0]
-		delete(s.recent, old.Key)
-		s.inf.Recent = append(slices.Clone(s.inf.Recent[1:]), r)
-	} else {
-		s.inf.Recent = append(s.inf.Recent[:len(s.inf.Recent):len(s.inf.Recent)], r)
+		delete(s.recent, s.inf.Recent[0].Key)
+		s.inf.Recent = s.inf.Recent[1:]
 	}
+	s.inf.Recent = append(s.inf.Recent, r)
 	s.recent[r.Key] = r.ID
 }
 

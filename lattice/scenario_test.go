@@ -36,7 +36,9 @@ import (
 //	                                 refused diff or ErrNeedFull falls back to a full state
 //	merge from=a to=(b,c)            a's full state (Snapshot), printed and merged
 //	ack peer=(a,b)                   Acknowledge
-//	reduce peer=(a,b)                Reduce; prints every folded delta with its output
+//	reduce peer=(a,b)                Reduce; prints every folded delta with its output, and
+//	                                 every entry dropped without folding (a void UnJoin or
+//	                                 a renegade)
 //	state peer=(a,b)                 a deterministic rendering of the replica
 //	projection peer=(a,b)            the projection, and how the cache produced it
 //	sync peer=(a,b,c)                rounds of diffs, acks and reduces among the peers
@@ -328,7 +330,17 @@ func (sc *scenario) report(b *strings.Builder, p Peer, before Base, rep Report[i
 // empty says so when nothing did.
 func (sc *scenario) reduce(b *strings.Builder, p Peer, print, empty bool) int {
 	r := sc.reps[p]
+	before := slices.Clone(r.st.Pending())
 	folded := r.st.Reduce()
+	if print {
+		// Entries that left the log without folding: void UnJoins and renegades.
+		for _, e := range before {
+			_, held := r.st.find(e.ID)
+			if !held && !slices.ContainsFunc(folded, func(f Folded[int64]) bool { return f.ID == e.ID }) {
+				fmt.Fprintf(b, "%s: dropped (not folded) %s\n", p, sc.entry(e))
+			}
+		}
+	}
 	if print && empty && len(folded) == 0 {
 		fmt.Fprintf(b, "%s: nothing folds\n", p)
 	}
@@ -441,8 +453,15 @@ func (sc *scenario) render(b *strings.Builder, p Peer) {
 		fmt.Fprintf(b, " last=(%s)", strings.Join(ls, ","))
 	}
 	b.WriteString("\n")
-	for _, e := range st.Pending() {
-		fmt.Fprintf(b, "  pending %s\n", sc.entry(e))
+	for i, e := range st.Pending() {
+		mark := ""
+		if e.Delta.Kind == UnJoin && st.maybeVoid(i) {
+			mark = " (void: a peer it needs acknowledged a delta it cuts off)"
+		}
+		fmt.Fprintf(b, "  pending %s%s\n", sc.entry(e), mark)
+	}
+	if l := st.Leaving(); len(l) > 0 {
+		fmt.Fprintf(b, "  leaving %s\n", peerList(l))
 	}
 	fmt.Fprintf(b, "  projection %d\n", st.Projection())
 	var owed []string

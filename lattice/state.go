@@ -53,6 +53,9 @@ var (
 	// ErrNotParticipant: this replica may not create deltas because its peer is not (or no
 	// longer) a participant of the partition.
 	ErrNotParticipant = errors.New("lattice: peer is not a participant")
+	// ErrLeaving: Propose(UnJoin, p) while an UnJoin of p that is not void is pending
+	// already (State.Leaving lists p). Nothing is logged.
+	ErrLeaving = errors.New("lattice: an UnJoin of the peer is pending already")
 	// ErrOutputUnknown is the error of a Folded entry this replica did not fold itself: a
 	// remote infimum it could not reproduce from its own log replaced its own.
 	ErrOutputUnknown = errors.New("lattice: delta folded by another replica; output unknown here")
@@ -154,6 +157,8 @@ type State[S, E, O any] struct {
 
 	proj   projection[S]
 	folded []Folded[O]
+	// lost are own entries dropped outside a merge (by Reduce), for the next Report.
+	lost []Entry[E]
 	// recent indexes inf.Recent by key.
 	recent map[string]EventID
 }
