@@ -643,16 +643,7 @@ func (s *sim) checkConverged() {
 			s.t.Fatalf("law 2: participants differ: %v vs %v", st.Infimum().Participants, ref.Infimum().Participants)
 		}
 	}
-	// Law 5: outputs of the same delta agree wherever they were computed.
-	all := map[EventID]string{}
-	for _, p := range s.order {
-		for id, out := range s.reps[p].outputs {
-			if prev, ok := all[id]; ok && prev != out {
-				s.t.Fatalf("law 5: output of %v differs: %q vs %q", id, prev, out)
-			}
-			all[id] = out
-		}
-	}
+	all := s.law5()
 	if want := s.reference(all); !slices.Equal(want, ref.Infimum().Value) {
 		s.t.Fatalf("infimum value %v differs from the reference fold %v", ref.Infimum().Value, want)
 	}
@@ -831,15 +822,7 @@ func (s *sim) zombie() int {
 
 // checkSafe checks law 5 and that no fold was undone, at any moment.
 func (s *sim) checkSafe() {
-	all := map[EventID]string{}
-	for _, p := range s.order {
-		for id, out := range s.reps[p].outputs {
-			if prev, ok := all[id]; ok && prev != out {
-				s.t.Fatalf("law 5: output of %v differs: %q vs %q", id, prev, out)
-			}
-			all[id] = out
-		}
-	}
+	all := s.law5()
 	for _, p := range s.order {
 		st := s.reps[p].st
 		if !st.HasBase() {
@@ -907,4 +890,19 @@ func (s *State[S, E, O]) unjoiningAll() peers {
 		}
 	}
 	return out
+}
+
+// law5 checks that the outputs of the same delta agree wherever they were computed, and
+// returns them.
+func (s *sim) law5() map[EventID]string {
+	all := map[EventID]string{}
+	for _, p := range s.order {
+		for id, out := range s.reps[p].outputs {
+			if prev, ok := all[id]; ok && prev != out {
+				s.t.Fatalf("law 5: output of %v differs: %q vs %q", id, prev, out)
+			}
+			all[id] = out
+		}
+	}
+	return all
 }
