@@ -33,6 +33,8 @@ type foldable interface {
 	reduce() []folded
 	encodeEntry(i int) (lattice.EventID, []byte, error)
 	ids() []lattice.EventID
+	// selfAcked reports whether this replica acknowledged pending entry i.
+	selfAcked(i int) bool
 	knowsMore(d *wire.Diff) bool
 	owed() []lattice.Owed
 	// ownAckedElsewhere reports whether every pending entry this replica created is
@@ -244,6 +246,10 @@ func (f *typedFold[S, E, O]) encodeEntry(i int) (lattice.EventID, []byte, error)
 	}
 	b, err := proto.Marshal(m)
 	return e.ID, b, err
+}
+
+func (f *typedFold[S, E, O]) selfAcked(i int) bool {
+	return f.st.Pending()[i].Acked(f.st.Self())
 }
 
 func (f *typedFold[S, E, O]) owed() []lattice.Owed { return f.st.Owed() }

@@ -31,7 +31,10 @@ type replica struct {
 	self   *pa.PID
 	failed error // the store failed: the replica refuses work rather than lose it
 
-	stored     map[lattice.EventID]bool // entries on disk
+	// stored: the entries on disk, each with whether it was written with this replica's
+	// ack (an entry it refused to acknowledge at first, see lattice "Ejection", is written
+	// again once it does: an ack is a promise and must survive a restart).
+	stored     map[lattice.EventID]bool
 	storedBase lattice.Base
 	storedHas  bool
 
@@ -218,8 +221,8 @@ func (r *replica) load() {
 		return
 	}
 	st := r.fold.state()
-	for _, id := range r.fold.ids() {
-		r.stored[id] = true
+	for i, id := range r.fold.ids() {
+		r.stored[id] = r.fold.selfAcked(i)
 	}
 	r.storedBase, r.storedHas, r.lastBase = st.base, st.hasBase, st.base
 	r.stale = st.hasBase
@@ -590,7 +593,7 @@ func (r *replica) persist(force bool) error {
 	st := r.fold.state()
 	ids := r.fold.ids()
 	for i, id := range ids {
-		if r.stored[id] {
+		if acked, ok := r.stored[id]; ok && (acked || !r.fold.selfAcked(i)) {
 			continue
 		}
 		_, data, err := r.fold.encodeEntry(i)
@@ -632,14 +635,13 @@ func (r *replica) persist(force bool) error {
 	if err := r.n.store.Commit(&b); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		r.stored[id] = true
-	}
 	if snapshot {
 		r.stored = make(map[lattice.EventID]bool, len(ids))
-		for _, id := range ids {
-			r.stored[id] = true
-		}
+	}
+	for i, id := range ids {
+		r.stored[id] = r.fold.selfAcked(i)
+	}
+	if snapshot {
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
 	}
 	return nil
