@@ -444,7 +444,6 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		return
 	}
 	from := lattice.Peer(m.GetFrom())
-	before := r.fold.state().base
 	delete(r.outstanding, from)
 	if r.deferred[from] {
 		delete(r.deferred, from)
@@ -487,7 +486,6 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		// fold on the same acks).
 		r.broadcast = true
 	}
-	_ = before
 	r.renegades = append(r.renegades, rep.renegades...)
 	r.queueFlush(ctx)
 }

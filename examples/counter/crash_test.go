@@ -16,14 +16,7 @@ import (
 // moments and restarted on its data directory. At the end every acknowledged increment is
 // on every replica, and none is counted twice. The seed of the kill schedule is logged.
 func TestSIGKILLAndRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and starts processes")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "counter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildCounter(t)
 	names := []string{"n1", "n2", "n3"}
 	var httpAddrs, gossipAddrs []string
 	for range names {

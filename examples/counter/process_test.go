@@ -24,14 +24,7 @@ import (
 // joined by gossip, load against all three, check; then one node is killed with SIGKILL
 // and the others go on serving, and one is stopped with SIGTERM and exits cleanly.
 func TestProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and starts processes")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "counter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildCounter(t)
 	n1 := startNode(t, bin, dir, "n1", "")
 	n2 := startNode(t, bin, dir, "n2", n1.gossip)
 	n3 := startNode(t, bin, dir, "n3", n1.gossip)
@@ -226,4 +219,19 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// buildCounter builds the example's binary into a fresh directory (skipped with -short:
+// the process tests start real processes), returning the directory and the binary.
+func buildCounter(t *testing.T) (dir, bin string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and starts processes")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "counter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir, bin
 }

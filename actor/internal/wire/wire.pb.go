@@ -392,58 +392,6 @@ func (x *Entry) GetAcks() []string {
 	return nil
 }
 
-type Ack struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Peers         []string               `protobuf:"bytes,2,rep,name=peers,proto3" json:"peers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Ack) Reset() {
-	*x = Ack{}
-	mi := &file_wire_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Ack) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Ack) ProtoMessage() {}
-
-func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
-func (*Ack) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *Ack) GetId() *EventID {
-	if x != nil {
-		return x.Id
-	}
-	return nil
-}
-
-func (x *Ack) GetPeers() []string {
-	if x != nil {
-		return x.Peers
-	}
-	return nil
-}
-
 // Infimum mirrors lattice.Infimum; the user's state is its protobuf encoding. A replica
 // that holds no state yet has has_base false.
 type Infimum struct {
@@ -461,7 +409,7 @@ type Infimum struct {
 
 func (x *Infimum) Reset() {
 	*x = Infimum{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +421,7 @@ func (x *Infimum) String() string {
 func (*Infimum) ProtoMessage() {}
 
 func (x *Infimum) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +434,7 @@ func (x *Infimum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Infimum.ProtoReflect.Descriptor instead.
 func (*Infimum) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Infimum) GetId() *EventID {
@@ -549,7 +497,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +509,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +522,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Request) GetKey() string {
@@ -602,7 +550,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +562,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +575,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Snapshot) GetOrigin() string {
@@ -670,7 +618,7 @@ type Diff struct {
 
 func (x *Diff) Reset() {
 	*x = Diff{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +630,7 @@ func (x *Diff) String() string {
 func (*Diff) ProtoMessage() {}
 
 func (x *Diff) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +643,7 @@ func (x *Diff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diff.ProtoReflect.Descriptor instead.
 func (*Diff) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Diff) GetOrigin() string {
@@ -759,7 +707,7 @@ type DiffEntry struct {
 
 func (x *DiffEntry) Reset() {
 	*x = DiffEntry{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +719,7 @@ func (x *DiffEntry) String() string {
 func (*DiffEntry) ProtoMessage() {}
 
 func (x *DiffEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +732,7 @@ func (x *DiffEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffEntry.ProtoReflect.Descriptor instead.
 func (*DiffEntry) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DiffEntry) GetCounter() uint64 {
@@ -826,7 +774,7 @@ type DiffAck struct {
 
 func (x *DiffAck) Reset() {
 	*x = DiffAck{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +786,7 @@ func (x *DiffAck) String() string {
 func (*DiffAck) ProtoMessage() {}
 
 func (x *DiffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +799,7 @@ func (x *DiffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAck.ProtoReflect.Descriptor instead.
 func (*DiffAck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DiffAck) GetCounter() uint64 {
@@ -887,7 +835,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +847,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +860,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Target) GetKind() string {
@@ -954,7 +902,7 @@ type Replicate struct {
 
 func (x *Replicate) Reset() {
 	*x = Replicate{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +914,7 @@ func (x *Replicate) String() string {
 func (*Replicate) ProtoMessage() {}
 
 func (x *Replicate) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +927,7 @@ func (x *Replicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replicate.ProtoReflect.Descriptor instead.
 func (*Replicate) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Replicate) GetTo() *Target {
@@ -1064,7 +1012,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1024,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1037,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Batch) GetItems() []*Replicate {
@@ -1108,7 +1056,7 @@ type NeedFull struct {
 
 func (x *NeedFull) Reset() {
 	*x = NeedFull{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1068,7 @@ func (x *NeedFull) String() string {
 func (*NeedFull) ProtoMessage() {}
 
 func (x *NeedFull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1081,7 @@ func (x *NeedFull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedFull.ProtoReflect.Descriptor instead.
 func (*NeedFull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 // Call asks a replica to log an event.
@@ -1155,7 +1103,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1115,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1128,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Call) GetTo() *Target {
@@ -1236,7 +1184,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1196,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1209,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CallReply) GetOutput() []byte {
@@ -1298,7 +1246,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1258,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1271,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Query) GetTo() *Target {
@@ -1364,7 +1312,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1324,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1337,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1416,7 +1364,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1376,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1389,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetCode() Code {
@@ -1478,10 +1426,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05Entry\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12(\n" +
 	"\x05delta\x18\x02 \x01(\v2\x12.legion.wire.DeltaR\x05delta\x12\x12\n" +
-	"\x04acks\x18\x03 \x03(\tR\x04acks\"A\n" +
-	"\x03Ack\x12$\n" +
-	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
-	"\x05peers\x18\x02 \x03(\tR\x05peers\"\xb7\x02\n" +
+	"\x04acks\x18\x03 \x03(\tR\x04acks\"\xb7\x02\n" +
 	"\aInfimum\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\"\n" +
 	"\fparticipants\x18\x02 \x03(\tR\fparticipants\x12\x14\n" +
@@ -1591,7 +1536,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1599,56 +1544,54 @@ var file_wire_proto_goTypes = []any{
 	(*EventID)(nil),    // 3: legion.wire.EventID
 	(*Delta)(nil),      // 4: legion.wire.Delta
 	(*Entry)(nil),      // 5: legion.wire.Entry
-	(*Ack)(nil),        // 6: legion.wire.Ack
-	(*Infimum)(nil),    // 7: legion.wire.Infimum
-	(*Request)(nil),    // 8: legion.wire.Request
-	(*Snapshot)(nil),   // 9: legion.wire.Snapshot
-	(*Diff)(nil),       // 10: legion.wire.Diff
-	(*DiffEntry)(nil),  // 11: legion.wire.DiffEntry
-	(*DiffAck)(nil),    // 12: legion.wire.DiffAck
-	(*Target)(nil),     // 13: legion.wire.Target
-	(*Replicate)(nil),  // 14: legion.wire.Replicate
-	(*Batch)(nil),      // 15: legion.wire.Batch
-	(*NeedFull)(nil),   // 16: legion.wire.NeedFull
-	(*Call)(nil),       // 17: legion.wire.Call
-	(*CallReply)(nil),  // 18: legion.wire.CallReply
-	(*Query)(nil),      // 19: legion.wire.Query
-	(*QueryReply)(nil), // 20: legion.wire.QueryReply
-	(*Error)(nil),      // 21: legion.wire.Error
-	nil,                // 22: legion.wire.Infimum.LastEntry
+	(*Infimum)(nil),    // 6: legion.wire.Infimum
+	(*Request)(nil),    // 7: legion.wire.Request
+	(*Snapshot)(nil),   // 8: legion.wire.Snapshot
+	(*Diff)(nil),       // 9: legion.wire.Diff
+	(*DiffEntry)(nil),  // 10: legion.wire.DiffEntry
+	(*DiffAck)(nil),    // 11: legion.wire.DiffAck
+	(*Target)(nil),     // 12: legion.wire.Target
+	(*Replicate)(nil),  // 13: legion.wire.Replicate
+	(*Batch)(nil),      // 14: legion.wire.Batch
+	(*NeedFull)(nil),   // 15: legion.wire.NeedFull
+	(*Call)(nil),       // 16: legion.wire.Call
+	(*CallReply)(nil),  // 17: legion.wire.CallReply
+	(*Query)(nil),      // 18: legion.wire.Query
+	(*QueryReply)(nil), // 19: legion.wire.QueryReply
+	(*Error)(nil),      // 20: legion.wire.Error
+	nil,                // 21: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
-	3,  // 2: legion.wire.Ack.id:type_name -> legion.wire.EventID
-	3,  // 3: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	22, // 4: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
-	8,  // 5: legion.wire.Infimum.recent:type_name -> legion.wire.Request
-	3,  // 6: legion.wire.Request.id:type_name -> legion.wire.EventID
-	7,  // 7: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
-	5,  // 8: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
-	3,  // 9: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	11, // 10: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	12, // 11: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	4,  // 12: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	13, // 13: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 14: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	9,  // 15: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	16, // 16: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	14, // 17: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	13, // 18: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 19: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	21, // 20: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 21: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	13, // 22: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 23: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	21, // 24: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 25: legion.wire.Error.code:type_name -> legion.wire.Code
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	3,  // 2: legion.wire.Infimum.id:type_name -> legion.wire.EventID
+	21, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	7,  // 4: legion.wire.Infimum.recent:type_name -> legion.wire.Request
+	3,  // 5: legion.wire.Request.id:type_name -> legion.wire.EventID
+	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
+	5,  // 7: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
+	3,  // 8: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	10, // 9: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	11, // 10: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	4,  // 11: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	12, // 12: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	9,  // 13: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 14: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	15, // 15: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	13, // 16: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	12, // 17: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 18: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	20, // 19: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 20: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	12, // 21: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 22: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	20, // 23: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 24: legion.wire.Error.code:type_name -> legion.wire.Code
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1656,7 +1599,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[11].OneofWrappers = []any{
+	file_wire_proto_msgTypes[10].OneofWrappers = []any{
 		(*Replicate_Diff)(nil),
 		(*Replicate_Snapshot)(nil),
 		(*Replicate_NeedFull)(nil),
@@ -1667,7 +1610,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
