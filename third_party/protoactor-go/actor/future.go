@@ -154,19 +154,35 @@ func (ref *futureProcess) SendUserMessage(pid *PID, message interface{}) {
 
 	_, msg, _ := UnwrapEnvelope(message)
 
+	// Legion patch: result and err are written under the lock, and not at all once the
+	// future is done. Upstream wrote them unguarded, so a reply arriving after the
+	// timeout raced with the caller reading the result (seen under -race).
+	ref.cond.L.Lock()
+	if ref.done {
+		ref.cond.L.Unlock()
+		return
+	}
 	if _, ok := msg.(*DeadLetterResponse); ok {
 		ref.result = nil
 		ref.err = ErrDeadLetter
 	} else {
 		ref.result = msg
 	}
+	ref.cond.L.Unlock()
 
 	ref.Stop(pid)
 }
 
 func (ref *futureProcess) SendSystemMessage(pid *PID, message interface{}) {
 	defer ref.instrument()
+	// Legion patch: see SendUserMessage.
+	ref.cond.L.Lock()
+	if ref.done {
+		ref.cond.L.Unlock()
+		return
+	}
 	ref.result = message
+	ref.cond.L.Unlock()
 	ref.Stop(pid)
 }
 
