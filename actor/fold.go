@@ -23,9 +23,11 @@ type foldable interface {
 	event(event []byte, time int64, req string) (lattice.EventID, []byte, error)
 	query(q []byte, stable bool) ([]byte, error)
 	propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error)
-	// diff encodes what peer to lacks; lean sends the entries other peers created as
-	// acks only (their creators send them; anti-entropy repairs what is lost).
-	diff(to lattice.Peer, lean bool) (*wire.Diff, bool, error)
+	// diff encodes what peer to lacks: every entry it has not acknowledged travels with
+	// the acks, never an ack alone (docs/lattice.md: knowledge of an ack travels with the
+	// acknowledger's entries; a receiver that learned an ack without the entries below it
+	// could fold past an entry it never saw).
+	diff(to lattice.Peer) (*wire.Diff, bool, error)
 	snapshot(withPending bool) (*wire.Snapshot, error)
 	applyDiff(d *wire.Diff) (report, error)
 	merge(s *wire.Snapshot) (report, error)
@@ -158,21 +160,10 @@ func (f *typedFold[S, E, O]) propose(kind lattice.DeltaKind, p lattice.Peer) (la
 	return f.st.Propose(kind, p)
 }
 
-func (f *typedFold[S, E, O]) diff(to lattice.Peer, lean bool) (*wire.Diff, bool, error) {
+func (f *typedFold[S, E, O]) diff(to lattice.Peer) (*wire.Diff, bool, error) {
 	d, ok := f.st.Diff(to)
 	if !ok {
 		return nil, false, nil
-	}
-	if lean {
-		self, kept := f.st.Self(), d.Entries[:0]
-		for _, e := range d.Entries {
-			if e.ID.Peer == self {
-				kept = append(kept, e)
-			} else {
-				d.Acks = append(d.Acks, lattice.Ack{ID: e.ID, Peers: e.Acks})
-			}
-		}
-		d.Entries = kept
 	}
 	m, err := wire.FromDiff(&d, f.ce)
 	return m, true, err

@@ -659,7 +659,7 @@ func (r *replica) replicate() {
 	st := r.fold.state()
 	if !st.hasBase {
 		for p := range r.full { // "I hold nothing": lets a syncing replica stop waiting
-			r.sendTo(p, true, false)
+			r.sendTo(p, true)
 		}
 		r.broadcast = false
 		clear(r.notify)
@@ -694,11 +694,7 @@ func (r *replica) replicate() {
 		if !r.n.reachable(p) {
 			continue // no member hosts p (or the link is cut): encoding would be wasted
 		}
-		// A peer told only because this replica has news (broadcast) gets a lean diff:
-		// this replica's own new entries, and acks for the others' (their creators sent
-		// them to p). A peer that is behind (notify, full) gets everything it lacks.
-		lean := !r.notify[p] && !r.full[p]
-		if r.sendTo(p, r.full[p], lean) {
+		if r.sendTo(p, r.full[p]) {
 			r.outstanding[p] = now
 		}
 	}
@@ -709,10 +705,10 @@ func (r *replica) replicate() {
 
 // sendTo sends p a diff (or the full state); it reports whether p will answer (the
 // message carries entries p has not acknowledged, whose acks p sends back).
-func (r *replica) sendTo(p lattice.Peer, full, lean bool) bool {
+func (r *replica) sendTo(p lattice.Peer, full bool) bool {
 	msg := &wire.Replicate{To: r.target(p), From: string(r.n.peer)}
 	if !full {
-		d, ok, err := r.fold.diff(p, lean)
+		d, ok, err := r.fold.diff(p)
 		if errors.Is(err, wire.ErrTooManyPeers) {
 			ok, err = false, nil // the full state names peers in full
 		}
