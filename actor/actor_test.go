@@ -165,3 +165,27 @@ func TestRejectedAndPanickingEvents(t *testing.T) {
 	}
 	checkReplicas(t, c, map[string]int64{"k": 6})
 }
+
+// TestStatsCountReplication: one consistent call on three replicas takes at least the
+// event's diff to each of the two other replicas and their two acks back, each processed
+// and flushed; the nodes' Stats must show that work.
+func TestStatsCountReplication(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var before actor.Stats
+	for _, n := range c.Nodes {
+		before = before.Add(n.Stats())
+	}
+	if _, err := actor.RefOf(c.Nodes[0], counterKind, "k").Call(ctx, wrapperspb.Int64(1), actor.Consistent); err != nil {
+		t.Fatal(err)
+	}
+	var after actor.Stats
+	for _, n := range c.Nodes {
+		after = after.Add(n.Stats())
+	}
+	d := after.Sub(before)
+	if d.Sent < 4 || d.Received < 4 || d.Flushes < 3 || d.Envelopes < 1 || d.Envelopes > d.Sent {
+		t.Fatalf("stats of one consistent call: %+v", d)
+	}
+}

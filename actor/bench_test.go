@@ -49,7 +49,22 @@ func BenchmarkCluster(b *testing.B) {
 		}
 	}
 	const callers = 64
-	run := func(b *testing.B, op func(caller, i int) error) { runCallers(b, callers, op) }
+	stats := func() (s Stats) {
+		for _, n := range nodes {
+			s = s.Add(n.Stats())
+		}
+		return s
+	}
+	// Each run also reports the replication work per operation, from the nodes' Stats.
+	measure := func(b *testing.B, callers int, op func(caller, i int) error) {
+		before := stats()
+		runCallers(b, callers, op)
+		d, n := stats().Sub(before), float64(b.N)
+		b.ReportMetric(float64(d.Sent)/n, "msgs/op")
+		b.ReportMetric(float64(d.Envelopes)/n, "envelopes/op")
+		b.ReportMetric(float64(d.Flushes)/n, "flushes/op")
+	}
+	run := func(b *testing.B, op func(caller, i int) error) { measure(b, callers, op) }
 	b.Run("raw-request", func(b *testing.B) {
 		run(b, func(c, i int) error {
 			from, to := nodes[c%3], nodes[(c+1)%3]
@@ -68,7 +83,7 @@ func BenchmarkCluster(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) { run(b, op) })
 		// One caller: the latency of a call on an otherwise idle cluster.
-		b.Run(name+"-1caller", func(b *testing.B) { runCallers(b, 1, op) })
+		b.Run(name+"-1caller", func(b *testing.B) { measure(b, 1, op) })
 	}
 }
 

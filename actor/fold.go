@@ -3,6 +3,7 @@ package actor
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -66,6 +67,7 @@ type folded struct {
 
 type report struct {
 	added     int
+	creators  []lattice.Peer // the peers that created the added entries, each once
 	renegades []lattice.Entry[[]byte]
 }
 
@@ -197,6 +199,11 @@ func (f *typedFold[S, E, O]) merge(m *wire.Snapshot) (report, error) {
 
 func (f *typedFold[S, E, O]) report(r lattice.Report[E]) report {
 	out := report{added: len(r.Added)}
+	for _, id := range r.Added {
+		if !slices.Contains(out.creators, id.Peer) {
+			out.creators = append(out.creators, id.Peer)
+		}
+	}
 	for _, e := range r.Renegades {
 		if e.Delta.Kind != lattice.Event {
 			continue
@@ -268,10 +275,10 @@ func (f *typedFold[S, E, O]) ids() []lattice.EventID {
 	return out
 }
 
-// knowsMore reports whether this replica knows something the sender of d did not and
-// will not learn otherwise: a higher infimum (acks reach every replica directly from
-// their source, and anti-entropy covers lost ones). Then the sender should hear back even
-// if d brought nothing new here.
+// knowsMore reports whether this replica knows something the sender of d did not: a
+// higher infimum, which lets the sender fold (and drop) what it still holds. Then the
+// sender should hear back even if d brought nothing new here. (Acks a replica lacks reach
+// it with the next diff of a replica that has them, or by anti-entropy.)
 func (f *typedFold[S, E, O]) knowsMore(d *wire.Diff) bool {
 	return f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0
 }

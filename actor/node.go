@@ -60,6 +60,7 @@ type Node struct {
 	stopped  atomic.Bool
 	pool     *pool    // dispatcher of the router and the replicas
 	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
+	stats    nodeStats
 	stopOnce sync.Once
 	done     chan struct{}
 	wg       sync.WaitGroup

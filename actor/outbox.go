@@ -33,6 +33,7 @@ func (n *Node) outboxOf(peer lattice.Peer) *outbox {
 
 // post queues m for peer.
 func (n *Node) post(peer lattice.Peer, m *wire.Replicate) {
+	n.stats.sent.Add(1)
 	ob := n.outboxOf(peer)
 	ob.mu.Lock()
 	ob.queue = append(ob.queue, m)
@@ -66,6 +67,7 @@ func (n *Node) sendOutbox(peer lattice.Peer, ob *outbox) {
 		if !ok {
 			continue // membership lost the peer meanwhile: anti-entropy resends later
 		}
+		n.stats.envelopes.Add(1)
 		if len(q) == 1 {
 			n.system.Root.Send(pid, q[0])
 		} else {

@@ -440,6 +440,7 @@ func (r *replica) onQuery(ctx pa.Context, m *wire.Query, sender *pa.PID) {
 }
 
 func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
+	r.n.stats.received.Add(1)
 	if r.failed != nil {
 		return
 	}
@@ -481,10 +482,18 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		return
 	}
 	if rep.added > 0 {
-		// Our acks of the new entries: every replica needs them to fold, so they go to
-		// all (a base that moved by a remote proof needs no announcement: the others
-		// fold on the same acks).
-		r.broadcast = true
+		// Our acks of the new entries go to the sender and to the entries' creators: a
+		// creator waits for them to answer its consistent calls, and the sender relays
+		// them with its next diffs. The other replicas learn them from those diffs (as
+		// acks, or as the base they let fold), or from anti-entropy when the partition
+		// goes quiet; sending them to every replica as well cost a third of the messages
+		// of each event for nothing any caller waits on.
+		r.notify[from] = true
+		for _, p := range rep.creators {
+			if p != r.n.peer {
+				r.notify[p] = true
+			}
+		}
 	}
 	r.renegades = append(r.renegades, rep.renegades...)
 	r.queueFlush(ctx)
@@ -496,6 +505,7 @@ func (r *replica) target(p lattice.Peer) *wire.Target {
 
 // flush makes the batch durable, then answers and replicates.
 func (r *replica) flush(ctx pa.Context) {
+	r.n.stats.flushes.Add(1)
 	r.flushQueued = false
 	if st := r.fold.state(); st.participant && len(r.renegades) > 0 {
 		for _, e := range r.renegades { // events this peer acknowledged that the history dropped
@@ -756,14 +766,26 @@ func (r *replica) onTick(ctx pa.Context) {
 	if st.pending == 0 && len(r.waiters) == 0 {
 		return
 	}
-	if st.base == r.lastBase {
+	stalled := st.base == r.lastBase
+	if stalled {
 		r.idleTicks++
 	} else {
 		r.idleTicks, r.lastBase = 0, st.base
 	}
-	for _, o := range r.fold.owed() {
-		if o.Peer != r.n.peer {
-			r.notify[o.Peer] = true
+	if stalled {
+		// The log did not fold since the last tick: re-send to the peers that owe acks (a
+		// message may have been lost) and to the creators of pending entries (they hear
+		// every ack first, and answer with a diff or the base it lets us fold). While it
+		// folds, the regular traffic carries all of that already.
+		for _, o := range r.fold.owed() {
+			if o.Peer != r.n.peer {
+				r.notify[o.Peer] = true
+			}
+		}
+		for _, id := range r.fold.ids() {
+			if id.Peer != r.n.peer {
+				r.notify[id.Peer] = true
+			}
 		}
 	}
 	for p := range r.deferred {

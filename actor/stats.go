@@ -1,0 +1,43 @@
+package actor
+
+import "sync/atomic"
+
+// Stats counts a node's replication work since it started. Divided by the number of calls
+// over the same interval, it shows what one event costs the cluster: how many replication
+// messages it took, how many of them shared a remote envelope, how many batches the
+// replicas made durable.
+type Stats struct {
+	// Sent is the replication messages (diffs, full states, requests for them) this
+	// node's replicas sent to other peers.
+	Sent int64
+	// Envelopes is the remote messages those travelled in (several partitions' messages
+	// to one peer share one envelope).
+	Envelopes int64
+	// Received is the replication messages this node's replicas processed.
+	Received int64
+	// Flushes is the batches this node's replicas made durable and answered: one per
+	// burst of calls and replication messages a replica processed back to back.
+	Flushes int64
+}
+
+// Add returns the sum of s and o (for totals over nodes).
+func (s Stats) Add(o Stats) Stats {
+	return Stats{Sent: s.Sent + o.Sent, Envelopes: s.Envelopes + o.Envelopes,
+		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes}
+}
+
+// Sub returns s minus o (the work between two readings).
+func (s Stats) Sub(o Stats) Stats {
+	return Stats{Sent: s.Sent - o.Sent, Envelopes: s.Envelopes - o.Envelopes,
+		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes}
+}
+
+type nodeStats struct {
+	sent, envelopes, received, flushes atomic.Int64
+}
+
+// Stats returns the node's replication counters.
+func (n *Node) Stats() Stats {
+	return Stats{Sent: n.stats.sent.Load(), Envelopes: n.stats.envelopes.Load(),
+		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load()}
+}
