@@ -37,6 +37,8 @@ type replica struct {
 	stored     map[lattice.EventID]bool
 	storedBase lattice.Base
 	storedHas  bool
+	batch      storage.Batch // persist's, reused
+	written    []storedEntry // persist's, reused
 
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
@@ -49,6 +51,8 @@ type replica struct {
 	outstanding map[lattice.Peer]time.Time // diffs sent and not answered yet
 	deferred    map[lattice.Peer]bool      // diffs held back by flow control
 
+	targets   []lattice.Peer // replicate's, reused
+	targetOf  []*wire.Target // see target
 	ticker    *time.Timer
 	lastBase  lattice.Base
 	idleTicks int
@@ -499,8 +503,19 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 	r.queueFlush(ctx)
 }
 
+// target addresses this partition's replica on p. Targets are made once per peer and
+// shared by the messages that carry them (nothing modifies a message once sent).
 func (r *replica) target(p lattice.Peer) *wire.Target {
-	return &wire.Target{Kind: r.kind.kindName(), Key: r.key, Peer: string(p)}
+	for _, t := range r.targetOf {
+		if t.Peer == string(p) {
+			return t
+		}
+	}
+	t := &wire.Target{Kind: r.kind.kindName(), Key: r.key, Peer: string(p)}
+	if len(r.targetOf) < 8 { // a partition has a few replicas; stop caching if it churns
+		r.targetOf = append(r.targetOf, t)
+	}
+	return t
 }
 
 // flush makes the batch durable, then answers and replicates.
@@ -597,11 +612,14 @@ const snapshotEvery = 32
 // (with this replica's ack) and, every snapshotEvery folds (or when forced), the infimum
 // together with the deletion of every stored entry it covers or that was dropped.
 func (r *replica) persist(force bool) error {
-	var b storage.Batch
+	b := &r.batch
+	b.Reset()
+	r.written = r.written[:0]
 	st := r.fold.state()
 	ids := r.fold.ids()
 	for i, id := range ids {
-		if acked, ok := r.stored[id]; ok && (acked || !r.fold.selfAcked(i)) {
+		selfAcked := r.fold.selfAcked(i)
+		if acked, ok := r.stored[id]; ok && (acked || !selfAcked) {
 			continue
 		}
 		_, data, err := r.fold.encodeEntry(i)
@@ -609,6 +627,7 @@ func (r *replica) persist(force bool) error {
 			return err
 		}
 		b.PutDelta(r.part, idKey(id), data)
+		r.written = append(r.written, storedEntry{id, selfAcked})
 	}
 	moved := st.base != r.storedBase || st.hasBase != r.storedHas
 	// A replica that just got its state (genesis, or a full state as a joiner) writes it
@@ -640,19 +659,28 @@ func (r *replica) persist(force bool) error {
 	if b.Empty() {
 		return nil
 	}
-	if err := r.n.store.Commit(&b); err != nil {
+	if err := r.n.store.Commit(b); err != nil {
 		return err
 	}
-	if snapshot {
-		r.stored = make(map[lattice.EventID]bool, len(ids))
-	}
-	for i, id := range ids {
-		r.stored[id] = r.fold.selfAcked(i)
-	}
-	if snapshot {
+	if snapshot { // what is stored now: the infimum and exactly the pending entries
+		clear(r.stored)
+		for i, id := range ids {
+			r.stored[id] = r.fold.selfAcked(i)
+		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
+		return nil
+	}
+	for _, w := range r.written {
+		r.stored[w.id] = w.selfAcked
 	}
 	return nil
+}
+
+// storedEntry is an entry persist wrote, with whether it was written with this replica's
+// ack.
+type storedEntry struct {
+	id        lattice.EventID
+	selfAcked bool
 }
 
 // idKey encodes an event id so that bytewise order is id order.
@@ -676,24 +704,29 @@ func (r *replica) replicate() {
 		clear(r.full)
 		return
 	}
-	targets := map[lattice.Peer]bool{}
+	targets := r.targets[:0]
+	add := func(p lattice.Peer) {
+		if p != r.n.peer && !slices.Contains(targets, p) {
+			targets = append(targets, p)
+		}
+	}
 	if r.broadcast {
 		for _, p := range r.fold.top() {
-			targets[p] = true
+			add(p)
 		}
 		for _, p := range st.participants {
-			targets[p] = true
+			add(p)
 		}
 	}
 	for p := range r.notify {
-		targets[p] = true
+		add(p)
 	}
 	for p := range r.full {
-		targets[p] = true
+		add(p)
 	}
-	delete(targets, r.n.peer)
+	r.targets = targets
 	now := time.Now()
-	for p := range targets {
+	for _, p := range targets {
 		// Flow control: while a diff to p is unanswered, p will hear the rest with its
 		// answer (or at the next anti-entropy tick). Under a partition this keeps each
 		// flush from re-sending the whole backlog; under load it batches.
