@@ -163,20 +163,13 @@ func (f *typedFold[S, E, O]) propose(kind lattice.DeltaKind, p lattice.Peer) (la
 }
 
 func (f *typedFold[S, E, O]) diff(to lattice.Peer) (*wire.Diff, bool, error) {
-	d, ok := f.st.Diff(to)
-	if !ok {
-		return nil, false, nil
-	}
-	m, err := wire.FromDiff(&d, f.ce)
-	return m, true, err
+	// Encoded straight from the log: no intermediate copy of the entries and ack sets.
+	return wire.DiffOf(f.st, to, f.ce)
 }
 
 func (f *typedFold[S, E, O]) snapshot(withPending bool) (*wire.Snapshot, error) {
-	snap := f.st.Snapshot()
-	if !withPending {
-		snap.Pending = nil
-	}
-	return wire.FromSnapshot(&snap, f.st.HasBase(), f.cs, f.ce)
+	// Encoded straight from the state: no deep copy (nor clone of the user's state) first.
+	return wire.SnapshotOf(f.st, withPending, f.cs, f.ce)
 }
 
 func (f *typedFold[S, E, O]) applyDiff(m *wire.Diff) (report, error) {
@@ -223,14 +216,31 @@ func (f *typedFold[S, E, O]) acknowledge() int { return f.st.Acknowledge() }
 func (f *typedFold[S, E, O]) reduce() []folded {
 	fs := f.st.Reduce()
 	out := make([]folded, len(fs))
-	for i, x := range fs {
+	// The outputs are marshalled into one array, each capped so that none can grow into
+	// the next: one allocation per reduce instead of one per output.
+	size := 0
+	for i := range fs {
+		if x := &fs[i]; x.Kind == lattice.Event && x.Err == nil {
+			size += proto.Size(x.Output)
+		}
+	}
+	buf := make([]byte, 0, size)
+	for i := range fs {
+		x := &fs[i]
 		out[i] = folded{id: x.ID, kind: x.Kind, req: x.Req, err: x.Err}
-		if x.Kind == lattice.Event && x.Err == nil {
-			if b, err := proto.Marshal(x.Output); err == nil {
-				out[i].out = b
-			} else {
-				out[i].err = err
-			}
+		if x.Kind != lattice.Event || x.Err != nil {
+			continue
+		}
+		start := len(buf)
+		b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, x.Output)
+		switch {
+		case err != nil:
+			out[i].err = err
+		case len(b) == start: // as proto.Marshal answers for an empty (or nil) message
+			out[i].out, _ = proto.Marshal(x.Output)
+		default:
+			buf = b
+			out[i].out = buf[start:len(buf):len(buf)]
 		}
 	}
 	return out
@@ -238,11 +248,7 @@ func (f *typedFold[S, E, O]) reduce() []folded {
 
 func (f *typedFold[S, E, O]) encodeEntry(i int) (lattice.EventID, []byte, error) {
 	e := &f.st.Pending()[i]
-	m, err := wire.FromEntry(e, f.ce)
-	if err != nil {
-		return e.ID, nil, err
-	}
-	b, err := proto.Marshal(m)
+	b, err := wire.MarshalEntry(e, f.ce)
 	return e.ID, b, err
 }
 

@@ -172,3 +172,26 @@ func BenchmarkProjectionOutOfOrder(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRequestAckReduce: BenchmarkEventAckReduce/batch=1 with a request key on every
+// event, as the runtime's calls carry: the dedup window (256 keys) fills and slides.
+func BenchmarkRequestAckReduce(b *testing.B) {
+	rs := counterReplicas(3)
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprint("req-", i)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, _, err := rs[0].Request(1, int64(n), keys[n%len(keys)]); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		exchange(b, rs)
+	}
+	exchange(b, rs)
+	if got := rs[2].Infimum().Value; got != int64(n) {
+		b.Fatalf("folded %d of %d events", got, n)
+	}
+}

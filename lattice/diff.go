@@ -1,7 +1,5 @@
 package lattice
 
-import "slices"
-
 // Ack is an ack-only update: the peers known to have acknowledged one entry.
 type Ack struct {
 	ID    EventID
@@ -29,11 +27,19 @@ func (s *State[S, E, O]) Diff(q Peer) (d Diff[E], ok bool) {
 		return Diff[E]{}, false
 	}
 	d = Diff[E]{Origin: s.origin, From: s.self, Base: s.Base()}
-	acked := 0
+	acked, total := 0, 0
 	for i := range s.pending {
 		if peers(s.pending[i].Acks).has(q) {
 			acked++
 		}
+		total += len(s.pending[i].Acks)
+	}
+	// Every ack set is copied into one array, each capped so that none grows into the next.
+	sets := make([]Peer, 0, total)
+	clone := func(ps []Peer) []Peer {
+		start := len(sets)
+		sets = append(sets, ps...)
+		return sets[start:len(sets):len(sets)]
 	}
 	if acked > 0 {
 		d.Acks = make([]Ack, 0, acked)
@@ -44,12 +50,27 @@ func (s *State[S, E, O]) Diff(q Peer) (d Diff[E], ok bool) {
 	for i := range s.pending {
 		e := &s.pending[i]
 		if peers(e.Acks).has(q) {
-			d.Acks = append(d.Acks, Ack{ID: e.ID, Peers: slices.Clone(e.Acks)})
+			d.Acks = append(d.Acks, Ack{ID: e.ID, Peers: clone(e.Acks)})
 		} else {
-			d.Entries = append(d.Entries, e.clone())
+			c := *e
+			c.Acks = clone(e.Acks)
+			d.Entries = append(d.Entries, c)
 		}
 	}
 	return d, true
+}
+
+// DiffView is Diff without its copies, for an encoder that converts the diff at once: it
+// returns the diff's header (Origin, From and Base; no Entries, no Acks) and the pending
+// entries it is built from. Diff(q) carries, in id order, each entry q has not
+// acknowledged (!Entry.Acked(q)) in Entries, and the ack set of each other one in Acks.
+// The entries are shared with the replica: read them, never modify them, and do not keep
+// them (nor their ack sets) past the next call on the replica. ok is as for Diff.
+func (s *State[S, E, O]) DiffView(q Peer) (head Diff[E], pending []Entry[E], ok bool) {
+	if !s.hasBase || !s.knows(q) {
+		return Diff[E]{}, nil, false
+	}
+	return Diff[E]{Origin: s.origin, From: s.self, Base: s.Base()}, s.pending, true
 }
 
 // knows reports whether q is a participant of the infimum. A joining peer is not: until its

@@ -106,7 +106,7 @@ func (s *State[S, E, O]) lastCounter(p Peer) uint64 {
 func (s *State[S, E, O]) insertLocal(id EventID, d Delta[E]) {
 	acks := make([]Peer, 1, len(s.inf.Participants)+1)
 	acks[0] = s.self
-	s.pending = append(s.pending, Entry[E]{ID: id, Delta: d, Acks: acks})
+	s.insertAt(len(s.pending), Entry[E]{ID: id, Delta: d, Acks: acks})
 	if d.Kind == Join || d.Kind == UnJoin {
 		s.membership++
 	}

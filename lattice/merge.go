@@ -199,6 +199,7 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 // held. It returns the ids it inserted.
 func (s *State[S, E, O]) union(entries []Entry[E]) []EventID {
 	var added []EventID
+	var chunk []Peer // ack sets of inserted entries are carved out of it
 	for i := range entries {
 		in := &entries[i]
 		s.see(in.ID)
@@ -211,7 +212,19 @@ func (s *State[S, E, O]) union(entries []Entry[E]) []EventID {
 			e.Acks = peers(e.Acks).union(in.Acks)
 			continue
 		}
-		s.pending = slices.Insert(s.pending, j, Entry[E]{ID: in.ID, Delta: in.Delta, Acks: sortedPeers(in.Acks)})
+		// Room for every participant's ack (and a joiner's), so that acknowledging and
+		// merging acks later does not reallocate; capped, so that no set grows into the next.
+		c := max(len(in.Acks), len(s.inf.Participants)) + 1
+		if len(chunk) < c {
+			chunk = make([]Peer, c*(len(entries)-i))
+		}
+		acks := append(chunk[:0:c], in.Acks...)
+		chunk = chunk[c:]
+		if !slices.IsSorted(acks) {
+			slices.Sort(acks)
+		}
+		acks = slices.Compact(acks)
+		s.insertAt(j, Entry[E]{ID: in.ID, Delta: in.Delta, Acks: acks})
 		if k := in.Delta.Kind; k == Join || k == UnJoin {
 			s.membership++
 		}

@@ -18,11 +18,13 @@ func (s *State[S, E, O]) Owed() []Owed {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	need := peers(s.inf.Participants).clone()
+	need := peers(s.inf.Participants) // read only, unless membership changes are pending
 	// A joining peer owes acks from its Join on: what came before folds without it.
-	start := map[Peer]int{}
+	var start map[Peer]int
 	var unjoining peers
 	if s.membership > 0 {
+		need = need.clone()
+		start = map[Peer]int{}
 		unjoining = s.unjoining()
 		for i := range s.pending {
 			if d := &s.pending[i].Delta; d.Kind == Join && !need.has(d.Peer) {

@@ -149,6 +149,11 @@ type State[S, E, O any] struct {
 	// pending is sorted by ID; every entry is above inf.ID and was created by a peer
 	// that was a participant at its id.
 	pending []Entry[E]
+	// log is the whole array pending is a window of (len(log) == cap(log)); its elements
+	// outside the window are zero. Folding moves the window forward; insertAt moves it
+	// back to the start (or to a larger array) when it reaches the end, so that a log that
+	// folds as fast as it grows does not allocate.
+	log []Entry[E]
 	// membership counts pending Join and UnJoin entries (renegade checks are trivial
 	// when it is zero).
 	membership int
@@ -214,6 +219,45 @@ func (s *State[S, E, O]) find(id EventID) (int, bool) {
 		return n, false // the common case: a new id sorts last
 	}
 	return slices.BinarySearchFunc(s.pending, id, func(e Entry[E], id EventID) int { return e.ID.Compare(id) })
+}
+
+// insertAt inserts e into pending at index j.
+func (s *State[S, E, O]) insertAt(j int, e Entry[E]) {
+	n := len(s.pending)
+	if n == cap(s.pending) {
+		s.regrow()
+	}
+	s.pending = s.pending[:n+1]
+	copy(s.pending[j+1:], s.pending[j:n])
+	s.pending[j] = e
+}
+
+// regrow makes room past the end of a full pending window: it moves the window back to the
+// start of its array when at least as much room was freed before it as the window holds
+// (so that each move is paid for by as many inserts), and to a new array twice as large
+// otherwise.
+func (s *State[S, E, O]) regrow() {
+	n := len(s.pending)
+	if free := cap(s.log) - cap(s.pending); free > 0 && free >= n && s.inLog() {
+		copy(s.log, s.pending)
+		clear(s.log[n : free+n])
+		s.pending = s.log[:n]
+		return
+	}
+	s.log = make([]Entry[E], max(2*n, 2))
+	copy(s.log, s.pending)
+	s.pending = s.log[:n]
+}
+
+// inLog reports whether pending is a window of log's array (always, but for a zero-cap
+// window, which cannot be told apart from an empty window of any array and is taken to be
+// one of log's).
+func (s *State[S, E, O]) inLog() bool {
+	c := cap(s.pending)
+	if c == 0 || len(s.log) == 0 {
+		return c == 0
+	}
+	return &s.pending[:c][c-1] == &s.log[len(s.log)-1]
 }
 
 func (s *State[S, E, O]) see(id EventID) {

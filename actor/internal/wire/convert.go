@@ -1,10 +1,12 @@
 package wire
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
+	"math/bits"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/lattice"
 )
@@ -52,20 +54,67 @@ func toPeers(ps []string) []lattice.Peer {
 
 // FromEntry encodes a pending entry.
 func FromEntry[E any](e *lattice.Entry[E], c Codec[E]) (*Entry, error) {
-	m := &Entry{
-		Id:   FromID(e.ID),
-		Acks: fromPeers(e.Acks),
-		Delta: &Delta{Kind: uint32(e.Delta.Kind), Peer: string(e.Delta.Peer), Time: e.Delta.Time,
-			Err: e.Delta.Err, Cutoff: e.Delta.Cutoff, Req: e.Delta.Req},
+	b := new(entryBlock)
+	if err := fillEntry(b, e, c); err != nil {
+		return nil, err
 	}
-	if k := e.Delta.Kind; k == lattice.Event || k == lattice.Error {
-		b, err := c.Encode(e.Delta.Event)
+	return &b.m, nil
+}
+
+// MarshalEntry encodes a pending entry into its stored form: proto.Marshal(FromEntry(e)).
+func MarshalEntry[E any](e *lattice.Entry[E], c Codec[E]) ([]byte, error) {
+	b := entryPool.Get().(*entryBlock)
+	defer func() {
+		*b = entryBlock{} // hold on to nothing of the entry
+		entryPool.Put(b)
+	}()
+	if err := fillEntry(b, e, c); err != nil {
+		return nil, err
+	}
+	return proto.Marshal(&b.m)
+}
+
+// entryPool recycles the messages MarshalEntry encodes through: only their encoding leaves it.
+var entryPool = sync.Pool{New: func() any { return new(entryBlock) }}
+
+// entryBlock holds an Entry message and the messages it points to, so that encoding an
+// entry costs one allocation (plus the event's encoding) instead of five.
+type entryBlock struct {
+	m     Entry
+	id    EventID
+	delta Delta
+	acks  [4]string // the ack set, when it has at most 4 peers
+}
+
+func fillEntry[E any](b *entryBlock, e *lattice.Entry[E], c Codec[E]) error {
+	b.id.Counter, b.id.Peer = e.ID.Counter, string(e.ID.Peer)
+	if err := fillDelta(&b.delta, e, c); err != nil {
+		return err
+	}
+	b.m.Id, b.m.Delta = &b.id, &b.delta
+	if n := len(e.Acks); n <= len(b.acks) {
+		b.m.Acks = b.acks[:n:n]
+	} else {
+		b.m.Acks = make([]string, n)
+	}
+	for i, p := range e.Acks {
+		b.m.Acks[i] = string(p)
+	}
+	return nil
+}
+
+// fillDelta encodes the delta of entry e into m.
+func fillDelta[E any](m *Delta, e *lattice.Entry[E], c Codec[E]) error {
+	d := &e.Delta
+	m.Kind, m.Peer, m.Time, m.Err, m.Cutoff, m.Req = uint32(d.Kind), string(d.Peer), d.Time, d.Err, d.Cutoff, d.Req
+	if d.Kind == lattice.Event || d.Kind == lattice.Error {
+		b, err := c.Encode(d.Event)
 		if err != nil {
-			return nil, fmt.Errorf("wire: encode event %v: %w", e.ID, err)
+			return fmt.Errorf("wire: encode event %v: %w", e.ID, err)
 		}
-		m.Delta.Event = b
+		m.Event = b
 	}
-	return m, nil
+	return nil
 }
 
 // ToEntry decodes a pending entry, checking that it is well formed.
@@ -134,37 +183,134 @@ func (t *peerTable) set(ps []lattice.Peer) uint64 {
 	return bits
 }
 
-// FromDiff encodes a diff.
-func FromDiff[E any](d *lattice.Diff[E], c Codec[E]) (*Diff, error) {
-	m := &Diff{Origin: d.Origin, From: string(d.From), BaseId: FromID(d.Base.ID), BaseDigest: d.Base.Digest,
-		Entries: make([]*DiffEntry, len(d.Entries)), Acks: make([]*DiffAck, len(d.Acks))}
-	var t peerTable
-	entries := make([]DiffEntry, len(d.Entries)) // one allocation for all
-	for i := range d.Entries {
-		e := &d.Entries[i]
-		de := &entries[i]
-		de.Counter, de.Peer, de.Acks = e.ID.Counter, t.of(e.ID.Peer), t.set(e.Acks)
-		de.Delta = &Delta{Kind: uint32(e.Delta.Kind), Peer: string(e.Delta.Peer), Time: e.Delta.Time,
-			Err: e.Delta.Err, Cutoff: e.Delta.Cutoff, Req: e.Delta.Req}
-		if k := e.Delta.Kind; k == lattice.Event || k == lattice.Error {
-			b, err := c.Encode(e.Delta.Event)
-			if err != nil {
-				return nil, fmt.Errorf("wire: encode event %v: %w", e.ID, err)
-			}
-			de.Delta.Event = b
-		}
-		m.Entries[i] = de
+// diffBlock holds a Diff message and, for a small diff, what it points to: one
+// allocation instead of one per message.
+type diffBlock struct {
+	m       Diff
+	base    EventID
+	names   [4]string
+	entries [4]*DiffEntry
+	acks    [4]*DiffAck
+	ackBuf  [2]DiffAck // the ack sets of a diff that has at most 2
+}
+
+// diffEntryBlock is a DiffEntry with its Delta.
+type diffEntryBlock struct {
+	e DiffEntry
+	d Delta
+}
+
+// diffEncoder builds a Diff message with nEntries entries and nAcks ack sets, all in a
+// few allocations.
+type diffEncoder struct {
+	m    *Diff
+	t    peerTable
+	ents []diffEntryBlock
+	acks []DiffAck
+}
+
+func newDiffEncoder[E any](head *lattice.Diff[E], nEntries, nAcks int) diffEncoder {
+	b := new(diffBlock)
+	b.base.Counter, b.base.Peer = head.Base.ID.Counter, string(head.Base.ID.Peer)
+	m := &b.m
+	m.Origin, m.From, m.BaseId, m.BaseDigest = head.Origin, string(head.From), &b.base, head.Base.Digest
+	enc := diffEncoder{m: m, t: peerTable{names: b.names[:0]}}
+	if nEntries <= len(b.entries) {
+		m.Entries = b.entries[:nEntries:nEntries]
+	} else {
+		m.Entries = make([]*DiffEntry, nEntries)
 	}
-	acks := make([]DiffAck, len(d.Acks))
-	for i, a := range d.Acks {
-		acks[i] = DiffAck{Counter: a.ID.Counter, Peer: t.of(a.ID.Peer), Acks: t.set(a.Peers)}
-		m.Acks[i] = &acks[i]
+	if nEntries > 0 {
+		enc.ents = make([]diffEntryBlock, nEntries)
 	}
-	if len(t.names) > 64 {
+	if nAcks <= len(b.acks) {
+		m.Acks = b.acks[:nAcks:nAcks]
+	} else {
+		m.Acks = make([]*DiffAck, nAcks)
+	}
+	if nAcks <= len(b.ackBuf) {
+		enc.acks = b.ackBuf[:nAcks]
+	} else {
+		enc.acks = make([]DiffAck, nAcks)
+	}
+	return enc
+}
+
+// entry encodes e as the i-th entry.
+func diffEntry[E any](enc *diffEncoder, i int, e *lattice.Entry[E], c Codec[E]) error {
+	b := &enc.ents[i]
+	b.e.Counter, b.e.Peer, b.e.Acks = e.ID.Counter, enc.t.of(e.ID.Peer), enc.t.set(e.Acks)
+	if err := fillDelta(&b.d, e, c); err != nil {
+		return err
+	}
+	b.e.Delta = &b.d
+	enc.m.Entries[i] = &b.e
+	return nil
+}
+
+// ack encodes the i-th ack set.
+func (enc *diffEncoder) ack(i int, id lattice.EventID, ps []lattice.Peer) {
+	a := &enc.acks[i]
+	a.Counter, a.Peer, a.Acks = id.Counter, enc.t.of(id.Peer), enc.t.set(ps)
+	enc.m.Acks[i] = a
+}
+
+func (enc *diffEncoder) done() (*Diff, error) {
+	if len(enc.t.names) > 64 {
 		return nil, ErrTooManyPeers
 	}
-	m.Peers = t.names
-	return m, nil
+	enc.m.Peers = enc.t.names
+	return enc.m, nil
+}
+
+// FromDiff encodes a diff.
+func FromDiff[E any](d *lattice.Diff[E], c Codec[E]) (*Diff, error) {
+	enc := newDiffEncoder(d, len(d.Entries), len(d.Acks))
+	for i := range d.Entries {
+		if err := diffEntry(&enc, i, &d.Entries[i], c); err != nil {
+			return nil, err
+		}
+	}
+	for i := range d.Acks {
+		enc.ack(i, d.Acks[i].ID, d.Acks[i].Peers)
+	}
+	return enc.done()
+}
+
+// DiffOf encodes st.Diff(q) (ok false when st.Diff refuses) without the copies st.Diff
+// makes: the message is built straight from the replica's log and shares nothing mutable
+// with it. It is the same message as FromDiff of st.Diff(q).
+func DiffOf[S, E, O any](st *lattice.State[S, E, O], q lattice.Peer, c Codec[E]) (m *Diff, ok bool, err error) {
+	head, pending, ok := st.DiffView(q)
+	if !ok {
+		return nil, false, nil
+	}
+	acked := 0
+	for i := range pending {
+		if pending[i].Acked(q) {
+			acked++
+		}
+	}
+	enc := newDiffEncoder(&head, len(pending)-acked, acked)
+	// Entries first, then ack sets, as FromDiff numbers the peers.
+	n := 0
+	for i := range pending {
+		if e := &pending[i]; !e.Acked(q) {
+			if err := diffEntry(&enc, n, e, c); err != nil {
+				return nil, true, err
+			}
+			n++
+		}
+	}
+	n = 0
+	for i := range pending {
+		if e := &pending[i]; e.Acked(q) {
+			enc.ack(n, e.ID, e.Acks)
+			n++
+		}
+	}
+	m, err = enc.done()
+	return m, true, err
 }
 
 // ToDiff decodes a diff, checking that it is well formed.
@@ -175,50 +321,60 @@ func ToDiff[E any](m *Diff, c Codec[E]) (lattice.Diff[E], error) {
 	if len(names) > 64 {
 		return d, malformed("%d peers in a diff", len(names))
 	}
-	peers := make([]lattice.Peer, len(names))
-	for i, n := range names {
+	for _, n := range names {
 		if n == "" {
 			return d, malformed("empty peer name")
 		}
-		peers[i] = lattice.Peer(n)
 	}
 	// Ack sets are sorted (lattice.Entry.Acks): read the bits in the order of the names.
-	order := make([]int, len(peers))
+	var orderBuf [64]uint8
+	order := orderBuf[:len(names)]
 	for i := range order {
-		order[i] = i
+		order[i] = uint8(i)
+		for j := i; j > 0 && names[order[j]] < names[order[j-1]]; j-- { // a handful: insertion sort
+			order[j], order[j-1] = order[j-1], order[j]
+		}
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(peers[a], peers[b]) })
 	for i := 1; i < len(order); i++ {
-		if peers[order[i]] == peers[order[i-1]] {
-			return d, malformed("peer %q named twice", peers[order[i]])
+		if names[order[i]] == names[order[i-1]] {
+			return d, malformed("peer %q named twice", names[order[i]])
 		}
 	}
-	id := func(counter uint64, p uint32) (lattice.EventID, error) {
-		if counter == 0 || int(p) >= len(peers) {
-			return lattice.EventID{}, malformed("id %d@#%d with %d peers", counter, p, len(peers))
-		}
-		return lattice.EventID{Counter: counter, Peer: peers[p]}, nil
+	ems, ams := m.GetEntries(), m.GetAcks()
+	// Every ack set is carved out of one array (each capped, so that appending to one
+	// cannot overwrite the next).
+	mask := ^uint64(0)
+	if len(names) < 64 {
+		mask = 1<<len(names) - 1
 	}
-	set := func(bits uint64) ([]lattice.Peer, error) {
-		if len(peers) < 64 && bits>>len(peers) != 0 {
-			return nil, malformed("ack set %b names no peer of %d", bits, len(peers))
+	total := 0
+	for _, em := range ems {
+		total += bits.OnesCount64(em.GetAcks() & mask)
+	}
+	for _, a := range ams {
+		total += bits.OnesCount64(a.GetAcks() & mask)
+	}
+	sets := make([]lattice.Peer, 0, total)
+	set := func(b uint64) ([]lattice.Peer, error) {
+		if b&^mask != 0 {
+			return nil, malformed("ack set %b names no peer of %d", b, len(names))
 		}
-		out := make([]lattice.Peer, 0, 4)
+		start := len(sets)
 		for _, i := range order {
-			if bits&(1<<i) != 0 {
-				out = append(out, peers[i])
+			if b&(1<<i) != 0 {
+				sets = append(sets, lattice.Peer(names[i]))
 			}
 		}
-		return out, nil
+		return sets[start:len(sets):len(sets)], nil
 	}
-	d.Entries = make([]lattice.Entry[E], len(m.GetEntries()))
-	for i, em := range m.GetEntries() {
+	d.Entries = make([]lattice.Entry[E], len(ems))
+	for i, em := range ems {
 		var err error
 		e := &d.Entries[i]
 		if em == nil || em.Delta == nil {
 			return d, malformed("entry without delta")
 		}
-		if e.ID, err = id(em.Counter, em.Peer); err != nil {
+		if e.ID, err = diffID(names, em.Counter, em.Peer); err != nil {
 			return d, err
 		}
 		if e.Delta, err = toDelta(e.ID, em.Delta, c); err != nil {
@@ -228,13 +384,13 @@ func ToDiff[E any](m *Diff, c Codec[E]) (lattice.Diff[E], error) {
 			return d, err
 		}
 	}
-	d.Acks = make([]lattice.Ack, len(m.GetAcks()))
-	for i, a := range m.GetAcks() {
+	d.Acks = make([]lattice.Ack, len(ams))
+	for i, a := range ams {
 		var err error
 		if a == nil {
 			return d, malformed("empty ack")
 		}
-		if d.Acks[i].ID, err = id(a.Counter, a.Peer); err != nil {
+		if d.Acks[i].ID, err = diffID(names, a.Counter, a.Peer); err != nil {
 			return d, err
 		}
 		if d.Acks[i].Peers, err = set(a.Acks); err != nil {
@@ -244,18 +400,47 @@ func ToDiff[E any](m *Diff, c Codec[E]) (lattice.Diff[E], error) {
 	return d, nil
 }
 
+// diffID decodes an id of a diff that names peers by their index in names.
+func diffID(names []string, counter uint64, p uint32) (lattice.EventID, error) {
+	if counter == 0 || int(p) >= len(names) {
+		return lattice.EventID{}, malformed("id %d@#%d with %d peers", counter, p, len(names))
+	}
+	return lattice.EventID{Counter: counter, Peer: lattice.Peer(names[p])}, nil
+}
+
+// infimumBlock holds an Infimum message and its id, in one allocation.
+type infimumBlock struct {
+	m  Infimum
+	id EventID
+}
+
+// requestBlock is a Request with its id.
+type requestBlock struct {
+	r  Request
+	id EventID
+}
+
 // FromInfimum encodes an infimum (hasBase false: the replica holds no state yet).
 func FromInfimum[S any](inf *lattice.Infimum[S], hasBase bool, c Codec[S]) (*Infimum, error) {
-	m := &Infimum{Id: FromID(inf.ID), Participants: fromPeers(inf.Participants), Digest: inf.Digest,
-		HasBase: hasBase}
+	b := new(infimumBlock)
+	b.id.Counter, b.id.Peer = inf.ID.Counter, string(inf.ID.Peer)
+	m := &b.m
+	m.Id, m.Participants, m.Digest, m.HasBase = &b.id, fromPeers(inf.Participants), inf.Digest, hasBase
 	if len(inf.Last) > 0 {
 		m.Last = make(map[string]uint64, len(inf.Last))
 		for p, c := range inf.Last {
 			m.Last[string(p)] = c
 		}
 	}
-	for _, r := range inf.Recent {
-		m.Recent = append(m.Recent, &Request{Key: r.Key, Id: FromID(r.ID)})
+	if n := len(inf.Recent); n > 0 {
+		rs := make([]requestBlock, n) // one allocation for all
+		m.Recent = make([]*Request, n)
+		for i, r := range inf.Recent {
+			rb := &rs[i]
+			rb.id.Counter, rb.id.Peer = r.ID.Counter, string(r.ID.Peer)
+			rb.r.Key, rb.r.Id = r.Key, &rb.id
+			m.Recent[i] = &rb.r
+		}
 	}
 	if hasBase {
 		b, err := c.Encode(inf.Value)
@@ -295,15 +480,33 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 
 // FromSnapshot encodes a full state.
 func FromSnapshot[S, E any](s *lattice.Snapshot[S, E], hasBase bool, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
-	inf, err := FromInfimum(&s.Infimum, hasBase, cs)
+	return fromState(s.Origin, &s.Infimum, hasBase, s.Pending, cs, ce)
+}
+
+// SnapshotOf encodes st.Snapshot() (without its pending entries unless withPending)
+// without the deep copy st.Snapshot makes: the message is built straight from the
+// replica's state and shares nothing mutable with it.
+func SnapshotOf[S, E, O any](st *lattice.State[S, E, O], withPending bool, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
+	inf := st.Infimum()
+	var pending []lattice.Entry[E]
+	if withPending {
+		pending = st.Pending()
+	}
+	return fromState(st.Origin(), &inf, st.HasBase(), pending, cs, ce)
+}
+
+func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, pending []lattice.Entry[E], cs Codec[S], ce Codec[E]) (*Snapshot, error) {
+	im, err := FromInfimum(inf, hasBase, cs)
 	if err != nil {
 		return nil, err
 	}
-	m := &Snapshot{Origin: s.Origin, Infimum: inf, Pending: make([]*Entry, len(s.Pending))}
-	for i := range s.Pending {
-		if m.Pending[i], err = FromEntry(&s.Pending[i], ce); err != nil {
+	m := &Snapshot{Origin: origin, Infimum: im, Pending: make([]*Entry, len(pending))}
+	bs := make([]entryBlock, len(pending)) // one allocation for all
+	for i := range pending {
+		if err := fillEntry(&bs[i], &pending[i], ce); err != nil {
 			return nil, err
 		}
+		m.Pending[i] = &bs[i].m
 	}
 	return m, nil
 }

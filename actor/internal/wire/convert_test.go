@@ -104,3 +104,74 @@ func FuzzDiff(f *testing.F) {
 		require.Equal(t, d, d2)
 	})
 }
+
+// TestFromStateMatches: DiffOf, SnapshotOf and MarshalEntry, which encode straight from a
+// replica, give the messages FromDiff, FromSnapshot and FromEntry give from its copies, and
+// share nothing mutable with it.
+func TestFromStateMatches(t *testing.T) {
+	rs := benchReplicas(t, 3)
+	_, err := rs[0].Propose(lattice.UnJoin, rs[2].Self())
+	require.NoError(t, err)
+	_, _, err = rs[1].Request("+22", 9, "")
+	require.NoError(t, err)
+	d, _ := rs[1].Diff(rs[0].Self())
+	_, err = rs[0].ApplyDiff(d)
+	require.NoError(t, err)
+	rs[0].Acknowledge()
+	cs := Codec[int64]{Encode: func(v int64) ([]byte, error) { return []byte(fmt.Sprint(v)), nil }}
+	for _, st := range rs {
+		for _, q := range []lattice.Peer{"n0~0001", "n1~0002", "n2~0003", "x~9"} {
+			want, wok := st.Diff(q)
+			got, ok, err := DiffOf(st, q, stringCodec)
+			require.NoError(t, err)
+			require.Equal(t, wok, ok)
+			if !ok {
+				continue
+			}
+			wm, err := FromDiff(&want, stringCodec)
+			require.NoError(t, err)
+			require.True(t, proto.Equal(wm, got), "%v\n%v", wm, got)
+		}
+		for _, withPending := range []bool{false, true} {
+			snap := st.Snapshot()
+			if !withPending {
+				snap.Pending = nil
+			}
+			want, err := FromSnapshot(&snap, st.HasBase(), cs, stringCodec)
+			require.NoError(t, err)
+			got, err := SnapshotOf(st, withPending, cs, stringCodec)
+			require.NoError(t, err)
+			require.True(t, proto.Equal(want, got), "%v\n%v", want, got)
+		}
+		for i := range st.Pending() {
+			m, err := FromEntry(&st.Pending()[i], stringCodec)
+			require.NoError(t, err)
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			require.NoError(t, err)
+			got, err := MarshalEntry(&st.Pending()[i], stringCodec)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		}
+	}
+	// The messages own their data: changing the replica afterwards changes none of them.
+	m, _, err := DiffOf(rs[0], rs[1].Self(), stringCodec)
+	require.NoError(t, err)
+	before := proto.Clone(m)
+	rs[0].Acknowledge()
+	_, _, err = rs[0].Request("+1", 99, "later")
+	require.NoError(t, err)
+	rs[0].Reduce()
+	require.True(t, proto.Equal(before, m))
+}
+
+// TestToDiffAckSetsIndependent: the ack sets ToDiff returns share one array, but growing
+// one never changes another.
+func TestToDiffAckSetsIndependent(t *testing.T) {
+	d := sampleDiff()
+	m, err := FromDiff(&d, stringCodec)
+	require.NoError(t, err)
+	got, err := ToDiff(m, stringCodec)
+	require.NoError(t, err)
+	_ = append(got.Entries[0].Acks, "zz")
+	require.Equal(t, d, got)
+}
