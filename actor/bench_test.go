@@ -50,24 +50,7 @@ func BenchmarkCluster(b *testing.B) {
 		}
 	}
 	const callers = 64
-	stats := func() (s Stats) {
-		for _, n := range nodes {
-			s = s.Add(n.Stats())
-		}
-		return s
-	}
-	// Each run also reports the replication work per operation, from the nodes' Stats.
-	measure := func(b *testing.B, callers int, op func(caller, i int) error) {
-		before, cpu := stats(), cpuTime()
-		runCallers(b, callers, op)
-		d, n := stats().Sub(before), float64(b.N)
-		// CPU time per operation: what bounds the rate once the cores are saturated,
-		// and less disturbed than the rate by other work on the machine.
-		b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/n, "cpu-µs/op")
-		b.ReportMetric(float64(d.Sent)/n, "msgs/op")
-		b.ReportMetric(float64(d.Envelopes)/n, "envelopes/op")
-		b.ReportMetric(float64(d.Flushes)/n, "flushes/op")
-	}
+	measure := func(b *testing.B, callers int, op func(caller, i int) error) { measureCallers(b, nodes, callers, op) }
 	run := func(b *testing.B, op func(caller, i int) error) { measure(b, callers, op) }
 	b.Run("raw-request", func(b *testing.B) {
 		run(b, func(c, i int) error {
@@ -78,17 +61,83 @@ func BenchmarkCluster(b *testing.B) {
 	})
 	for _, level := range []Consistency{Fast, Consistent} {
 		name := map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level]
-		op := func(c, i int) error {
-			ref := RefOf(nodes[c%3], plusKind, fmt.Sprintf("k%d", i%1000))
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_, err := ref.Call(cctx, wrapperspb.Int64(1), level)
-			return err
-		}
+		op := increment(nodes, level)
 		b.Run(name, func(b *testing.B) { run(b, op) })
 		// One caller: the latency of a call on an otherwise idle cluster.
 		b.Run(name+"-1caller", func(b *testing.B) { measure(b, 1, op) })
 	}
+}
+
+// BenchmarkReplicationFactor measures fast and consistent increments on three nodes at
+// R = 1, 2 and 3 (64 callers, 1,000 counters): at R = 1 it is the call path alone
+// (routing, remoting, the replica's fold and flush), and each further replica adds its
+// share of replication work, on the same two cores here.
+//
+//	go test ./actor -run '^$' -bench ReplicationFactor -benchtime 3s
+func BenchmarkReplicationFactor(b *testing.B) {
+	for _, r := range []int{1, 2, 3} {
+		benchReplicationFactor(b, r)
+	}
+}
+
+// benchReplicationFactor runs BenchmarkReplicationFactor's calls on a cluster of its own,
+// stopped before the next one starts.
+func benchReplicationFactor(b *testing.B, r int) {
+	{
+		ctx := context.Background()
+		reg := memory.NewRegistry()
+		var nodes []*Node
+		for i := range 3 {
+			n, err := Start(ctx, Config{Name: fmt.Sprintf("r%d", i), Membership: reg.Provider(),
+				Kinds: []KindSpec{plusKind}, ReplicationFactor: r})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Stop(ctx)
+			nodes = append(nodes, n)
+		}
+		for _, n := range nodes {
+			if err := n.WaitForMembers(ctx, "plus", 3); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, level := range []Consistency{Fast, Consistent} {
+			name := fmt.Sprintf("R=%d/%s", r, map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level])
+			b.Run(name, func(b *testing.B) { measureCallers(b, nodes, 64, increment(nodes, level)) })
+		}
+	}
+}
+
+// increment is the benchmarks' operation: caller c increments counter i mod 1,000 through
+// node c mod 3.
+func increment(nodes []*Node, level Consistency) func(c, i int) error {
+	return func(c, i int) error {
+		ref := RefOf(nodes[c%len(nodes)], plusKind, fmt.Sprintf("k%d", i%1000))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := ref.Call(ctx, wrapperspb.Int64(1), level)
+		return err
+	}
+}
+
+// measureCallers is runCallers that also reports the CPU time and the replication work
+// (from the nodes' Stats) per operation.
+func measureCallers(b *testing.B, nodes []*Node, callers int, op func(caller, i int) error) {
+	stats := func() (s Stats) {
+		for _, n := range nodes {
+			s = s.Add(n.Stats())
+		}
+		return s
+	}
+	before, cpu := stats(), cpuTime()
+	runCallers(b, callers, op)
+	d, n := stats().Sub(before), float64(b.N)
+	// CPU time per operation: what bounds the rate once the cores are saturated, and less
+	// disturbed than the rate by other work on the machine.
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/n, "cpu-µs/op")
+	b.ReportMetric(float64(d.Sent)/n, "msgs/op")
+	b.ReportMetric(float64(d.Envelopes)/n, "envelopes/op")
+	b.ReportMetric(float64(d.Flushes)/n, "flushes/op")
 }
 
 // runCallers runs b.N operations from callers concurrent goroutines and reports their
