@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"
-	"github.com/legion-go/legion/discovery/memory"
 )
 
 // BenchmarkCluster measures, in one run on the same three nodes (R = 3, loopback gRPC):
@@ -23,22 +22,7 @@ import (
 //
 //	go test ./actor -run '^$' -bench Cluster -benchtime 5s
 func BenchmarkCluster(b *testing.B) {
-	ctx := context.Background()
-	reg := memory.NewRegistry()
-	var nodes []*Node
-	for i := range 3 {
-		n, err := Start(ctx, Config{Name: fmt.Sprintf("b%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer n.Stop(ctx)
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes {
-		if err := n.WaitForMembers(ctx, "plus", 3); err != nil {
-			b.Fatal(err)
-		}
-	}
+	nodes := benchNodes(b, "memory", 3)
 	echo := pa.PropsFromFunc(func(c pa.Context) {
 		if m, ok := c.Message().(*wire.Query); ok {
 			c.Respond(&wire.QueryReply{Output: m.Query})
@@ -76,35 +60,13 @@ func BenchmarkCluster(b *testing.B) {
 //	go test ./actor -run '^$' -bench ReplicationFactor -benchtime 3s
 func BenchmarkReplicationFactor(b *testing.B) {
 	for _, r := range []int{1, 2, 3} {
-		benchReplicationFactor(b, r)
-	}
-}
-
-// benchReplicationFactor runs BenchmarkReplicationFactor's calls on a cluster of its own,
-// stopped before the next one starts.
-func benchReplicationFactor(b *testing.B, r int) {
-	{
-		ctx := context.Background()
-		reg := memory.NewRegistry()
-		var nodes []*Node
-		for i := range 3 {
-			n, err := Start(ctx, Config{Name: fmt.Sprintf("r%d", i), Membership: reg.Provider(),
-				Kinds: []KindSpec{plusKind}, ReplicationFactor: r})
-			if err != nil {
-				b.Fatal(err)
+		b.Run(fmt.Sprintf("R=%d", r), func(b *testing.B) {
+			nodes := benchNodes(b, "memory", r) // stopped when this R's runs end
+			for _, level := range []Consistency{Fast, Consistent} {
+				name := map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level]
+				b.Run(name, func(b *testing.B) { measureCallers(b, nodes, 64, increment(nodes, level)) })
 			}
-			defer n.Stop(ctx)
-			nodes = append(nodes, n)
-		}
-		for _, n := range nodes {
-			if err := n.WaitForMembers(ctx, "plus", 3); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for _, level := range []Consistency{Fast, Consistent} {
-			name := fmt.Sprintf("R=%d/%s", r, map[Consistency]string{Fast: "fast", Consistent: "consistent"}[level])
-			b.Run(name, func(b *testing.B) { measureCallers(b, nodes, 64, increment(nodes, level)) })
-		}
+		})
 	}
 }
 

@@ -22,7 +22,7 @@ func BenchmarkDurableFast(b *testing.B) {
 	for _, store := range []string{"memory", "pebble"} {
 		for _, callers := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("store=%s/callers=%d", store, callers), func(b *testing.B) {
-				nodes := benchNodes(b, store)
+				nodes := benchNodes(b, store, 3)
 				runCallers(b, callers, func(c, i int) error {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
@@ -34,12 +34,14 @@ func BenchmarkDurableFast(b *testing.B) {
 	}
 }
 
-func benchNodes(b *testing.B, store string) []*Node {
+// benchNodes starts three nodes for a benchmark, on in-memory or pebble stores, with
+// replication factor r; they stop when b ends.
+func benchNodes(b *testing.B, store string, r int) []*Node {
 	ctx := context.Background()
 	reg := memory.NewRegistry()
 	var nodes []*Node
 	for i := range 3 {
-		cfg := Config{Name: fmt.Sprintf("d%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}}
+		cfg := Config{Name: fmt.Sprintf("d%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}, ReplicationFactor: r}
 		if store == "pebble" {
 			s, err := pebblestore.Open(b.TempDir(), storage.Options{Node: cfg.Name, Create: true})
 			if err != nil {

@@ -78,12 +78,12 @@ func BenchmarkDiffEncode(b *testing.B) {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
 			rs := benchReplicas(b, n)
 			to := rs[1].Self()
-			b.ReportAllocs()
-			for b.Loop() {
+			loop(b, func() error {
 				if _, ok, err := DiffOf(rs[0], to, stringCodec); !ok || err != nil {
-					b.Fatal(ok, err)
+					return fmt.Errorf("ok %v: %v", ok, err)
 				}
-			}
+				return nil
+			})
 		})
 	}
 }
@@ -97,12 +97,7 @@ func BenchmarkDiffDecode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := ToDiff(m, stringCodec); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, func() error { _, err := ToDiff(m, stringCodec); return err })
 		})
 	}
 }
@@ -111,9 +106,14 @@ func BenchmarkDiffDecode(b *testing.B) {
 func BenchmarkEntryMarshal(b *testing.B) {
 	rs := benchReplicas(b, 1)
 	e := &rs[0].Pending()[1]
+	loop(b, func() error { _, err := MarshalEntry(e, stringCodec); return err })
+}
+
+// loop runs op until the benchmark ends, reporting allocations; an error ends it.
+func loop(b *testing.B, op func() error) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := MarshalEntry(e, stringCodec); err != nil {
+		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 	}
