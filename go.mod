@@ -9,6 +9,7 @@ require (
 	github.com/hashicorp/consul/api v1.34.3
 	github.com/hashicorp/memberlist v0.5.4
 	github.com/stretchr/testify v1.12.1
+	google.golang.org/grpc v1.60.1
 	google.golang.org/protobuf v1.36.12
 )
 
@@ -82,7 +83,6 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20231002182017-d307bd883b97 // indirect
-	google.golang.org/grpc v1.60.1 // indirect
 )
 
 replace github.com/asynkron/protoactor-go => ./third_party/protoactor-go
