@@ -189,3 +189,58 @@ func TestStatsCountReplication(t *testing.T) {
 		t.Fatalf("stats of one consistent call: %+v", d)
 	}
 }
+
+// TestIdleReplicasPassivateAndComeBack: replicas with nothing pending leave memory after
+// PassivateAfter without messages (Node.Replicas stops listing them), and the next call
+// finds each partition's state again in the store.
+func TestIdleReplicasPassivateAndComeBack(t *testing.T) {
+	opts := testOptions()
+	opts.Config.PassivateAfter = 300 * time.Millisecond
+	opts.Config.GCInterval = 50 * time.Millisecond // active replicas list themselves quickly
+	c := actortest.Start(t, 3, opts)
+	keys := []string{"idle-a", "idle-b", "idle-c", "idle-d"}
+	call := func(k string) int64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := actor.RefOf(c.Nodes[0], counterKind, k).Call(ctx, wrapperspb.Int64(1), actor.Consistent)
+		if err != nil {
+			t.Fatalf("call on %s: %v", k, err)
+		}
+		return out.Value
+	}
+	for _, k := range keys {
+		call(k)
+		call(k)
+	}
+	// listed counts, over all nodes, the active replicas of keys.
+	listed := func() int {
+		n := 0
+		for _, node := range c.Nodes {
+			for _, r := range node.Replicas() {
+				if slices.Contains(keys, r.Key) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	actortest.Eventually(t, 10*time.Second, func() error {
+		if n := listed(); n != 3*len(keys) {
+			return fmt.Errorf("%d of %d replicas active", n, 3*len(keys))
+		}
+		return nil
+	})
+	actortest.Eventually(t, 10*time.Second, func() error {
+		if n := listed(); n > 0 {
+			return fmt.Errorf("%d replicas still active", n)
+		}
+		return nil
+	})
+	for _, k := range keys {
+		if got := call(k); got != 3 {
+			t.Fatalf("%s after passivation: %d, want 3", k, got)
+		}
+	}
+	checkReplicas(t, c, map[string]int64{"idle-a": 3, "idle-b": 3, "idle-c": 3, "idle-d": 3})
+}
