@@ -41,11 +41,12 @@ type Config struct {
 	// whole call.
 	AttemptTimeout time.Duration
 	// AntiEntropyInterval is how often a replica with unacknowledged deltas re-sends them
-	// to the peers that owe acks. Default 200ms.
+	// to the peers that owe acks, if its log did not fold since the last time. Default
+	// 200ms.
 	AntiEntropyInterval time.Duration
 	// PassivateAfter is how long a replica with nothing pending stays in memory without
-	// messages before it is passivated (it comes back from the store on demand).
-	// Default 1 minute.
+	// messages before it is passivated (it comes back from the store on demand). It is
+	// checked at each GCInterval. Default 1 minute.
 	PassivateAfter time.Duration
 	// MaxPayloadBytes bounds an event or a query. Default 1 MiB.
 	MaxPayloadBytes int
@@ -56,7 +57,7 @@ type Config struct {
 	// node has in flight. Default 4.
 	MaxHandoffs int
 	// GCInterval is how often an active replica reconsiders its membership (ejections,
-	// handoffs). Default 1s.
+	// handoffs) and whether it has been idle for PassivateAfter. Default 1s.
 	GCInterval time.Duration
 	// Meta is published with the node's membership (for example its HTTP address).
 	Meta map[string]string

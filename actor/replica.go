@@ -51,8 +51,14 @@ type replica struct {
 	outstanding map[lattice.Peer]time.Time // diffs sent and not answered yet
 	deferred    map[lattice.Peer]bool      // diffs held back by flow control
 
-	targets   []lattice.Peer // replicate's, reused
-	targetOf  []*wire.Target // see target
+	targets  []lattice.Peer // replicate's, reused
+	targetOf []*wire.Target // see target
+	// Passivation: messages received (other than its own timers'), their count at the
+	// last gc tick, since when the replica has been idle, and whether it asked to go.
+	received, receivedAtGC int
+	idleSince              time.Time
+	passivating            bool
+
 	ticker    *time.Timer
 	lastBase  lattice.Base
 	idleTicks int
@@ -89,10 +95,8 @@ type stashed struct {
 // syncTimeout ends a replica's wait for the other replicas' states.
 type syncTimeout struct{}
 
-// gcTick makes a replica reconsider the partition's membership.
+// gcTick makes a replica reconsider the partition's membership, and whether to passivate.
 type gcTick struct{}
-
-func (gcTick) NotInfluenceReceiveTimeout() {}
 
 type pendingReply struct {
 	to    *pa.PID
@@ -108,8 +112,6 @@ type waiter struct {
 type flushMsg struct{}
 type tickMsg struct{}
 
-func (tickMsg) NotInfluenceReceiveTimeout() {}
-
 func newReplica(n *Node, kind KindSpec, key string) *replica {
 	origin := kind.kindName() + "/" + key
 	return &replica{n: n, kind: kind, key: key, origin: origin,
@@ -123,11 +125,15 @@ func newReplica(n *Node, kind KindSpec, key string) *replica {
 }
 
 func (r *replica) Receive(ctx pa.Context) {
+	switch ctx.Message().(type) {
+	case tickMsg, gcTick, syncTimeout, flushMsg: // its own timers and flushes
+	default:
+		r.received++ // see passivateIfIdle
+	}
 	switch m := ctx.Message().(type) {
 	case *pa.Started:
 		r.self = ctx.Self()
 		r.load()
-		ctx.SetReceiveTimeout(r.n.cfg.PassivateAfter)
 		r.armGC()
 		if r.stale {
 			r.startSync(ctx, r.fold.state().participants)
@@ -145,7 +151,9 @@ func (r *replica) Receive(ctx pa.Context) {
 		}
 	case gcTick:
 		r.gcTimer = nil
-		r.onGC(ctx)
+		if !r.passivateIfIdle(ctx) {
+			r.onGC(ctx)
+		}
 		r.armGC()
 	case *wire.Call, *wire.Query:
 		r.handleRequest(ctx, m, ctx.Sender())
@@ -159,14 +167,6 @@ func (r *replica) Receive(ctx pa.Context) {
 		r.flush(ctx)
 	case tickMsg:
 		r.onTick(ctx)
-	case *pa.ReceiveTimeout:
-		if r.idle() {
-			if err := r.persist(true); err != nil {
-				r.fail(err)
-				return
-			}
-			ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
-		}
 	case *passivateOK:
 		ctx.Stop(ctx.Self())
 	case *pa.Stopping:
@@ -188,6 +188,34 @@ func (r *replica) Receive(ctx pa.Context) {
 			delete(r.joins, p)
 		}
 	}
+}
+
+// passivateIfIdle passivates the replica once it has had nothing pending and received no
+// message for PassivateAfter (counted in gc ticks). It reports whether it did. (Not
+// Proto.Actor's receive timeout: its timer writes the actor's context from the timer's
+// goroutine while the mailbox reads it, a data race the race detector reports.)
+func (r *replica) passivateIfIdle(ctx pa.Context) bool {
+	if r.received != r.receivedAtGC || !r.idle() {
+		r.receivedAtGC, r.idleSince, r.passivating = r.received, time.Time{}, false
+		return false
+	}
+	now := r.n.cfg.Now()
+	if r.idleSince.IsZero() {
+		r.idleSince = now
+	}
+	if r.passivating {
+		return true // asked already; the router's answer stops it
+	}
+	if now.Sub(r.idleSince) < r.n.cfg.PassivateAfter-r.n.cfg.GCInterval {
+		return false
+	}
+	if err := r.persist(true); err != nil {
+		r.fail(err)
+		return false
+	}
+	r.passivating = true
+	ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+	return true
 }
 
 func (r *replica) idle() bool {

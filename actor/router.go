@@ -82,8 +82,10 @@ func (r *router) Receive(ctx pa.Context) {
 	case *passivate:
 		if pid, ok := r.replicas[m.id]; ok && pid.Equal(ctx.Sender()) {
 			delete(r.replicas, m.id)
-			ctx.Respond(&passivateOK{})
 		}
+		// Nothing is routed to the sender any more (or never was, if another activation
+		// of its partition replaced it): it may stop.
+		ctx.Respond(&passivateOK{})
 	case *pa.Terminated:
 		for id, pid := range r.replicas {
 			if pid.Equal(m.Who) {
