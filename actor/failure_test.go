@@ -44,6 +44,68 @@ func TestConvergesAcrossACut(t *testing.T) {
 	checkReplicas(t, c, acked)
 }
 
+// TestConvergesOverLossyAndSlowLinks: a third of the messages between two nodes are lost
+// and those between two others arrive 20ms late during the run; once the links heal, every
+// replica holds every acknowledged increment (anti-entropy re-sent what was lost), and no
+// more than the calls whose outcome is unknown.
+func TestConvergesOverLossyAndSlowLinks(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	for i := range 30 { // the counters exist before the links degrade (as in the cut test)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := actor.RefOf(c.Nodes[i%3], counterKind, key(i)).Call(ctx, wrapperspb.Int64(0), actor.Consistent)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Drop(0, 1, 0.33)
+	c.Delay(1, 2, 20*time.Millisecond)
+	acked, uncertain := loadUncertain(t, c, 12, 30, 30, nil)
+	c.Heal(0, 1)
+	c.Heal(1, 2)
+	var total int64
+	for _, n := range acked {
+		total += n
+	}
+	if total == 0 {
+		t.Fatal("no call succeeded over the degraded links")
+	}
+	checkReplicasWithin(t, c, acked, uncertain)
+}
+
+// TestDelayedLinks: with every message to and from node 0 delayed by 100ms, a consistent
+// call handled by node 1 waits for node 0's acknowledgement: the event's way there and the
+// ack's way back, at least 200ms (the harness delays what it is told to).
+func TestDelayedLinks(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	var k string
+	for i := 0; ; i++ { // a key whose first replica is node 1
+		if k = key(i); actor.RefOf(c.Nodes[1], counterKind, k).Replicas()[0] == c.Nodes[1].Peer() {
+			break
+		}
+	}
+	ref := actor.RefOf(c.Nodes[1], counterKind, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent); err != nil { // creates it
+		t.Fatal(err)
+	}
+	const d = 100 * time.Millisecond
+	c.Delay(0, 1, d)
+	c.Delay(0, 2, d)
+	start := time.Now()
+	out, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
+	if err != nil || out.Value != 2 {
+		t.Fatalf("consistent call over delayed links: %v, %v", out, err)
+	}
+	if took := time.Since(start); took < 2*d {
+		t.Fatalf("consistent call took %v with node 0 %v away each way", took, d)
+	}
+	c.Heal(0, 1)
+	c.Heal(0, 2)
+	checkReplicas(t, c, map[string]int64{k: 2})
+}
+
 // TestFailover: with the first replica of a partition unreachable from the caller, calls
 // go to the next replica, at both consistency levels, and the partition stays writable.
 func TestFailover(t *testing.T) {

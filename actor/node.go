@@ -59,8 +59,8 @@ type Node struct {
 	viewMu   sync.Mutex
 	dropped  bool // guarded by viewMu: the last view did not list this node
 
-	// filter, when set, decides whether a message to a peer is delivered (test harness).
-	filter atomic.Pointer[func(to lattice.Peer) bool]
+	// links, when set, decides what happens to each message to a peer (test harness).
+	links atomic.Pointer[func(to lattice.Peer) Link]
 
 	stopped  atomic.Bool
 	pool     *pool    // dispatcher of the router and the replicas
@@ -330,20 +330,25 @@ func (n *Node) routerOf(peer lattice.Peer) (*pa.PID, bool) {
 	return nil, false
 }
 
-// reachable reports whether a message to peer would leave this node at all.
+// reachable reports whether membership knows a member hosting peer (a message to it would
+// leave this node at all).
 func (n *Node) reachable(peer lattice.Peer) bool {
-	if f := n.filter.Load(); f != nil && !(*f)(peer) {
-		return false
-	}
 	_, ok := n.routerOf(peer)
 	return ok
 }
 
 // send delivers a message to the router of the member hosting peer, fire-and-forget.
 func (n *Node) send(peer lattice.Peer, msg any) {
-	if f := n.filter.Load(); f != nil && !(*f)(peer) {
+	if link := n.link(peer); link.Drop {
+		return
+	} else if link.Delay > 0 {
+		time.AfterFunc(link.Delay, func() { n.deliver(peer, msg) })
 		return
 	}
+	n.deliver(peer, msg)
+}
+
+func (n *Node) deliver(peer lattice.Peer, msg any) {
 	if m, ok := msg.(*wire.Replicate); ok && peer != n.peer {
 		n.post(peer, m)
 		return
@@ -423,15 +428,42 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// SetLinkFilter installs a filter that decides, for each message this node sends, whether
-// it reaches the node hosting peer `to` (false drops it, as a cut network link would).
-// For tests; nil removes it.
-func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
-	if f == nil {
-		n.filter.Store(nil)
+// Link is what happens to one message a node sends to another peer: see SetLinkPolicy.
+type Link struct {
+	// Drop loses the message, as a cut or lossy network link would.
+	Drop bool
+	// Delay delivers the message this much later (a slow link; messages delayed by
+	// different amounts may overtake each other).
+	Delay time.Duration
+}
+
+// SetLinkPolicy installs a policy consulted for each call, query and replication message
+// this node sends to the node hosting peer `to`: it may drop or delay it. (Replies travel
+// unaffected: a dropped or delayed request already drops or delays the exchange.) For
+// tests, such as actortest's Cut, Delay and Drop; nil removes it.
+func (n *Node) SetLinkPolicy(p func(to lattice.Peer) Link) {
+	if p == nil {
+		n.links.Store(nil)
 		return
 	}
-	n.filter.Store(&f)
+	n.links.Store(&p)
+}
+
+// SetLinkFilter is SetLinkPolicy for a link that is either up (f true) or cut (f false).
+func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
+	if f == nil {
+		n.SetLinkPolicy(nil)
+		return
+	}
+	n.SetLinkPolicy(func(to lattice.Peer) Link { return Link{Drop: !f(to)} })
+}
+
+// link applies the link policy, if any, to a message to peer.
+func (n *Node) link(peer lattice.Peer) Link {
+	if p := n.links.Load(); p != nil && peer != n.peer {
+		return (*p)(peer)
+	}
+	return Link{}
 }
 
 // reserveHandoff takes one of the node's MaxHandoffs slots, if one is free. Replicas

@@ -170,12 +170,20 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 	if timeout <= 0 {
 		return nil, context.DeadlineExceeded
 	}
-	if f := n.filter.Load(); f != nil && !(*f)(p) {
-		select { // a cut link: the request is lost, the caller waits out its timeout
-		case <-time.After(timeout):
-			return nil, pa.ErrTimeout
+	if link := n.link(p); link.Drop || link.Delay > 0 {
+		wait := link.Delay
+		if link.Drop || wait > timeout { // the request is lost: the caller waits out its timeout
+			wait = timeout
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return nil, ctx.Err()
+		}
+		if timeout -= wait; link.Drop || timeout <= 0 {
+			return nil, pa.ErrTimeout
 		}
 	}
 	pid, ok := n.routerOf(p)

@@ -1,11 +1,12 @@
 // Package actortest starts real Legion nodes in one process, over real loopback
-// remoting, with hooks to cut links between chosen nodes: a harness for tests of the
-// framework and of applications built on it.
+// remoting, with hooks to cut, delay or drop the traffic between chosen nodes: a harness
+// for tests of the framework and of applications built on it.
 package actortest
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -21,8 +22,16 @@ type Cluster struct {
 	Registry *memory.Registry
 	Nodes    []*actor.Node
 
-	mu  sync.Mutex
-	cut map[[2]lattice.Peer]bool
+	mu    sync.Mutex
+	links map[[2]lattice.Peer]link // from, to
+	rng   *rand.Rand               // draws the drops, under mu
+}
+
+// link is the state of the traffic from one node to another.
+type link struct {
+	cut   bool
+	delay time.Duration
+	drop  float64
 }
 
 // Options tune the nodes a Cluster starts.
@@ -38,7 +47,8 @@ type Options struct {
 // ends.
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Registry: memory.NewRegistry(), cut: map[[2]lattice.Peer]bool{}}
+	c := &Cluster{t: t, Registry: memory.NewRegistry(), links: map[[2]lattice.Peer]link{},
+		rng: rand.New(rand.NewPCG(1, 2))}
 	for i := range n {
 		c.AddNode(opts, i)
 	}
@@ -62,7 +72,7 @@ func (c *Cluster) AddNode(opts Options, i int) *actor.Node {
 		c.t.Fatalf("start node %d: %v", i, err)
 	}
 	c.Nodes = append(c.Nodes, node)
-	node.SetLinkFilter(func(to lattice.Peer) bool { return !c.isCut(node.Peer(), to) })
+	node.SetLinkPolicy(func(to lattice.Peer) actor.Link { return c.decide(node.Peer(), to) })
 	c.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -84,23 +94,37 @@ func (c *Cluster) WaitConverged() {
 }
 
 // Cut drops every message between nodes i and j, both ways, until Heal.
-func (c *Cluster) Cut(i, j int) { c.setCut(i, j, true) }
+func (c *Cluster) Cut(i, j int) { c.update(i, j, func(l *link) { l.cut = true }) }
 
-// Heal restores the link between nodes i and j.
-func (c *Cluster) Heal(i, j int) { c.setCut(i, j, false) }
+// Delay delays every message between nodes i and j, both ways, by d, until Heal (or a new
+// Delay). Messages so delayed may overtake each other.
+func (c *Cluster) Delay(i, j int, d time.Duration) { c.update(i, j, func(l *link) { l.delay = d }) }
 
-func (c *Cluster) setCut(i, j int, cut bool) {
+// Drop loses each message between nodes i and j, both ways, with probability p, until Heal
+// (or a new Drop): a lossy link.
+func (c *Cluster) Drop(i, j int, p float64) { c.update(i, j, func(l *link) { l.drop = p }) }
+
+// Heal restores the link between nodes i and j: no cut, delay or loss.
+func (c *Cluster) Heal(i, j int) { c.update(i, j, func(l *link) { *l = link{} }) }
+
+func (c *Cluster) update(i, j int, change func(*link)) {
 	a, b := c.Nodes[i].Peer(), c.Nodes[j].Peer()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cut[[2]lattice.Peer{a, b}] = cut
-	c.cut[[2]lattice.Peer{b, a}] = cut
+	for _, k := range [][2]lattice.Peer{{a, b}, {b, a}} {
+		l := c.links[k]
+		change(&l)
+		c.links[k] = l
+	}
 }
 
-func (c *Cluster) isCut(from, to lattice.Peer) bool {
+// decide is the link policy of the node hosting from, for one message to to.
+func (c *Cluster) decide(from, to lattice.Peer) actor.Link {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cut[[2]lattice.Peer{from, to}]
+	l := c.links[[2]lattice.Peer{from, to}]
+	drop := l.cut || (l.drop > 0 && c.rng.Float64() < l.drop)
+	return actor.Link{Drop: drop, Delay: l.delay}
 }
 
 // Eventually polls cond every 20ms until it holds or the deadline passes.
