@@ -195,3 +195,46 @@ func TestRetriedCallsApplyOnce(t *testing.T) {
 	}
 	checkReplicasWithin(t, c, acked, uncertain)
 }
+
+// TestConsistentCallHonoursDeadline: a consistent call whose event cannot fold (one
+// replica is cut off from the handling one) returns when its context ends, not at the
+// much longer attempt timeout, with ErrUnavailable and the context's error; a fast call
+// still succeeds; once the link heals, the logged event folds everywhere.
+func TestConsistentCallHonoursDeadline(t *testing.T) {
+	opts := testOptions()
+	opts.Config.AttemptTimeout = 5 * time.Second
+	c := actortest.Start(t, 3, opts)
+	const k = "deadline"
+	ref := actor.RefOf(c.Nodes[0], counterKind, k)
+	set := ref.Replicas()
+	index := func(p lattice.Peer) int {
+		for i, n := range c.Nodes {
+			if n.Peer() == p {
+				return i
+			}
+		}
+		t.Fatalf("no node hosts %s", p)
+		return -1
+	}
+	ref = actor.RefOf(c.Nodes[index(set[0])], counterKind, k) // the handler's own node calls
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
+	require.NoError(t, err)
+	c.Cut(index(set[0]), index(set[2]))
+
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	start := time.Now()
+	_, err = ref.Call(short, wrapperspb.Int64(1), actor.Consistent)
+	took := time.Since(start)
+	require.ErrorIs(t, err, actor.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, took, 4*time.Second, "the call outlived its context by far")
+
+	out, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast)
+	require.NoError(t, err, "fast call with a replica cut off")
+	require.EqualValues(t, 3, out.Value, "the fast output projects the unfolded event")
+	c.Heal(index(set[0]), index(set[2]))
+	checkReplicas(t, c, map[string]int64{k: 3})
+}
