@@ -244,3 +244,37 @@ func TestIdleReplicasPassivateAndComeBack(t *testing.T) {
 	}
 	checkReplicas(t, c, map[string]int64{"idle-a": 3, "idle-b": 3, "idle-c": 3, "idle-d": 3})
 }
+
+// TestClientOnlyNode: a node with no kinds hosts no replica, is in no replica set, and
+// calls and queries partitions like any other node.
+func TestClientOnlyNode(t *testing.T) {
+	opts := testOptions()
+	opts.Configure = func(i int, cfg *actor.Config) {
+		if i == 3 {
+			cfg.Kinds = nil
+		}
+	}
+	c := actortest.Start(t, 4, opts)
+	client := c.Nodes[3]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	want := map[string]int64{}
+	for i := range 20 {
+		ref := actor.RefOf(client, counterKind, key(i))
+		if slices.Contains(ref.Replicas(), client.Peer()) || len(ref.Replicas()) != 3 {
+			t.Fatalf("replica set of %s: %v (client %s)", key(i), ref.Replicas(), client.Peer())
+		}
+		if _, err := ref.Call(ctx, wrapperspb.Int64(2), actor.Consistent); err != nil {
+			t.Fatalf("call through the client: %v", err)
+		}
+		out, err := ref.Query(ctx, &i64{}, actor.Stable)
+		if err != nil || out.Value != 2 {
+			t.Fatalf("query through the client: %v, %v", out, err)
+		}
+		want[key(i)] = 2
+	}
+	if rs := client.Replicas(); len(rs) > 0 {
+		t.Fatalf("the client hosts %d replicas", len(rs))
+	}
+	checkReplicas(t, c, want)
+}
