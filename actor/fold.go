@@ -35,7 +35,8 @@ type foldable interface {
 	acknowledge() int
 	reduce() []folded
 	encodeEntry(i int) (lattice.EventID, []byte, error)
-	ids() []lattice.EventID
+	// ids appends the pending entries' ids to dst.
+	ids(dst []lattice.EventID) []lattice.EventID
 	// selfAcked reports whether this replica acknowledged pending entry i.
 	selfAcked(i int) bool
 	knowsMore(d *wire.Diff) bool
@@ -272,13 +273,11 @@ func (f *typedFold[S, E, O]) gcReplica(kind, key string, lastAdvance time.Time) 
 	return gc.ReplicaOf(f.st, kind, key, lastAdvance)
 }
 
-func (f *typedFold[S, E, O]) ids() []lattice.EventID {
-	p := f.st.Pending()
-	out := make([]lattice.EventID, len(p))
-	for i := range p {
-		out[i] = p[i].ID
+func (f *typedFold[S, E, O]) ids(dst []lattice.EventID) []lattice.EventID {
+	for _, e := range f.st.Pending() {
+		dst = append(dst, e.ID)
 	}
-	return out
+	return dst
 }
 
 // knowsMore reports whether this replica knows something the sender of d did not: a

@@ -45,9 +45,9 @@ type Node struct {
 	clock  hlc
 
 	view atomic.Pointer[discovery.View]
-	// routers maps each peer of the view to its member's router (made once per view: a
-	// PID per message was a noticeable share of the allocations).
-	routers atomic.Pointer[map[lattice.Peer]*pa.PID]
+	// index is what calls and sends look up in the view, made once per view (a PID per
+	// message and a host list per call were a noticeable share of the allocations).
+	index   atomic.Pointer[viewIndex]
 	members members
 	// rewake is signalled when replicas should reconsider their membership: the live
 	// peers changed.
@@ -170,14 +170,9 @@ func (n *Node) watchViews() {
 }
 
 func (n *Node) setView(v discovery.View) {
-	routers := make(map[lattice.Peer]*pa.PID, len(v.Members))
-	for _, m := range v.Members {
-		if r, ok := v.Lookup(m.Peer); ok {
-			routers[lattice.Peer(m.Peer)] = pa.NewPID(r.Address, routerName)
-		}
-	}
+	index := newViewIndex(v)
 	n.viewMu.Lock()
-	n.routers.Store(&routers)
+	n.index.Store(index)
 	n.view.Store(&v)
 	_, present := v.Lookup(string(n.peer))
 	if !present && len(v.Members) > 0 {
@@ -300,17 +295,41 @@ func (n *Node) WaitForMembers(ctx context.Context, kind string, count int) error
 }
 
 // hosts returns the peers of live members hosting kind ("" = any kind).
+// The slice is shared: read only.
 func (n *Node) hosts(kind string) []lattice.Peer {
-	var out []lattice.Peer
-	for _, m := range n.view.Load().Members {
-		if len(m.Kinds) == 0 || (kind != "" && !slices.Contains(m.Kinds, kind)) {
-			continue
-		}
-		if !slices.Contains(out, lattice.Peer(m.Peer)) {
-			out = append(out, lattice.Peer(m.Peer))
+	if ix := n.index.Load(); ix != nil {
+		return ix.hosts[kind]
+	}
+	return nil
+}
+
+// viewIndex is a membership view's routers by peer and hosts by kind.
+type viewIndex struct {
+	routers map[lattice.Peer]*pa.PID
+	hosts   map[string][]lattice.Peer // "" = hosting any kind; in view order, each once
+}
+
+func newViewIndex(v discovery.View) *viewIndex {
+	ix := &viewIndex{routers: make(map[lattice.Peer]*pa.PID, len(v.Members)), hosts: map[string][]lattice.Peer{}}
+	add := func(kind string, p lattice.Peer) {
+		if !slices.Contains(ix.hosts[kind], p) {
+			ix.hosts[kind] = append(ix.hosts[kind], p)
 		}
 	}
-	return out
+	for _, m := range v.Members {
+		p := lattice.Peer(m.Peer)
+		if r, ok := v.Lookup(m.Peer); ok {
+			ix.routers[p] = pa.NewPID(r.Address, routerName)
+		}
+		if len(m.Kinds) == 0 {
+			continue // a client hosts nothing
+		}
+		add("", p)
+		for _, k := range m.Kinds {
+			add(k, p)
+		}
+	}
+	return ix
 }
 
 // replicaSet is the partition's replica set by the node's current view.
@@ -323,8 +342,8 @@ func (n *Node) routerOf(peer lattice.Peer) (*pa.PID, bool) {
 	if peer == n.peer {
 		return n.router, true
 	}
-	if rs := n.routers.Load(); rs != nil {
-		pid, ok := (*rs)[peer]
+	if ix := n.index.Load(); ix != nil {
+		pid, ok := ix.routers[peer]
 		return pid, ok
 	}
 	return nil, false

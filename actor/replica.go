@@ -39,6 +39,7 @@ type replica struct {
 	storedHas  bool
 	batch      storage.Batch // persist's, reused
 	written    []storedEntry // persist's, reused
+	idBuf      []lattice.EventID
 
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
@@ -59,7 +60,8 @@ type replica struct {
 	idleSince              time.Time
 	passivating            bool
 
-	ticker    *time.Timer
+	ticker    *time.Timer // sends tickMsg; armed while tickArmed
+	tickArmed bool
 	lastBase  lattice.Base
 	idleTicks int
 
@@ -71,7 +73,8 @@ type replica struct {
 	joins       map[lattice.Peer]time.Time
 	// foldsSinceSnapshot counts folds since the infimum was last written.
 	foldsSinceSnapshot int
-	gcTimer            *time.Timer
+	gcTimer            *time.Timer // sends gcTick; armed while gcArmed
+	gcArmed            bool
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
 	// away, so before it acts it merges a live replica's state (resync).
@@ -150,7 +153,7 @@ func (r *replica) Receive(ctx pa.Context) {
 			r.startSync(ctx, st.participants)
 		}
 	case gcTick:
-		r.gcTimer = nil
+		r.gcArmed = false
 		if !r.passivateIfIdle(ctx) {
 			r.onGC(ctx)
 		}
@@ -253,7 +256,7 @@ func (r *replica) load() {
 		return
 	}
 	st := r.fold.state()
-	for i, id := range r.fold.ids() {
+	for i, id := range r.fold.ids(nil) {
 		r.stored[id] = r.fold.selfAcked(i)
 	}
 	r.storedBase, r.storedHas, r.lastBase = st.base, st.hasBase, st.base
@@ -644,7 +647,8 @@ func (r *replica) persist(force bool) error {
 	b.Reset()
 	r.written = r.written[:0]
 	st := r.fold.state()
-	ids := r.fold.ids()
+	r.idBuf = r.fold.ids(r.idBuf[:0])
+	ids := r.idBuf
 	for i, id := range ids {
 		selfAcked := r.fold.selfAcked(i)
 		if acked, ok := r.stored[id]; ok && (acked || !selfAcked) {
@@ -815,7 +819,7 @@ func peerStrings(ps []lattice.Peer) []string {
 // acks (a lost message is retransmitted); after a few ticks without progress, send
 // everything to everyone. It also gives up on consistent calls past their deadline.
 func (r *replica) onTick(ctx pa.Context) {
-	r.ticker = nil
+	r.tickArmed = false
 	now := time.Now()
 	for id, w := range r.waiters {
 		if !w.deadline.IsZero() && now.After(w.deadline) {
@@ -843,7 +847,7 @@ func (r *replica) onTick(ctx pa.Context) {
 				r.notify[o.Peer] = true
 			}
 		}
-		for _, id := range r.fold.ids() {
+		for _, id := range r.fold.ids(nil) {
 			if id.Peer != r.n.peer {
 				r.notify[id.Peer] = true
 			}
@@ -862,19 +866,29 @@ func (r *replica) onTick(ctx pa.Context) {
 }
 
 func (r *replica) armTicker() {
-	if r.ticker != nil || r.self == nil {
+	if r.tickArmed || r.self == nil {
 		return
 	}
-	self, root := r.self, r.n.system.Root
-	r.ticker = time.AfterFunc(r.n.cfg.AntiEntropyInterval, func() { root.Send(self, tickMsg{}) })
+	r.tickArmed = true
+	if r.ticker == nil { // made once, reset afterwards
+		self, root := r.self, r.n.system.Root
+		r.ticker = time.AfterFunc(r.n.cfg.AntiEntropyInterval, func() { root.Send(self, tickMsg{}) })
+		return
+	}
+	r.ticker.Reset(r.n.cfg.AntiEntropyInterval)
 }
 
 func (r *replica) armGC() {
-	if r.gcTimer != nil || r.self == nil {
+	if r.gcArmed || r.self == nil {
 		return
 	}
-	self, root := r.self, r.n.system.Root
-	r.gcTimer = time.AfterFunc(r.n.cfg.GCInterval, func() { root.Send(self, gcTick{}) })
+	r.gcArmed = true
+	if r.gcTimer == nil {
+		self, root := r.self, r.n.system.Root
+		r.gcTimer = time.AfterFunc(r.n.cfg.GCInterval, func() { root.Send(self, gcTick{}) })
+		return
+	}
+	r.gcTimer.Reset(r.n.cfg.GCInterval)
 }
 
 // onGC asks gc what this replica should propose: ejections of peers gone too long,
