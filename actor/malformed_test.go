@@ -1,8 +1,13 @@
 package actor
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,4 +73,73 @@ func TestMalformedMessages(t *testing.T) {
 	if err != nil || out.Value != 7 {
 		t.Fatalf("consistent call after malformed messages: %v, %v", out, err)
 	}
+}
+
+// TestMalformedFrame: a batch whose frame does not decode is dropped whole, with a log
+// line; one that decodes has its malformed items dropped one by one (by the router, or
+// by the replica for a diff that does not apply); the node keeps serving.
+func TestMalformedFrame(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var logs syncBuffer
+	n, err := Start(ctx, Config{Name: "solo", Membership: memory.NewRegistry().Provider(), Kinds: []KindSpec{plusKind},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop(ctx)
+	if err := n.WaitForMembers(ctx, "plus", 1); err != nil {
+		t.Fatal(err)
+	}
+	to := &wire.Target{Kind: "plus", Key: "k", Peer: string(n.peer)}
+	items := []*wire.Replicate{
+		{To: to, From: "x~1", Body: &wire.Replicate_Diff{Diff: &wire.Diff{Origin: "plus/k", Peers: []string{"x~1"},
+			Entries: []*wire.DiffEntry{{Counter: 1, Delta: &wire.Delta{Kind: 99}}}}}},
+		{To: &wire.Target{Kind: "nope", Key: "k", Peer: string(n.peer)}, From: "x~1"},
+		{From: "x~1"},
+	}
+	frame, err := wire.EncodeFrame(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][]byte{
+		{1, 0xff},                      // a truncated varint
+		frame[:len(frame)-1],           // a truncated item
+		append(slices.Clone(frame), 0), // a trailing byte
+		frame,                          // well formed, with malformed items
+	} {
+		n.system.Root.Send(n.router, &wire.Batch{Frame: f})
+	}
+	out, err := RefOf(n, plusKind, "k").Call(ctx, wrapperspb.Int64(4), Consistent)
+	if err != nil || out.Value != 4 {
+		t.Fatalf("consistent call after malformed frames: %v, %v", out, err)
+	}
+	// The router handled the batches before the call: its log has them.
+	if got := strings.Count(logs.String(), "replication batch dropped"); got != 3 {
+		t.Fatalf("%d malformed frames dropped, want 3:\n%s", got, logs.String())
+	}
+	if got := strings.Count(logs.String(), "replication message dropped"); got != 2 {
+		t.Fatalf("%d malformed items dropped, want 2:\n%s", got, logs.String())
+	}
+	if got := strings.Count(logs.String(), "replication message rejected"); got != 1 {
+		t.Fatalf("%d malformed diffs rejected, want 1:\n%s", got, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a node's goroutines may log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

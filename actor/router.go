@@ -59,7 +59,15 @@ func (r *router) Receive(ctx pa.Context) {
 		}
 		ctx.Forward(r.replica(ctx, m.GetTo()))
 	case *wire.Batch:
-		for _, m := range m.GetItems() {
+		items := m.GetItems()
+		if f := m.GetFrame(); len(f) > 0 {
+			var err error
+			if items, err = wire.DecodeFrame(f); err != nil {
+				r.n.log.Warn("replication batch dropped", "bytes", len(f), "err", err)
+				return
+			}
+		}
+		for _, m := range items {
 			if err := r.check(m.GetTo(), 0); err != nil {
 				r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
 				continue

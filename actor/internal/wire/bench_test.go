@@ -157,3 +157,59 @@ func BenchmarkSnapshotEncode(b *testing.B) {
 		}
 	}
 }
+
+// realisticItem returns the i-th message of a busy node's batch: a diff of a 3-replica
+// partition carrying one new entry (i even) or one ack set (i odd).
+func realisticItem(i int) *Replicate {
+	peers := []string{"n0~0001", "n1~0002", "n2~0003"}
+	key := fmt.Sprint("key-", i)
+	d := &Diff{Origin: "counter/" + key, From: peers[0], BaseId: &EventID{Counter: uint64(40 + i), Peer: peers[i%3]},
+		BaseDigest: 0x9e3779b97f4a7c15 ^ uint64(i), Peers: peers}
+	if i%2 == 0 {
+		d.Entries = []*DiffEntry{{Counter: uint64(41 + i), Peer: 0, Acks: 0b001, Delta: &Delta{Kind: uint32(lattice.Event),
+			Event: []byte{0x08, byte(i)}, Time: 1_750_000_000_000_000_000 + int64(i), Req: fmt.Sprint("c5a1f0e2-", i)}}}
+	} else {
+		d.Acks = []*DiffAck{{Counter: uint64(41 + i), Peer: 1, Acks: 0b011}}
+	}
+	return &Replicate{To: &Target{Kind: "counter", Key: key, Peer: peers[1]}, From: peers[0], Body: &Replicate_Diff{Diff: d}}
+}
+
+// BenchmarkBatch: a batch of 20 diffs sent and received, as a frame (EncodeFrame and
+// DecodeFrame) and as protobuf items (proto.Marshal and Unmarshal of Batch.items).
+func BenchmarkBatch(b *testing.B) {
+	items := make([]*Replicate, 20)
+	for i := range items {
+		items[i] = realisticItem(i)
+	}
+	b.Run("frame", func(b *testing.B) {
+		loop(b, func() error {
+			buf, err := EncodeFrame(items)
+			if err != nil {
+				return err
+			}
+			b.SetBytes(int64(len(buf)))
+			back, err := DecodeFrame(buf)
+			if err == nil && len(back) != len(items) {
+				err = fmt.Errorf("%d items", len(back))
+			}
+			return err
+		})
+	})
+	b.Run("proto", func(b *testing.B) {
+		loop(b, func() error {
+			buf, err := proto.Marshal(&Batch{Items: items})
+			if err != nil {
+				return err
+			}
+			b.SetBytes(int64(len(buf)))
+			var back Batch
+			if err := proto.Unmarshal(buf, &back); err != nil {
+				return err
+			}
+			if len(back.Items) != len(items) {
+				return fmt.Errorf("%d items", len(back.Items))
+			}
+			return nil
+		})
+	})
+}

@@ -1004,8 +1004,12 @@ func (*Replicate_NeedFull) isReplicate_Body() {}
 // hand theirs to the node's outbox for the peer, which sends whatever has gathered
 // as one message, so that the cost of a remote message is shared by many partitions.
 type Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*Replicate           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*Replicate           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// The items in Legion's own compact encoding (frame.go), instead of items: decoding
+	// them through protobuf's reflection was the largest allocation source of a busy
+	// node. A node sends one or the other.
+	Frame         []byte `protobuf:"bytes,2,opt,name=frame,proto3" json:"frame,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1043,6 +1047,13 @@ func (*Batch) Descriptor() ([]byte, []int) {
 func (x *Batch) GetItems() []*Replicate {
 	if x != nil {
 		return x.Items
+	}
+	return nil
+}
+
+func (x *Batch) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
 	}
 	return nil
 }
@@ -1473,9 +1484,10 @@ const file_wire_proto_rawDesc = "" +
 	"\x04diff\x18\x03 \x01(\v2\x11.legion.wire.DiffH\x00R\x04diff\x123\n" +
 	"\bsnapshot\x18\x04 \x01(\v2\x15.legion.wire.SnapshotH\x00R\bsnapshot\x124\n" +
 	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFullB\x06\n" +
-	"\x04bodyJ\x04\b\x06\x10\a\"5\n" +
+	"\x04bodyJ\x04\b\x06\x10\a\"K\n" +
 	"\x05Batch\x12,\n" +
-	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\"\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\x12\x14\n" +
+	"\x05frame\x18\x02 \x01(\fR\x05frame\"\n" +
 	"\n" +
 	"\bNeedFull\"\xcc\x01\n" +
 	"\x04Call\x12#\n" +
