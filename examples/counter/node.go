@@ -199,6 +199,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /counters/{key}/replicas", a.replicas)
 	mux.HandleFunc("GET /members", a.members)
 	mux.HandleFunc("GET /stalls", a.stalls)
+	mux.HandleFunc("GET /stats", a.stats)
 	return mux
 }
 
@@ -311,6 +312,12 @@ func (a *api) members(w http.ResponseWriter, _ *http.Request) {
 func (a *api) stalls(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, a.node.Stalls().String())
+}
+
+// stats serves GET /stats: the node's replication counters since it started (messages
+// sent and received, the envelopes they shared, flushes), as JSON.
+func (a *api) stats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.node.Stats())
 }
 
 // counterKey returns the request's counter name, or answers 400.

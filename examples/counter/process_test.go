@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/actor/actortest"
 )
 
@@ -45,6 +46,17 @@ func TestProcesses(t *testing.T) {
 		t.Errorf("GET /stalls: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+	// After the load, the node has replicated: its counters say so.
+	var st actor.Stats
+	if resp, err := http.Get("http://" + n1.http + "/stats"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /stats: %v %v", resp, err)
+	} else {
+		err := json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || st.Sent == 0 || st.Received == 0 || st.Flushes == 0 || st.Envelopes == 0 {
+			t.Errorf("GET /stats after a load: %+v, %v", st, err)
+		}
 	}
 
 	want, err := readLedger(acked)
