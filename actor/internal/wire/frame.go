@@ -243,10 +243,14 @@ func (e *frameEncoder) diff(d *Diff) error {
 		}
 	}
 	mask := peerMask(n)
-	check := func(peer uint32, acks uint64) error {
+	// id writes an entry's or an ack's id and ack set: (counter, peer index, bit set).
+	id := func(counter uint64, peer uint32, acks uint64) error {
 		if int(peer) >= n || acks&^mask != 0 {
 			return fmt.Errorf("%w: peer %d or ack set %b beyond %d peers", ErrFrame, peer, acks, n)
 		}
+		e.uvarint(counter)
+		e.uvarint(uint64(peer))
+		e.uvarint(acks)
 		return nil
 	}
 	e.entries += len(d.Entries)
@@ -255,12 +259,9 @@ func (e *frameEncoder) diff(d *Diff) error {
 		if en == nil || en.Delta == nil {
 			return fmt.Errorf("%w: entry without delta", ErrFrame)
 		}
-		if err := check(en.Peer, en.Acks); err != nil {
+		if err := id(en.Counter, en.Peer, en.Acks); err != nil {
 			return err
 		}
-		e.uvarint(en.Counter)
-		e.uvarint(uint64(en.Peer))
-		e.uvarint(en.Acks)
 		dl := en.Delta
 		e.uvarint(uint64(dl.Kind))
 		if err := e.str(dl.Peer); err != nil {
@@ -284,12 +285,9 @@ func (e *frameEncoder) diff(d *Diff) error {
 		if a == nil {
 			return fmt.Errorf("%w: nil ack", ErrFrame)
 		}
-		if err := check(a.Peer, a.Acks); err != nil {
+		if err := id(a.Counter, a.Peer, a.Acks); err != nil {
 			return err
 		}
-		e.uvarint(a.Counter)
-		e.uvarint(uint64(a.Peer))
-		e.uvarint(a.Acks)
 	}
 	return nil
 }
@@ -585,12 +583,12 @@ func (d *frameDecoder) diff(m *Diff) {
 	}
 }
 
+// varint reads a signed varint (zig-zag, as binary.AppendVarint writes it).
 func (d *frameDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("truncated or overlong varint")
-		return 0
+	u := d.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	d.b = d.b[n:]
-	return v
+	return x
 }
