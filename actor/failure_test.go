@@ -197,9 +197,10 @@ func TestRetriedCallsApplyOnce(t *testing.T) {
 }
 
 // TestConsistentCallHonoursDeadline: a consistent call whose event cannot fold (one
-// replica is cut off from the handling one) returns when its context ends, not at the
-// much longer attempt timeout, with ErrUnavailable and the context's error; a fast call
-// still succeeds; once the link heals, the logged event folds everywhere.
+// replica is cut off from both others: a cut from the handling replica alone is routed
+// around, the third relaying the event and its ack) returns when its context ends, not at
+// the much longer attempt timeout, with ErrUnavailable and the context's error; a fast
+// call still succeeds; once the links heal, the logged event folds everywhere.
 func TestConsistentCallHonoursDeadline(t *testing.T) {
 	opts := testOptions()
 	opts.Config.AttemptTimeout = 5 * time.Second
@@ -222,6 +223,7 @@ func TestConsistentCallHonoursDeadline(t *testing.T) {
 	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
 	require.NoError(t, err)
 	c.Cut(index(set[0]), index(set[2]))
+	c.Cut(index(set[1]), index(set[2]))
 
 	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancelShort()
@@ -236,5 +238,6 @@ func TestConsistentCallHonoursDeadline(t *testing.T) {
 	require.NoError(t, err, "fast call with a replica cut off")
 	require.EqualValues(t, 3, out.Value, "the fast output projects the unfolded event")
 	c.Heal(index(set[0]), index(set[2]))
+	c.Heal(index(set[1]), index(set[2]))
 	checkReplicas(t, c, map[string]int64{k: 3})
 }
