@@ -234,15 +234,12 @@ func (f *typedFold[S, E, O]) reduce() []folded {
 		}
 		start := len(buf)
 		b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, x.Output)
-		switch {
-		case err != nil:
+		if err != nil {
 			out[i].err = err
-		case len(b) == start: // as proto.Marshal answers for an empty (or nil) message
-			out[i].out, _ = proto.Marshal(x.Output)
-		default:
-			buf = b
-			out[i].out = buf[start:len(buf):len(buf)]
+			continue
 		}
+		buf = b
+		out[i].out = buf[start:len(buf):len(buf)]
 	}
 	return out
 }

@@ -44,10 +44,10 @@ type Node struct {
 	router *pa.PID
 	clock  hlc
 
-	view atomic.Pointer[discovery.View]
-	// index is what calls and sends look up in the view, made once per view (a PID per
-	// message and a host list per call were a noticeable share of the allocations).
-	index   atomic.Pointer[viewIndex]
+	// view is the membership view with what calls and sends look up in it, made once per
+	// view (a PID per message and a host list per call were a noticeable share of the
+	// allocations).
+	view    atomic.Pointer[viewIndex]
 	members members
 	// rewake is signalled when replicas should reconsider their membership: the live
 	// peers changed.
@@ -92,7 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.peer = lattice.Peer(n.store.Identity().Peer())
 	n.instance = randomHex(6)
-	n.view.Store(&discovery.View{})
+	n.view.Store(newViewIndex(discovery.View{}))
 
 	if err := n.startRemote(); err != nil {
 		n.closeStore()
@@ -172,8 +172,7 @@ func (n *Node) watchViews() {
 func (n *Node) setView(v discovery.View) {
 	index := newViewIndex(v)
 	n.viewMu.Lock()
-	n.index.Store(index)
-	n.view.Store(&v)
+	n.view.Store(index)
 	_, present := v.Lookup(string(n.peer))
 	if !present && len(v.Members) > 0 {
 		n.dropped = true // membership no longer lists this node: others may eject it
@@ -272,7 +271,7 @@ func (n *Node) Peer() lattice.Peer { return n.peer }
 func (n *Node) Address() string { return n.system.Address() }
 
 // View is the node's current membership view.
-func (n *Node) View() discovery.View { return *n.view.Load() }
+func (n *Node) View() discovery.View { return n.view.Load().View }
 
 // WaitForMembers blocks until membership shows at least count live members hosting
 // kind (any kind when kind is ""), or ctx ends.
@@ -297,20 +296,18 @@ func (n *Node) WaitForMembers(ctx context.Context, kind string, count int) error
 // hosts returns the peers of live members hosting kind ("" = any kind).
 // The slice is shared: read only.
 func (n *Node) hosts(kind string) []lattice.Peer {
-	if ix := n.index.Load(); ix != nil {
-		return ix.hosts[kind]
-	}
-	return nil
+	return n.view.Load().hosts[kind]
 }
 
-// viewIndex is a membership view's routers by peer and hosts by kind.
+// viewIndex is a membership view with its routers by peer and hosts by kind.
 type viewIndex struct {
+	discovery.View
 	routers map[lattice.Peer]*pa.PID
 	hosts   map[string][]lattice.Peer // "" = hosting any kind; in view order, each once
 }
 
 func newViewIndex(v discovery.View) *viewIndex {
-	ix := &viewIndex{routers: make(map[lattice.Peer]*pa.PID, len(v.Members)), hosts: map[string][]lattice.Peer{}}
+	ix := &viewIndex{View: v, routers: make(map[lattice.Peer]*pa.PID, len(v.Members)), hosts: map[string][]lattice.Peer{}}
 	add := func(kind string, p lattice.Peer) {
 		if !slices.Contains(ix.hosts[kind], p) {
 			ix.hosts[kind] = append(ix.hosts[kind], p)
@@ -342,11 +339,8 @@ func (n *Node) routerOf(peer lattice.Peer) (*pa.PID, bool) {
 	if peer == n.peer {
 		return n.router, true
 	}
-	if ix := n.index.Load(); ix != nil {
-		pid, ok := ix.routers[peer]
-		return pid, ok
-	}
-	return nil, false
+	pid, ok := n.view.Load().routers[peer]
+	return pid, ok
 }
 
 // reachable reports whether membership knows a member hosting peer (a message to it would

@@ -75,14 +75,11 @@ func (n *Node) sendOutbox(peer lattice.Peer, ob *outbox) {
 // batch wraps q as one remote message: a frame, which the peer decodes at a fraction of
 // the cost of protobuf items (even a single item: it is the decoding that costs), or
 // protobuf items should the frame encoder refuse one.
-func (n *Node) batch(q []*wire.Replicate) any {
+func (n *Node) batch(q []*wire.Replicate) *wire.Batch {
 	f, err := wire.EncodeFrame(q)
-	if err == nil {
-		return &wire.Batch{Frame: f}
+	if err != nil {
+		n.log.Warn("replication batch sent as protobuf items", "err", err)
+		return &wire.Batch{Items: q}
 	}
-	n.log.Warn("replication batch sent as protobuf items", "err", err)
-	if len(q) == 1 {
-		return q[0]
-	}
-	return &wire.Batch{Items: q}
+	return &wire.Batch{Frame: f}
 }

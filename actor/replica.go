@@ -767,7 +767,7 @@ func (r *replica) replicate() {
 			continue
 		}
 		if !r.n.reachable(p) {
-			continue // no member hosts p (or the link is cut): encoding would be wasted
+			continue // no member hosts p: encoding would be wasted
 		}
 		if r.sendTo(p, r.full[p]) {
 			r.outstanding[p] = now
@@ -831,17 +831,14 @@ func (r *replica) onTick(ctx pa.Context) {
 	if st.pending == 0 && len(r.waiters) == 0 {
 		return
 	}
-	stalled := st.base == r.lastBase
-	if stalled {
-		r.idleTicks++
-	} else {
+	if st.base != r.lastBase {
+		// The log folded since the last tick: the regular traffic carries what is left.
 		r.idleTicks, r.lastBase = 0, st.base
-	}
-	if stalled {
-		// The log did not fold since the last tick: re-send to the peers that owe acks (a
-		// message may have been lost) and to the creators of pending entries (they hear
-		// every ack first, and answer with a diff or the base it lets us fold). While it
-		// folds, the regular traffic carries all of that already.
+	} else {
+		// It did not: re-send to the peers that owe acks (a message may have been lost)
+		// and to the creators of pending entries (they hear every ack first, and answer
+		// with a diff or the base it lets us fold).
+		r.idleTicks++
 		for _, o := range r.fold.owed() {
 			if o.Peer != r.n.peer {
 				r.notify[o.Peer] = true
@@ -865,30 +862,23 @@ func (r *replica) onTick(ctx pa.Context) {
 	r.armTicker()
 }
 
-func (r *replica) armTicker() {
-	if r.tickArmed || r.self == nil {
-		return
-	}
-	r.tickArmed = true
-	if r.ticker == nil { // made once, reset afterwards
-		self, root := r.self, r.n.system.Root
-		r.ticker = time.AfterFunc(r.n.cfg.AntiEntropyInterval, func() { root.Send(self, tickMsg{}) })
-		return
-	}
-	r.ticker.Reset(r.n.cfg.AntiEntropyInterval)
-}
+func (r *replica) armTicker() { r.arm(&r.ticker, &r.tickArmed, r.n.cfg.AntiEntropyInterval, tickMsg{}) }
 
-func (r *replica) armGC() {
-	if r.gcArmed || r.self == nil {
+func (r *replica) armGC() { r.arm(&r.gcTimer, &r.gcArmed, r.n.cfg.GCInterval, gcTick{}) }
+
+// arm makes *t send msg to the replica after d, unless it is armed already. The timer is
+// made once and reset afterwards.
+func (r *replica) arm(t **time.Timer, armed *bool, d time.Duration, msg any) {
+	if *armed || r.self == nil {
 		return
 	}
-	r.gcArmed = true
-	if r.gcTimer == nil {
+	*armed = true
+	if *t == nil {
 		self, root := r.self, r.n.system.Root
-		r.gcTimer = time.AfterFunc(r.n.cfg.GCInterval, func() { root.Send(self, gcTick{}) })
+		*t = time.AfterFunc(d, func() { root.Send(self, msg) })
 		return
 	}
-	r.gcTimer.Reset(r.n.cfg.GCInterval)
+	(*t).Reset(d)
 }
 
 // onGC asks gc what this replica should propose: ejections of peers gone too long,

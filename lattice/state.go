@@ -238,7 +238,7 @@ func (s *State[S, E, O]) insertAt(j int, e Entry[E]) {
 // otherwise.
 func (s *State[S, E, O]) regrow() {
 	n := len(s.pending)
-	if free := cap(s.log) - cap(s.pending); free > 0 && free >= n && s.inLog() {
+	if free := cap(s.log) - cap(s.pending); free > 0 && free >= n {
 		copy(s.log, s.pending)
 		clear(s.log[n : free+n])
 		s.pending = s.log[:n]
@@ -247,17 +247,6 @@ func (s *State[S, E, O]) regrow() {
 	s.log = make([]Entry[E], max(2*n, 2))
 	copy(s.log, s.pending)
 	s.pending = s.log[:n]
-}
-
-// inLog reports whether pending is a window of log's array (always, but for a zero-cap
-// window, which cannot be told apart from an empty window of any array and is taken to be
-// one of log's).
-func (s *State[S, E, O]) inLog() bool {
-	c := cap(s.pending)
-	if c == 0 || len(s.log) == 0 {
-		return c == 0
-	}
-	return &s.pending[:c][c-1] == &s.log[len(s.log)-1]
 }
 
 func (s *State[S, E, O]) see(id EventID) {

@@ -528,35 +528,35 @@ func (d *frameDecoder) diff(m *Diff) {
 		return
 	}
 	if np > 0 {
-		m.Peers, d.peers = d.peers[:np:np], d.peers[np:]
+		m.Peers = take(&d.peers, np)
 		for i := range m.Peers {
 			m.Peers[i] = d.str()
 		}
 	}
 	mask := peerMask(int(np))
-	check := func(peer uint32, acks uint64) {
+	// id reads an entry's or an ack's id and ack set: (counter, peer index, bit set).
+	id := func() (counter uint64, peer uint32, acks uint64) {
+		counter, peer, acks = d.uvarint(), d.uint32(), d.uvarint()
 		if uint64(peer) >= np || acks&^mask != 0 {
 			d.fail("peer %d or ack set %b beyond %d peers", peer, acks, np)
 		}
+		return counter, peer, acks
 	}
 	if n := d.uvarint(); n > uint64(len(d.entries)) {
 		d.fail("%d entries in a diff, %d left", n, len(d.entries))
 		return
 	} else if n > 0 {
-		m.Entries, d.entryPs = d.entryPs[:n:n], d.entryPs[n:]
-		blocks := d.entries[:n]
-		d.entries = d.entries[n:]
+		m.Entries = take(&d.entryPs, n)
+		blocks := take(&d.entries, n)
 		for i := range blocks {
 			b := &blocks[i]
-			b.e.Counter, b.e.Peer, b.e.Acks = d.uvarint(), d.uint32(), d.uvarint()
-			check(b.e.Peer, b.e.Acks)
+			b.e.Counter, b.e.Peer, b.e.Acks = id()
 			dl := &b.d
 			dl.Kind, dl.Peer = d.uint32(), d.str()
 			if ev := d.bytes(); len(ev) > len(d.events) {
 				d.fail("%d event bytes, %d left", len(ev), len(d.events))
 			} else if len(ev) > 0 {
-				dl.Event = d.events[:len(ev):len(ev)]
-				d.events = d.events[len(ev):]
+				dl.Event = take(&d.events, uint64(len(ev)))
 				copy(dl.Event, ev)
 			}
 			dl.Time = d.varint()
@@ -571,13 +571,11 @@ func (d *frameDecoder) diff(m *Diff) {
 	if n := d.uvarint(); n > uint64(len(d.acks)) {
 		d.fail("%d acks in a diff, %d left", n, len(d.acks))
 	} else if n > 0 {
-		m.Acks, d.ackPs = d.ackPs[:n:n], d.ackPs[n:]
-		acks := d.acks[:n]
-		d.acks = d.acks[n:]
+		m.Acks = take(&d.ackPs, n)
+		acks := take(&d.acks, n)
 		for i := range acks {
 			a := &acks[i]
-			a.Counter, a.Peer, a.Acks = d.uvarint(), d.uint32(), d.uvarint()
-			check(a.Peer, a.Acks)
+			a.Counter, a.Peer, a.Acks = id()
 			m.Acks[i] = a
 		}
 	}
@@ -591,4 +589,12 @@ func (d *frameDecoder) varint() int64 {
 		x = ^x
 	}
 	return x
+}
+
+// take cuts the first n elements off *slab (capped, so that appending to them cannot
+// overwrite the rest); the caller has checked that the slab holds n.
+func take[T any](slab *[]T, n uint64) []T {
+	s := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return s
 }
