@@ -208,15 +208,7 @@ func TestConsistentCallHonoursDeadline(t *testing.T) {
 	const k = "deadline"
 	ref := actor.RefOf(c.Nodes[0], counterKind, k)
 	set := ref.Replicas()
-	index := func(p lattice.Peer) int {
-		for i, n := range c.Nodes {
-			if n.Peer() == p {
-				return i
-			}
-		}
-		t.Fatalf("no node hosts %s", p)
-		return -1
-	}
+	index := c.Index
 	ref = actor.RefOf(c.Nodes[index(set[0])], counterKind, k) // the handler's own node calls
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -240,4 +232,44 @@ func TestConsistentCallHonoursDeadline(t *testing.T) {
 	c.Heal(index(set[0]), index(set[2]))
 	c.Heal(index(set[1]), index(set[2]))
 	checkReplicas(t, c, map[string]int64{k: 3})
+}
+
+// A caller that cancels its context stops waiting at once, even with no deadline and a
+// long attempt timeout; the event it sent stays logged and folds once the replicas meet.
+func TestCallHonoursCancellation(t *testing.T) {
+	opts := testOptions()
+	opts.Config.AttemptTimeout = time.Minute
+	c := actortest.Start(t, 3, opts)
+	const k = "cancel"
+	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
+	handler := c.Index(set[0])
+	ref := actor.RefOf(c.Nodes[handler], counterKind, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
+	require.NoError(t, err)
+	c.Cut(handler, c.Index(set[2]))
+	c.Cut(c.Index(set[1]), c.Index(set[2]))
+
+	waiting, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := ref.Call(waiting, wrapperspb.Int64(1), actor.Consistent)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { // the handler holds the event: the call waits for its fold
+		out, err := ref.QueryReplica(ctx, set[0], &i64{}, actor.Projected)
+		return err == nil && out.Value == 2
+	}, 5*time.Second, 5*time.Millisecond)
+	stop()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled call kept waiting for its reply")
+	}
+
+	c.Heal(handler, c.Index(set[2]))
+	c.Heal(c.Index(set[1]), c.Index(set[2]))
+	checkReplicas(t, c, map[string]int64{k: 2})
 }

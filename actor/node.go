@@ -64,6 +64,7 @@ type Node struct {
 
 	stopped  atomic.Bool
 	pool     *pool    // dispatcher of the router and the replicas
+	replies  *replies // where the answers to this node's requests arrive
 	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
 	stats    nodeStats
 	stopOnce sync.Once
@@ -134,6 +135,7 @@ func (n *Node) startRemote() (err error) {
 		}
 	}()
 	n.remote.Start()
+	n.replies = newReplies(n.system) // after Start: its PID carries the node's address
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	pa "github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"
@@ -183,24 +182,31 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 			return nil, ctx.Err()
 		}
 		if timeout -= wait; link.Drop || timeout <= 0 {
-			return nil, pa.ErrTimeout
+			return nil, errNoReply
 		}
 	}
 	pid, ok := n.routerOf(p)
 	if !ok {
 		return nil, fmt.Errorf("actor: no member hosts %s", p)
 	}
-	fut := n.system.Root.RequestFuture(pid, msg, timeout)
-	res, err := fut.Result()
-	if err != nil {
-		return nil, err
+	id, sender, reply := n.replies.expect()
+	n.system.Root.RequestWithCustomSender(pid, msg, sender)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case m := <-reply:
+		return m, nil
+	case <-t.C:
+		n.replies.forget(id)
+		return nil, errNoReply
+	case <-ctx.Done():
+		n.replies.forget(id)
+		return nil, ctx.Err()
 	}
-	m, ok := res.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("actor: unexpected reply %T", res)
-	}
-	return m, nil
 }
+
+// errNoReply is an attempt that got no answer within the attempt timeout.
+var errNoReply = errors.New("actor: no reply within the attempt timeout")
 
 // Replicas returns the partition's replica set by this node's current membership view, in
 // the order calls try them.

@@ -100,6 +100,17 @@ func (c *Cluster) WaitConverged() {
 	}
 }
 
+// Index returns the index of the node whose peer is p (say, a partition's replica from
+// Ref.Replicas), for Cut, Delay, Drop and Heal; -1 if no node has it.
+func (c *Cluster) Index(p lattice.Peer) int {
+	for i, n := range c.Nodes {
+		if n != nil && n.Peer() == p {
+			return i
+		}
+	}
+	return -1
+}
+
 // Cut drops every message between nodes i and j, both ways, until Heal.
 func (c *Cluster) Cut(i, j int) { c.update(i, j, func(l *link) { l.cut = true }) }
 
