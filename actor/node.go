@@ -126,8 +126,10 @@ func (n *Node) startRemote() (err error) {
 	// fresh buffer per message (the decoded messages copy what they keep).
 	pool := grpc.NewSharedBufferPool()
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, p,
-		remote.WithServerOptions(grpc.RecvBufferPool(pool)),
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithRecvBufferPool(pool))))
+		remote.WithServerOptions(grpc.RecvBufferPool(pool),
+			grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
+		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithRecvBufferPool(pool),
+			grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))))
 	n.pool = newPool(64, 300)
 	defer func() { // Remote.Start panics when it cannot listen
 		if r := recover(); r != nil {
@@ -138,6 +140,10 @@ func (n *Node) startRemote() (err error) {
 	n.replies = newReplies(n.system) // after Start: its PID carries the node's address
 	return nil
 }
+
+// window is the gRPC flow-control window of the connections between members. Setting it
+// turns off gRPC's window estimation, which answers data with a ping.
+const window = 1 << 20
 
 func (n *Node) startMembership(ctx context.Context) error {
 	self := discovery.Member{Peer: string(n.peer), Name: n.cfg.Name, Instance: n.instance,
