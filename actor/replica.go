@@ -937,7 +937,11 @@ type outputCache struct {
 	order []string
 }
 
-const outputCacheSize = 1024
+// outputCacheSize covers the requests a retry can be recognised for: the folded ones in
+// the dedup window, and as many again still pending. An output older than that is never
+// asked for (the retry is not a duplicate any more), so a larger cache only holds memory
+// in every active replica.
+const outputCacheSize = 2 * lattice.DefaultDedupWindow
 
 func (c *outputCache) put(req string, out []byte) {
 	if req == "" {

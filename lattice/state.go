@@ -24,15 +24,19 @@ type Behavior[S, E, O any] struct {
 	Clone func(state S) S
 	// DedupWindow is how many folded request keys (Delta.Req) the infimum remembers to
 	// recognise duplicates. Every replica of a partition must use the same value. The
-	// window is part of the infimum, so each snapshot carries it. Default (zero): 256.
+	// window is part of the infimum, so each snapshot carries it. Default (zero):
+	// DefaultDedupWindow.
 	DedupWindow int
 }
+
+// DefaultDedupWindow is the dedup window of a Behavior that sets none.
+const DefaultDedupWindow = 256
 
 func (b *Behavior[S, E, O]) window() int {
 	if b.DedupWindow > 0 {
 		return b.DedupWindow
 	}
-	return 256
+	return DefaultDedupWindow
 }
 
 func (b *Behavior[S, E, O]) clone(s S) S {
