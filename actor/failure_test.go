@@ -202,25 +202,14 @@ func TestRetriedCallsApplyOnce(t *testing.T) {
 // the much longer attempt timeout, with ErrUnavailable and the context's error; a fast
 // call still succeeds; once the links heal, the logged event folds everywhere.
 func TestConsistentCallHonoursDeadline(t *testing.T) {
-	opts := testOptions()
-	opts.Config.AttemptTimeout = 5 * time.Second
-	c := actortest.Start(t, 3, opts)
-	const k = "deadline"
-	ref := actor.RefOf(c.Nodes[0], counterKind, k)
-	set := ref.Replicas()
-	index := c.Index
-	ref = actor.RefOf(c.Nodes[index(set[0])], counterKind, k) // the handler's own node calls
+	c, ref, heal := isolateThirdReplica(t, 5*time.Second, "deadline")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
-	require.NoError(t, err)
-	c.Cut(index(set[0]), index(set[2]))
-	c.Cut(index(set[1]), index(set[2]))
 
 	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancelShort()
 	start := time.Now()
-	_, err = ref.Call(short, wrapperspb.Int64(1), actor.Consistent)
+	_, err := ref.Call(short, wrapperspb.Int64(1), actor.Consistent)
 	took := time.Since(start)
 	require.ErrorIs(t, err, actor.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -229,27 +218,16 @@ func TestConsistentCallHonoursDeadline(t *testing.T) {
 	out, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast)
 	require.NoError(t, err, "fast call with a replica cut off")
 	require.EqualValues(t, 3, out.Value, "the fast output projects the unfolded event")
-	c.Heal(index(set[0]), index(set[2]))
-	c.Heal(index(set[1]), index(set[2]))
-	checkReplicas(t, c, map[string]int64{k: 3})
+	heal()
+	checkReplicas(t, c, map[string]int64{"deadline": 3})
 }
 
 // A caller that cancels its context stops waiting at once, even with no deadline and a
 // long attempt timeout; the event it sent stays logged and folds once the replicas meet.
 func TestCallHonoursCancellation(t *testing.T) {
-	opts := testOptions()
-	opts.Config.AttemptTimeout = time.Minute
-	c := actortest.Start(t, 3, opts)
-	const k = "cancel"
-	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
-	handler := c.Index(set[0])
-	ref := actor.RefOf(c.Nodes[handler], counterKind, k)
+	c, ref, heal := isolateThirdReplica(t, time.Minute, "cancel")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
-	require.NoError(t, err)
-	c.Cut(handler, c.Index(set[2]))
-	c.Cut(c.Index(set[1]), c.Index(set[2]))
 
 	waiting, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -257,8 +235,9 @@ func TestCallHonoursCancellation(t *testing.T) {
 		_, err := ref.Call(waiting, wrapperspb.Int64(1), actor.Consistent)
 		done <- err
 	}()
+	handler := ref.Replicas()[0]
 	require.Eventually(t, func() bool { // the handler holds the event: the call waits for its fold
-		out, err := ref.QueryReplica(ctx, set[0], &i64{}, actor.Projected)
+		out, err := ref.QueryReplica(ctx, handler, &i64{}, actor.Projected)
 		return err == nil && out.Value == 2
 	}, 5*time.Second, 5*time.Millisecond)
 	stop()
@@ -269,7 +248,30 @@ func TestCallHonoursCancellation(t *testing.T) {
 		t.Fatal("a cancelled call kept waiting for its reply")
 	}
 
-	c.Heal(handler, c.Index(set[2]))
-	c.Heal(c.Index(set[1]), c.Index(set[2]))
-	checkReplicas(t, c, map[string]int64{k: 2})
+	heal()
+	checkReplicas(t, c, map[string]int64{"cancel": 2})
+}
+
+// isolateThirdReplica starts three nodes (with the given attempt timeout), makes one
+// consistent call on counter k through its first replica's own node, and then cuts the
+// third replica off from both others, so that no event of k can fold until heal. ref
+// calls through the first replica's node.
+func isolateThirdReplica(t *testing.T, attempt time.Duration, k string) (c *actortest.Cluster, ref actor.Ref[*i64, *i64, *i64], heal func()) {
+	t.Helper()
+	opts := testOptions()
+	opts.Config.AttemptTimeout = attempt
+	c = actortest.Start(t, 3, opts)
+	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
+	ref = actor.RefOf(c.Nodes[c.Index(set[0])], counterKind, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent)
+	require.NoError(t, err)
+	third := c.Index(set[2])
+	c.Cut(c.Index(set[0]), third)
+	c.Cut(c.Index(set[1]), third)
+	return c, ref, func() {
+		c.Heal(c.Index(set[0]), third)
+		c.Heal(c.Index(set[1]), third)
+	}
 }

@@ -38,10 +38,7 @@ func TestApplyMetadataIsDeterministic(t *testing.T) {
 	c := actortest.Start(t, 3, opts)
 	const k = "j"
 	set := actor.RefOf(c.Nodes[0], journalKind, k).Replicas()
-	index := func(p lattice.Peer) int {
-		return slices.IndexFunc(c.Nodes, func(n *actor.Node) bool { return n.Peer() == p })
-	}
-	first, caller := index(set[0]), index(set[1])
+	first, caller := c.Index(set[0]), c.Index(set[1])
 	call := func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
