@@ -44,16 +44,6 @@ func (s peers) union(o peers) peers {
 	return s
 }
 
-// containsAll reports whether every peer of o is in s.
-func (s peers) containsAll(o peers) bool {
-	for _, p := range o {
-		if !s.has(p) {
-			return false
-		}
-	}
-	return true
-}
-
 func (s peers) clone() peers { return slices.Clone(s) }
 
 // sortedPeers returns a sorted, deduplicated copy of ps.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -103,26 +102,6 @@ func (n *node) view() discovery.View {
 // sees reports whether n's newest view holds exactly want.
 func (n *node) sees(want ...discovery.Member) bool {
 	return n.view().Equal(discovery.NewView(want))
-}
-
-// includes reports whether n's newest view holds every member of want.
-func (n *node) includes(want ...discovery.Member) bool {
-	v := n.view()
-	for _, m := range want {
-		got, ok := find(v, m)
-		if !ok || !got.Equal(m) {
-			return false
-		}
-	}
-	return true
-}
-
-func find(v discovery.View, m discovery.Member) (discovery.Member, bool) {
-	i := slices.IndexFunc(v.Members, func(x discovery.Member) bool { return x.ID() == m.ID() })
-	if i < 0 {
-		return discovery.Member{}, false
-	}
-	return v.Members[i], true
 }
 
 func members(ns ...*node) []discovery.Member {
