@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -17,7 +18,9 @@ import (
 )
 
 // BenchmarkCluster measures, in one run on the same three nodes (R = 3, loopback gRPC):
-// a raw Proto.Actor request to an echo actor on another node, and fast and consistent
+// a raw Proto.Actor request to an echo actor on another node; the same request to an
+// actor that first exchanges a message with each of the two other nodes (the message
+// pattern of an increment at R = 3, on bare Proto.Actor); and fast and consistent
 // increments of 1,000 counters through different nodes, each with 64 concurrent callers.
 //
 //	go test ./actor -run '^$' -bench Cluster -benchtime 5s
@@ -28,8 +31,17 @@ func BenchmarkCluster(b *testing.B) {
 			c.Respond(&wire.QueryReply{Output: m.Query})
 		}
 	})
-	for _, n := range nodes {
+	for i, n := range nodes {
 		if _, err := n.system.Root.SpawnNamed(echo, "echo"); err != nil {
+			b.Fatal(err)
+		}
+		var others []*pa.PID
+		for j, o := range nodes {
+			if j != i {
+				others = append(others, pa.NewPID(o.Address(), "echo"))
+			}
+		}
+		if _, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newFanout(others) }), "fanout"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -40,6 +52,16 @@ func BenchmarkCluster(b *testing.B) {
 		run(b, func(c, i int) error {
 			from, to := nodes[c%3], nodes[(c+1)%3]
 			_, err := from.system.Root.RequestFuture(pa.NewPID(to.Address(), "echo"), &wire.Query{Query: []byte("x")}, 5*time.Second).Result()
+			return err
+		})
+	})
+	// The message pattern of an increment at R = 3 on bare Proto.Actor: a request whose
+	// actor sends to the two other nodes and answers once both have answered. No
+	// partitions, folds, persistence or encoding: the floor of actors and remoting for it.
+	b.Run("raw-fanout", func(b *testing.B) {
+		run(b, func(c, i int) error {
+			from, to := nodes[c%3], nodes[(c+1)%3]
+			_, err := from.system.Root.RequestFuture(pa.NewPID(to.Address(), "fanout"), &wire.Query{Query: []byte("x")}, 5*time.Second).Result()
 			return err
 		})
 	})
@@ -67,6 +89,42 @@ func BenchmarkReplicationFactor(b *testing.B) {
 				b.Run(name, func(b *testing.B) { measureCallers(b, nodes, 64, increment(nodes, level)) })
 			}
 		})
+	}
+}
+
+// fanout answers a request once each of its peers has answered a message it sent them.
+type fanout struct {
+	peers   []*pa.PID
+	next    uint64
+	waiting map[uint64]*fanoutCall
+}
+
+type fanoutCall struct {
+	to   *pa.PID
+	left int
+}
+
+func newFanout(peers []*pa.PID) *fanout {
+	return &fanout{peers: peers, waiting: map[uint64]*fanoutCall{}}
+}
+
+func (f *fanout) Receive(c pa.Context) {
+	switch m := c.Message().(type) {
+	case *wire.Query:
+		f.next++
+		f.waiting[f.next] = &fanoutCall{to: c.Sender(), left: len(f.peers)}
+		id := binary.BigEndian.AppendUint64(nil, f.next)
+		for _, p := range f.peers {
+			c.Request(p, &wire.Query{Query: id})
+		}
+	case *wire.QueryReply:
+		id := binary.BigEndian.Uint64(m.Output)
+		if w := f.waiting[id]; w != nil {
+			if w.left--; w.left == 0 {
+				delete(f.waiting, id)
+				c.Send(w.to, &wire.QueryReply{Output: []byte("x")})
+			}
+		}
 	}
 }
 
