@@ -2,7 +2,7 @@ package actor
 
 import "sync"
 
-// pool is the Proto.Actor dispatcher of a node's router and replicas. Proto.Actor's
+// pool is the Proto.Actor dispatcher of a node's router and shards. Proto.Actor's
 // default starts a goroutine each time a mailbox gets work; a replica's call chain
 // (decode, fold, encode, commit) is deep enough that every such goroutine grew its stack
 // several times, which cost about a seventh of the CPU under load. The pool hands the

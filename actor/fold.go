@@ -48,7 +48,7 @@ type foldable interface {
 	reproposeRenegade(event []byte, time int64, req string) (lattice.EventID, error)
 }
 
-// foldState is a summary of the fold for the replica actor's decisions.
+// foldState is a summary of the fold for the replica's decisions.
 type foldState struct {
 	hasBase      bool
 	base         lattice.Base

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -63,7 +64,7 @@ type Node struct {
 	links atomic.Pointer[func(to lattice.Peer) Link]
 
 	stopped  atomic.Bool
-	pool     *pool    // dispatcher of the router and the replicas
+	pool     *pool    // dispatcher of the router and its shards
 	replies  *replies // where the answers to this node's requests arrive
 	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
 	stats    nodeStats
@@ -99,7 +100,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	router, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newRouter(n) }, pa.WithDispatcher(n.pool)), routerName)
+	// A shard whose handler panics restarts (empty: its replicas come back from the store
+	// on demand), however often: Proto.Actor's default stops a child after 10 restarts in
+	// 10 s, which would leave the shard's partitions without a replica on this node.
+	always := pa.NewOneForOneStrategy(math.MaxInt, time.Second, pa.DefaultDecider)
+	router, err := n.system.Root.SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return newRouter(n) },
+		pa.WithDispatcher(n.pool), pa.WithSupervisor(always)), routerName)
 	if err != nil {
 		n.shutdownRemote()
 		n.closeStore()
@@ -413,11 +419,23 @@ func (n *Node) drain(ctx context.Context) {
 	if wait <= 0 {
 		return
 	}
-	done := make(chan struct{}, 1<<16)
-	res, err := n.system.Root.RequestFuture(n.router, &drain{done: done}, wait).Result()
-	count, ok := res.(int)
+	res, err := n.system.Root.RequestFuture(n.router, &shardsOf{}, wait).Result()
+	shards, ok := res.([]*pa.PID)
 	if err != nil || !ok {
 		return
+	}
+	done := make(chan struct{}, 1<<16)
+	futures := make([]*pa.Future, len(shards))
+	for i, s := range shards {
+		futures[i] = n.system.Root.RequestFuture(s, &drain{done: done}, wait)
+	}
+	count := 0 // the replicas that will signal
+	for _, f := range futures {
+		if res, err := f.Result(); err == nil {
+			if c, ok := res.(int); ok {
+				count += c
+			}
+		}
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

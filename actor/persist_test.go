@@ -19,7 +19,7 @@ import (
 func TestPersistRewritesLaterAck(t *testing.T) {
 	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
 	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1"}
-	r := newReplica(n, plusKind, "k")
+	r := newReplica(n, nil, plusKind, "k")
 	ev, err := proto.Marshal(wrapperspb.Int64(5))
 	require.NoError(t, err)
 	state, err := proto.Marshal(wrapperspb.Int64(0))

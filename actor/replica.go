@@ -14,21 +14,23 @@ import (
 	"github.com/legion-go/legion/storage"
 )
 
-// replica is the actor that holds one replica of one partition. It processes one message
-// at a time. Calls and replication messages only change the fold in memory and mark the
-// replica dirty; a flush, queued behind whatever is already in the mailbox, then makes
-// the batch durable in one commit, answers the fast calls, answers the consistent calls
-// whose events folded, and sends diffs to the other replicas. So a burst of calls costs
-// one commit and one diff per peer, and nothing is acknowledged (to a caller or a peer)
+// replica holds one replica of one partition. It is not an actor: its shard runs it, one
+// message at a time, and its handlers send through the shard's context. Calls and
+// replication messages only change the fold in memory and mark the replica dirty; a
+// flush, queued behind whatever is already in the shard's mailbox, then makes the batch
+// durable in one commit, answers the fast calls, answers the consistent calls whose
+// events folded, and sends diffs to the other replicas. So a burst of calls costs one
+// commit and one diff per peer, and nothing is acknowledged (to a caller or a peer)
 // before it is on disk.
 type replica struct {
 	n      *Node
+	sh     *shard
+	id     partitionID
 	kind   KindSpec
 	key    string
 	origin string
 	part   storage.Partition
 	fold   foldable
-	self   *pa.PID
 	failed error // the store failed: the replica refuses work rather than lose it
 
 	// stored: the entries on disk, each with whether it was written with this replica's
@@ -54,11 +56,13 @@ type replica struct {
 
 	targets  []lattice.Peer // replicate's, reused
 	targetOf []*wire.Target // see target
-	// Passivation: messages received (other than its own timers'), their count at the
-	// last gc tick, since when the replica has been idle, and whether it asked to go.
+	// Passivation: messages received (other than its own timers' and flushes), their
+	// count at the last gc tick, and since when the replica has been idle.
 	received, receivedAtGC int
 	idleSince              time.Time
-	passivating            bool
+	// leaving: the replica passivated, retired or was discarded; its shard removes it
+	// once the current message is handled.
+	leaving bool
 
 	ticker    *time.Timer // sends tickMsg; armed while tickArmed
 	tickArmed bool
@@ -111,13 +115,14 @@ type waiter struct {
 	deadline time.Time
 }
 
-// flushMsg and tickMsg are the replica's messages to itself.
+// tickMsg is the anti-entropy timer's message; flushMsg is the shard's message to
+// itself that flushes its dirty replicas.
 type flushMsg struct{}
 type tickMsg struct{}
 
-func newReplica(n *Node, kind KindSpec, key string) *replica {
+func newReplica(n *Node, sh *shard, kind KindSpec, key string) *replica {
 	origin := kind.kindName() + "/" + key
-	return &replica{n: n, kind: kind, key: key, origin: origin,
+	return &replica{n: n, sh: sh, id: partitionID{kind.kindName(), key}, kind: kind, key: key, origin: origin,
 		part:    storage.Partition{Kind: kind.kindName(), Key: key},
 		fold:    kind.newReplica(origin, n.peer),
 		stored:  map[lattice.EventID]bool{},
@@ -127,20 +132,51 @@ func newReplica(n *Node, kind KindSpec, key string) *replica {
 		joins: map[lattice.Peer]time.Time{}, lastAdvance: n.cfg.Now()}
 }
 
-func (r *replica) Receive(ctx pa.Context) {
-	switch ctx.Message().(type) {
-	case tickMsg, gcTick, syncTimeout, flushMsg: // its own timers and flushes
+// start runs when the shard activates the replica, before its first message.
+func (r *replica) start(ctx pa.Context) {
+	r.load()
+	r.armGC()
+	if r.stale {
+		r.startSync(ctx, r.fold.state().participants)
+	}
+}
+
+// stop runs when the shard removes the replica (or stops): it writes what it holds.
+func (r *replica) stop() {
+	if r.failed == nil && r.fold.state().hasBase {
+		r.persist(true) // best effort: what is not written is folded again after a restart
+	}
+	r.release()
+}
+
+// release stops the replica's timers (a timer that fired already is dropped by the shard)
+// and gives back what it holds of the node's.
+func (r *replica) release() {
+	if r.ticker != nil {
+		r.ticker.Stop()
+	}
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+	}
+	if r.gcTimer != nil {
+		r.gcTimer.Stop()
+	}
+	r.n.replicas.Delete(r.id)
+	for p := range r.joins { // handoffs this replica will not see through
+		r.n.inFlight.Add(-1)
+		delete(r.joins, p)
+	}
+}
+
+// receive handles one message; ctx is the shard's, and for a call or query its sender is
+// the caller. Flushes do not come through here (see shard.flush).
+func (r *replica) receive(ctx pa.Context, msg any) {
+	switch msg.(type) {
+	case tickMsg, gcTick, syncTimeout: // its own timers
 	default:
 		r.received++ // see passivateIfIdle
 	}
-	switch m := ctx.Message().(type) {
-	case *pa.Started:
-		r.self = ctx.Self()
-		r.load()
-		r.armGC()
-		if r.stale {
-			r.startSync(ctx, r.fold.state().participants)
-		}
+	switch m := msg.(type) {
 	case *wake:
 	case *drain:
 		r.draining = m.done
@@ -154,7 +190,7 @@ func (r *replica) Receive(ctx pa.Context) {
 		}
 	case gcTick:
 		r.gcArmed = false
-		if !r.passivateIfIdle(ctx) {
+		if !r.passivateIfIdle() {
 			r.onGC(ctx)
 		}
 		r.armGC()
@@ -166,48 +202,24 @@ func (r *replica) Receive(ctx pa.Context) {
 		if r.syncing {
 			r.finishSync(ctx)
 		}
-	case flushMsg:
-		r.flush(ctx)
 	case tickMsg:
 		r.onTick(ctx)
-	case *passivateOK:
-		ctx.Stop(ctx.Self())
-	case *pa.Stopping:
-		if r.failed == nil && r.fold.state().hasBase {
-			r.persist(true) // best effort: what is not written is folded again after a restart
-		}
-		if r.ticker != nil {
-			r.ticker.Stop()
-		}
-		if r.syncTimer != nil {
-			r.syncTimer.Stop()
-		}
-		if r.gcTimer != nil {
-			r.gcTimer.Stop()
-		}
-		r.n.replicas.Delete(partitionID{r.kind.kindName(), r.key})
-		for p := range r.joins { // handoffs this replica will not see through
-			r.n.inFlight.Add(-1)
-			delete(r.joins, p)
-		}
 	}
 }
 
 // passivateIfIdle passivates the replica once it has had nothing pending and received no
-// message for PassivateAfter (counted in gc ticks). It reports whether it did. (Not
-// Proto.Actor's receive timeout: its timer writes the actor's context from the timer's
-// goroutine while the mailbox reads it, a data race the race detector reports.)
-func (r *replica) passivateIfIdle(ctx pa.Context) bool {
+// message for PassivateAfter (counted in gc ticks). It reports whether it did. (A
+// replica is not an actor, so it has no receive timeout; Proto.Actor's would not do
+// anyway: its timer writes the actor's context from the timer's goroutine while the
+// mailbox reads it, a data race the race detector reports.)
+func (r *replica) passivateIfIdle() bool {
 	if r.received != r.receivedAtGC || !r.idle() {
-		r.receivedAtGC, r.idleSince, r.passivating = r.received, time.Time{}, false
+		r.receivedAtGC, r.idleSince = r.received, time.Time{}
 		return false
 	}
 	now := r.n.cfg.Now()
 	if r.idleSince.IsZero() {
 		r.idleSince = now
-	}
-	if r.passivating {
-		return true // asked already; the router's answer stops it
 	}
 	if now.Sub(r.idleSince) < r.n.cfg.PassivateAfter-r.n.cfg.GCInterval {
 		return false
@@ -216,8 +228,7 @@ func (r *replica) passivateIfIdle(ctx pa.Context) bool {
 		r.fail(err)
 		return false
 	}
-	r.passivating = true
-	ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+	r.leaving = true
 	return true
 }
 
@@ -274,7 +285,7 @@ func (r *replica) queueFlush(ctx pa.Context) {
 	}
 	if !r.flushQueued {
 		r.flushQueued = true
-		ctx.Send(ctx.Self(), flushMsg{})
+		r.sh.queueFlush(ctx, r)
 	}
 }
 
@@ -334,8 +345,8 @@ func (r *replica) startSync(ctx pa.Context, set []lattice.Peer) {
 		r.finishSync(ctx)
 		return
 	}
-	self, root := ctx.Self(), r.n.system.Root
-	r.syncTimer = time.AfterFunc(r.n.cfg.AttemptTimeout/2, func() { root.Send(self, syncTimeout{}) })
+	shard, root, msg := r.sh.self, r.n.system.Root, replicaMsg{r, syncTimeout{}}
+	r.syncTimer = time.AfterFunc(r.n.cfg.AttemptTimeout/2, func() { root.Send(shard, msg) })
 }
 
 // finishSync starts the partition from scratch if no replica sent a state, then runs the
@@ -402,7 +413,7 @@ func (r *replica) discard(ctx pa.Context) {
 		r.reply(ctx, s.msg, s.sender, ErrNotReplica)
 	}
 	r.stash = nil
-	ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+	r.leaving = true
 }
 
 func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
@@ -611,7 +622,7 @@ func (r *replica) flush(ctx pa.Context) {
 	r.replicate()
 	st := r.fold.state()
 	if st.retired {
-		ctx.Request(r.n.router, &passivate{id: partitionID{r.kind.kindName(), r.key}})
+		r.leaving = true
 		return
 	}
 	if st.pending > 0 || len(r.waiters) > 0 {
@@ -866,16 +877,16 @@ func (r *replica) armTicker() { r.arm(&r.ticker, &r.tickArmed, r.n.cfg.AntiEntro
 
 func (r *replica) armGC() { r.arm(&r.gcTimer, &r.gcArmed, r.n.cfg.GCInterval, gcTick{}) }
 
-// arm makes *t send msg to the replica after d, unless it is armed already. The timer is
-// made once and reset afterwards.
+// arm makes *t send msg to the replica (through its shard) after d, unless it is armed
+// already. The timer is made once and reset afterwards.
 func (r *replica) arm(t **time.Timer, armed *bool, d time.Duration, msg any) {
-	if *armed || r.self == nil {
+	if *armed {
 		return
 	}
 	*armed = true
 	if *t == nil {
-		self, root := r.self, r.n.system.Root
-		*t = time.AfterFunc(d, func() { root.Send(self, msg) })
+		shard, root, msg := r.sh.self, r.n.system.Root, replicaMsg{r, msg}
+		*t = time.AfterFunc(d, func() { root.Send(shard, msg) })
 		return
 	}
 	(*t).Reset(d)
@@ -891,7 +902,7 @@ func (r *replica) onGC(ctx pa.Context) {
 	}
 	now := r.n.cfg.Now()
 	rep := r.fold.gcReplica(r.kind.kindName(), r.key, r.lastAdvance)
-	r.n.replicas.Store(partitionID{r.kind.kindName(), r.key}, rep)
+	r.n.replicas.Store(r.id, rep)
 	for p, since := range r.joins {
 		if slices.Contains(rep.Participants, p) || !slices.Contains(rep.Joining, p) || now.Sub(since) > time.Minute {
 			r.n.inFlight.Add(-1)

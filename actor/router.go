@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"slices"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 
@@ -10,23 +11,23 @@ import (
 )
 
 // router is the node's one well-known actor (named "legion"): every call, query and
-// replication message for a replica on this node arrives here and is forwarded to the
-// replica's actor, which the router activates on demand. It is the identity lookup of
-// the framework: a replica's identity is (kind, key, peer), and the peer names the node.
+// replication message for a replica on this node arrives here, is checked, and is
+// forwarded to the shard of its partition (its child), which activates the replica on
+// demand. It is the identity lookup of the framework: a replica's identity is (kind,
+// key, peer), and the peer names the node.
 type router struct {
-	n        *Node
-	replicas map[partitionID]*pa.PID
+	n      *Node
+	shards []*pa.PID
 }
 
 type partitionID struct{ kind, key string }
 
-// passivate asks the router to forget a replica; the router answers passivateOK, after
-// which nothing more is forwarded to it.
-type passivate struct{ id partitionID }
-type passivateOK struct{}
+// shardsOf asks the router for its shards' PIDs (for drain).
+type shardsOf struct{}
 
-// drain asks every active replica to get its own events acknowledged by another replica
-// before the node stops; each sends on done once it has (or has nothing to wait for).
+// drain asks a shard to have every active replica get its own events acknowledged by
+// another replica before the node stops; each replica sends on done once it has (or has
+// nothing to wait for). The shard answers how many replicas it asked.
 type drain struct{ done chan<- struct{} }
 
 // resync makes every active replica merge a live replica's state before it acts again.
@@ -36,28 +37,36 @@ type resync struct{}
 // without waiting to be called.
 type wake struct{ id partitionID }
 
-func newRouter(n *Node) *router { return &router{n: n, replicas: map[partitionID]*pa.PID{}} }
+func newRouter(n *Node) *router { return &router{n: n} }
 
 func (r *router) Receive(ctx pa.Context) {
 	switch m := ctx.Message().(type) {
+	case *pa.Started:
+		// Children of the router, so that stopping the router stops them (and their
+		// replicas) first. Spawned again if the router restarts.
+		r.shards = r.shards[:0]
+		props := pa.PropsFromProducer(func() pa.Actor { return newShard(r.n) }, pa.WithDispatcher(r.n.pool))
+		for range shardsPerNode {
+			r.shards = append(r.shards, ctx.Spawn(props))
+		}
 	case *wire.Call:
 		if err := r.check(m.GetTo(), len(m.GetEvent())); err != nil {
 			ctx.Respond(&wire.CallReply{Error: toWire(err)})
 			return
 		}
-		ctx.Forward(r.replica(ctx, m.GetTo()))
+		ctx.Forward(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()))
 	case *wire.Query:
 		if err := r.check(m.GetTo(), len(m.GetQuery())); err != nil {
 			ctx.Respond(&wire.QueryReply{Error: toWire(err)})
 			return
 		}
-		ctx.Forward(r.replica(ctx, m.GetTo()))
+		ctx.Forward(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()))
 	case *wire.Replicate:
 		if err := r.check(m.GetTo(), 0); err != nil {
 			r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
 			return
 		}
-		ctx.Forward(r.replica(ctx, m.GetTo()))
+		ctx.Forward(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()))
 	case *wire.Batch:
 		items := m.GetItems()
 		if f := m.GetFrame(); len(f) > 0 {
@@ -72,33 +81,17 @@ func (r *router) Receive(ctx pa.Context) {
 				r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
 				continue
 			}
-			ctx.Send(r.replica(ctx, m.GetTo()), m)
+			ctx.Send(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()), m)
 		}
 	case *wake:
 		if _, ok := r.n.kinds[m.id.kind]; ok {
-			ctx.Send(r.replica(ctx, &wire.Target{Kind: m.id.kind, Key: m.id.key, Peer: string(r.n.peer)}), m)
+			ctx.Send(r.shard(m.id.kind, m.id.key), m)
 		}
-	case *drain:
-		for _, pid := range r.replicas {
-			ctx.Send(pid, m)
-		}
-		ctx.Respond(len(r.replicas))
+	case *shardsOf:
+		ctx.Respond(slices.Clone(r.shards))
 	case *resync:
-		for _, pid := range r.replicas {
+		for _, pid := range r.shards {
 			ctx.Send(pid, m)
-		}
-	case *passivate:
-		if pid, ok := r.replicas[m.id]; ok && pid.Equal(ctx.Sender()) {
-			delete(r.replicas, m.id)
-		}
-		// Nothing is routed to the sender any more (or never was, if another activation
-		// of its partition replaced it): it may stop.
-		ctx.Respond(&passivateOK{})
-	case *pa.Terminated:
-		for id, pid := range r.replicas {
-			if pid.Equal(m.Who) {
-				delete(r.replicas, id)
-			}
 		}
 	}
 }
@@ -123,13 +116,7 @@ func (r *router) check(t *wire.Target, payload int) error {
 	return nil
 }
 
-func (r *router) replica(ctx pa.Context, t *wire.Target) *pa.PID {
-	id := partitionID{t.Kind, t.Key}
-	if pid, ok := r.replicas[id]; ok {
-		return pid
-	}
-	kind := r.n.kinds[t.Kind]
-	pid := ctx.Spawn(pa.PropsFromProducer(func() pa.Actor { return newReplica(r.n, kind, t.Key) }, pa.WithDispatcher(r.n.pool)))
-	r.replicas[id] = pid
-	return pid
+// shard returns the shard that hosts the partition (kind, key).
+func (r *router) shard(kind, key string) *pa.PID {
+	return r.shards[shardOf(kind, key, len(r.shards))]
 }
