@@ -168,7 +168,8 @@ func TestRejectedAndPanickingEvents(t *testing.T) {
 
 // TestStatsCountReplication: one consistent call on three replicas takes at least the
 // event's diff to each of the two other replicas and their two acks back, each processed
-// and flushed; the nodes' Stats must show that work.
+// and flushed, and the three replicas' writes of the event committed; the nodes' Stats
+// must show that work.
 func TestStatsCountReplication(t *testing.T) {
 	c := actortest.Start(t, 3, testOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -185,7 +186,8 @@ func TestStatsCountReplication(t *testing.T) {
 		after = after.Add(n.Stats())
 	}
 	d := after.Sub(before)
-	if d.Sent < 4 || d.Received < 4 || d.Flushes < 3 || d.Envelopes < 1 || d.Envelopes > d.Sent {
+	if d.Sent < 4 || d.Received < 4 || d.Flushes < 3 || d.Envelopes < 1 || d.Envelopes > d.Sent ||
+		d.Commits < 3 || d.Commits > d.Flushes {
 		t.Fatalf("stats of one consistent call: %+v", d)
 	}
 }

@@ -158,6 +158,7 @@ func measureCallers(b *testing.B, nodes []*Node, callers int, op func(caller, i 
 	b.ReportMetric(float64(d.Sent)/n, "msgs/op")
 	b.ReportMetric(float64(d.Envelopes)/n, "envelopes/op")
 	b.ReportMetric(float64(d.Flushes)/n, "flushes/op")
+	b.ReportMetric(float64(d.Commits)/n, "commits/op")
 }
 
 // runCallers runs b.N operations from callers concurrent goroutines and reports their

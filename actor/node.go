@@ -365,6 +365,15 @@ func (n *Node) reachable(peer lattice.Peer) bool {
 }
 
 // send delivers a message to the router of the member hosting peer, fire-and-forget.
+// commit makes b durable, counting the commit in the node's stats.
+func (n *Node) commit(b *storage.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	n.stats.commits.Add(1)
+	return n.store.Commit(b)
+}
+
 func (n *Node) send(peer lattice.Peer, msg any) {
 	if link := n.link(peer); link.Drop {
 		return

@@ -40,8 +40,10 @@ type replica struct {
 	storedBase lattice.Base
 	storedHas  bool
 	batch      storage.Batch // persist's, reused
-	written    []storedEntry // persist's, reused
+	written    []storedEntry // stage's, reused
 	idBuf      []lattice.EventID
+	staged     int      // what the last stage wrote, for committed
+	folds      []folded // stageFlush's, for finishFlush
 
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
@@ -405,7 +407,7 @@ func (r *replica) discard(ctx pa.Context) {
 	r.renegades = nil
 	var b storage.Batch
 	b.DeletePartition(r.part)
-	if err := r.n.store.Commit(&b); err != nil {
+	if err := r.n.commit(&b); err != nil {
 		r.fail(err)
 		return
 	}
@@ -560,8 +562,11 @@ func (r *replica) target(p lattice.Peer) *wire.Target {
 	return t
 }
 
-// flush makes the batch durable, then answers and replicates.
-func (r *replica) flush(ctx pa.Context) {
+// stageFlush and finishFlush flush the replica's batch (its shard flushes its dirty
+// replicas together, see shard.flush). stageFlush folds what can be folded and adds the
+// writes that make the batch durable to b; finishFlush, once b is committed, answers and
+// replicates. Between the two the replica must get no message.
+func (r *replica) stageFlush(b *storage.Batch) error {
 	r.n.stats.flushes.Add(1)
 	r.flushQueued = false
 	if st := r.fold.state(); st.participant && len(r.renegades) > 0 {
@@ -573,9 +578,16 @@ func (r *replica) flush(ctx pa.Context) {
 		r.renegades = nil
 	}
 	r.fold.acknowledge()
-	folds := r.fold.reduce()
-	r.foldsSinceSnapshot += len(folds)
-	if err := r.persist(false); err != nil {
+	r.folds = r.fold.reduce()
+	r.foldsSinceSnapshot += len(r.folds)
+	return r.stage(b, false)
+}
+
+// finishFlush completes a flush whose writes were committed with the result err.
+func (r *replica) finishFlush(ctx pa.Context, err error) {
+	folds := r.folds
+	r.folds = nil
+	if err != nil {
 		r.fail(err)
 		for _, p := range r.fast {
 			ctx.Send(p.to, &wire.CallReply{Error: toWire(err)})
@@ -587,6 +599,7 @@ func (r *replica) flush(ctx pa.Context) {
 		r.fast = nil
 		return
 	}
+	r.committed()
 	for _, p := range r.fast {
 		ctx.Send(p.to, p.reply)
 	}
@@ -656,6 +669,26 @@ const snapshotEvery = 32
 func (r *replica) persist(force bool) error {
 	b := &r.batch
 	b.Reset()
+	if err := r.stage(b, force); err != nil {
+		return err
+	}
+	if err := r.n.commit(b); err != nil {
+		return err
+	}
+	r.committed()
+	return nil
+}
+
+// stage adds persist's writes to b, which may hold other replicas' writes; committed
+// records them as stored once b is committed. If stage fails, what it added to b is
+// taken back.
+func (r *replica) stage(b *storage.Batch, force bool) (err error) {
+	mark := b.Len()
+	defer func() {
+		if err != nil {
+			b.Truncate(mark)
+		}
+	}()
 	r.written = r.written[:0]
 	st := r.fold.state()
 	r.idBuf = r.fold.ids(r.idBuf[:0])
@@ -675,6 +708,7 @@ func (r *replica) persist(force bool) error {
 	moved := st.base != r.storedBase || st.hasBase != r.storedHas
 	// A replica that just got its state (genesis, or a full state as a joiner) writes it
 	// at once: its stored deltas mean nothing without it.
+	r.staged = stagedNone
 	snapshot := st.retired || st.hasBase != r.storedHas ||
 		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery))
 	if st.retired {
@@ -699,24 +733,38 @@ func (r *replica) persist(force bool) error {
 		}
 		b.PutSnapshot(r.part, data)
 	}
-	if b.Empty() {
-		return nil
+	if snapshot {
+		r.staged = stagedSnapshot
+	} else if len(r.written) > 0 {
+		r.staged = stagedEntries
 	}
-	if err := r.n.store.Commit(b); err != nil {
-		return err
-	}
-	if snapshot { // what is stored now: the infimum and exactly the pending entries
+	return nil
+}
+
+// What the last stage wrote (see committed).
+const (
+	stagedNone = iota
+	stagedEntries
+	stagedSnapshot
+)
+
+// committed records what the last stage wrote as stored; the fold must not have changed
+// since.
+func (r *replica) committed() {
+	switch r.staged {
+	case stagedSnapshot: // what is stored now: the infimum and exactly the pending entries
+		st := r.fold.state()
 		clear(r.stored)
-		for i, id := range ids {
+		for i, id := range r.idBuf {
 			r.stored[id] = r.fold.selfAcked(i)
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
-		return nil
+	case stagedEntries:
+		for _, w := range r.written {
+			r.stored[w.id] = w.selfAcked
+		}
 	}
-	for _, w := range r.written {
-		r.stored[w.id] = w.selfAcked
-	}
-	return nil
+	r.staged = stagedNone
 }
 
 // storedEntry is an entry persist wrote, with whether it was written with this replica's

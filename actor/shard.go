@@ -4,6 +4,7 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/storage"
 )
 
 // shardsPerNode is how many shard actors host a node's replicas. Each replica used to be
@@ -31,6 +32,7 @@ type shard struct {
 	// which flushes them all, so a burst over many partitions costs one message.
 	dirty, spare []*replica
 	flushQueued  bool
+	batch        storage.Batch // flush's, reused
 }
 
 // replicaMsg is a message from a replica's timer. It carries the replica, so that a timer
@@ -148,18 +150,37 @@ func (s *shard) queueFlush(ctx pa.Context, r *replica) {
 	}
 }
 
+// flush flushes the dirty replicas with one store commit: each stages its writes into
+// the shard's batch, and once the batch is durable each answers and replicates. So a
+// burst over many partitions costs one commit (and with an fsyncing store one fsync).
 func (s *shard) flush(ctx pa.Context) {
 	s.flushQueued = false
 	dirty := s.dirty
 	s.dirty = s.spare[:0]
+	b := &s.batch
+	b.Reset()
+	staged := dirty[:0] // filtered in place
 	for _, r := range dirty {
-		if s.replicas[r.id] == r && r.flushQueued {
-			r.flush(ctx)
-			if r.leaving {
-				s.remove(r)
-			}
+		if s.replicas[r.id] != r || !r.flushQueued {
+			continue
 		}
+		if err := r.stageFlush(b); err != nil {
+			s.finish(ctx, r, err)
+			continue
+		}
+		staged = append(staged, r)
+	}
+	err := s.n.commit(b)
+	for _, r := range staged {
+		s.finish(ctx, r, err)
 	}
 	clear(dirty)
 	s.spare = dirty[:0]
+}
+
+func (s *shard) finish(ctx pa.Context, r *replica, err error) {
+	r.finishFlush(ctx, err)
+	if r.leaving {
+		s.remove(r)
+	}
 }

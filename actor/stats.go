@@ -18,26 +18,32 @@ type Stats struct {
 	// Flushes is the batches this node's replicas made durable and answered: one per
 	// burst of calls and replication messages a replica processed back to back.
 	Flushes int64
+	// Commits is the store commits those took (a shard commits the flushes of all its
+	// dirty replicas at once), and the other writes (passivation, discards).
+	Commits int64
 }
 
 // Add returns the sum of s and o (for totals over nodes).
 func (s Stats) Add(o Stats) Stats {
 	return Stats{Sent: s.Sent + o.Sent, Envelopes: s.Envelopes + o.Envelopes,
-		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes}
+		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes,
+		Commits: s.Commits + o.Commits}
 }
 
 // Sub returns s minus o (the work between two readings).
 func (s Stats) Sub(o Stats) Stats {
 	return Stats{Sent: s.Sent - o.Sent, Envelopes: s.Envelopes - o.Envelopes,
-		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes}
+		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes,
+		Commits: s.Commits - o.Commits}
 }
 
 type nodeStats struct {
-	sent, envelopes, received, flushes atomic.Int64
+	sent, envelopes, received, flushes, commits atomic.Int64
 }
 
 // Stats returns the node's replication counters.
 func (n *Node) Stats() Stats {
 	return Stats{Sent: n.stats.sent.Load(), Envelopes: n.stats.envelopes.Load(),
-		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load()}
+		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load(),
+		Commits: n.stats.commits.Load()}
 }

@@ -84,6 +84,18 @@ func (b *Batch) Len() int { return len(b.ops) }
 // Size returns the number of id and data bytes the batch holds.
 func (b *Batch) Size() int { return b.size }
 
+// Truncate drops every write after the first n (Len() before the writes to drop), so
+// that a writer that fails halfway through adding its part of a shared batch can take
+// that part back. The arena keeps the dropped bytes until Reset. It panics if n is out
+// of range.
+func (b *Batch) Truncate(n int) {
+	for _, op := range b.ops[n:] {
+		b.size -= len(op.ID) + len(op.Data)
+	}
+	clear(b.ops[n:])
+	b.ops = b.ops[:n]
+}
+
 // Reset empties the batch, keeping its memory for reuse. Slices previously
 // returned by Ops become invalid.
 func (b *Batch) Reset() {

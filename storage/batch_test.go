@@ -43,6 +43,27 @@ func TestBatchCopiesAndReuses(t *testing.T) {
 	}
 }
 
+func TestBatchTruncate(t *testing.T) {
+	var b Batch
+	p := Partition{Kind: "k", Key: "a"}
+	b.PutDelta(p, []byte("1"), []byte("one"))
+	mark := b.Len()
+	b.PutDelta(p, []byte("2"), []byte("two"))
+	b.PutSnapshot(p, []byte("snap"))
+	b.Truncate(mark)
+	if b.Len() != 1 || b.Size() != 4 || string(b.Ops()[0].Data) != "one" {
+		t.Fatalf("after Truncate(%d): Len=%d Size=%d ops=%v", mark, b.Len(), b.Size(), b.Ops())
+	}
+	b.PutDelta(p, []byte("3"), []byte("three")) // the batch goes on from there
+	if b.Len() != 2 || b.Size() != 10 || string(b.Ops()[1].Data) != "three" {
+		t.Fatalf("after a write: Len=%d Size=%d", b.Len(), b.Size())
+	}
+	b.Truncate(0)
+	if !b.Empty() || b.Size() != 0 {
+		t.Fatal("not empty after Truncate(0)")
+	}
+}
+
 func TestOpKindString(t *testing.T) {
 	for k, want := range map[OpKind]string{OpPutSnapshot: "put-snapshot", OpPutDelta: "put-delta",
 		OpDeleteDelta: "delete-delta", OpDeletePartition: "delete-partition", 0: "unknown"} {

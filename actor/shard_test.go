@@ -1,0 +1,119 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/storage"
+	"github.com/legion-go/legion/storage/memory"
+)
+
+// shardContext is the part of an actor context a shard uses, recording what it sends.
+// The embedded Context is nil: anything else the shard would call panics.
+type shardContext struct {
+	pa.Context
+	self, sender *pa.PID
+	msg          any
+	sent         []sentMsg
+}
+
+type sentMsg struct {
+	to  *pa.PID
+	msg any
+}
+
+func (c *shardContext) Message() any           { return c.msg }
+func (c *shardContext) Sender() *pa.PID        { return c.sender }
+func (c *shardContext) Self() *pa.PID          { return c.self }
+func (c *shardContext) Send(to *pa.PID, m any) { c.sent = append(c.sent, sentMsg{to, m}) }
+func (c *shardContext) Respond(any)            {}
+
+// receive hands the shard one message from sender.
+func (c *shardContext) receive(s *shard, sender *pa.PID, msg any) {
+	c.sender, c.msg = sender, msg
+	s.Receive(c)
+}
+
+// countingStore counts commits, and records how many messages the shard had sent when
+// each began.
+type countingStore struct {
+	storage.Store
+	ctx          *shardContext
+	sentAtCommit []int
+	err          error
+}
+
+func (s *countingStore) Commit(b *storage.Batch) error {
+	s.sentAtCommit = append(s.sentAtCommit, len(s.ctx.sent))
+	if s.err != nil {
+		return s.err
+	}
+	return s.Store.Commit(b)
+}
+
+// TestShardFlushCommitsOnce: fast calls to many partitions of one shard, queued before
+// its flush, are made durable by one commit, and no call is answered before it.
+func TestShardFlushCommitsOnce(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commit-fails=%v", failing), func(t *testing.T) {
+			ctx := &shardContext{self: pa.NewPID("local", "shard")}
+			store := &countingStore{Store: memory.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
+			if failing {
+				store.err = errors.New("disk on fire")
+			}
+			quiet := slog.New(slog.DiscardHandler)
+			system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
+			defer system.Shutdown()
+			n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system,
+				kinds: map[string]KindSpec{plusKind.kindName(): plusKind}}
+			n.clock.now = n.cfg.Now
+			n.log = quiet
+			s := newShard(n)
+			ctx.receive(s, nil, &pa.Started{})
+
+			const keys = 10
+			callers := make([]*pa.PID, keys)
+			for i := range keys {
+				callers[i] = pa.NewPID("local", fmt.Sprintf("caller%d", i))
+				ev, err := proto.Marshal(wrapperspb.Int64(int64(i + 1)))
+				require.NoError(t, err)
+				ctx.receive(s, callers[i], &wire.Call{To: &wire.Target{Kind: plusKind.kindName(), Key: fmt.Sprint("k", i)},
+					Event: ev, ReplicaSet: []string{"a~1"}, Consistency: wire.Consistency_FAST})
+			}
+			require.Equal(t, []sentMsg{{ctx.self, flushMsg{}}}, ctx.sent, "one flush queued for all the partitions")
+			require.Empty(t, store.sentAtCommit, "nothing committed before the flush")
+
+			ctx.sent = nil
+			ctx.receive(s, ctx.self, flushMsg{})
+			require.Equal(t, []int{0}, store.sentAtCommit, "one commit, before any answer")
+			answered := map[*pa.PID]*wire.CallReply{}
+			for _, m := range ctx.sent {
+				if reply, ok := m.msg.(*wire.CallReply); ok {
+					answered[m.to] = reply
+				}
+			}
+			require.Len(t, answered, keys)
+			for i, c := range callers {
+				reply := answered[c]
+				require.NotNil(t, reply, "caller %d", i)
+				if failing {
+					require.NotNil(t, reply.GetError(), "caller %d", i)
+					continue
+				}
+				require.Nil(t, reply.GetError(), "caller %d", i)
+				rec, found, err := store.Load(storage.Partition{Kind: plusKind.kindName(), Key: fmt.Sprint("k", i)})
+				require.NoError(t, err)
+				require.True(t, found, "partition k%d stored", i)
+				require.NotNil(t, rec.Snapshot, "partition k%d's genesis stored", i)
+			}
+		})
+	}
+}
