@@ -65,6 +65,8 @@ type replica struct {
 	// leaving: the replica passivated, retired or was discarded; its shard removes it
 	// once the current message is handled.
 	leaving bool
+	// discarded: the replica deleted its copy (discard); nothing of it may be written.
+	discarded bool
 
 	ticker    *time.Timer // sends tickMsg; armed while tickArmed
 	tickArmed bool
@@ -143,9 +145,10 @@ func (r *replica) start(ctx pa.Context) {
 	}
 }
 
-// stop runs when the shard removes the replica (or stops): it writes what it holds.
+// stop runs when the shard removes the replica (or stops): it writes what it holds,
+// unless it discarded its copy (that is deleted, and must stay so).
 func (r *replica) stop() {
-	if r.failed == nil && r.fold.state().hasBase {
+	if r.failed == nil && !r.discarded && r.fold.state().hasBase {
 		r.persist(true) // best effort: what is not written is folded again after a restart
 	}
 	r.release()
@@ -415,7 +418,7 @@ func (r *replica) discard(ctx pa.Context) {
 		r.reply(ctx, s.msg, s.sender, ErrNotReplica)
 	}
 	r.stash = nil
-	r.leaving = true
+	r.leaving, r.discarded = true, true
 }
 
 func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
