@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -59,6 +60,12 @@ type Config struct {
 	// GCInterval is how often an active replica reconsiders its membership (ejections,
 	// handoffs) and whether it has been idle for PassivateAfter. Default 1s.
 	GCInterval time.Duration
+	// Shards is how many shard actors run the node's replicas (a partition's replica
+	// always runs on the same one; each runs one message at a time). Default twice
+	// GOMAXPROCS: enough to keep every core busy while some shards wait on a store
+	// commit, and few enough that each shard's flush commits many partitions' writes at
+	// once (docs/actor.md, "Shards").
+	Shards int
 	// Meta is published with the node's membership (for example its HTTP address).
 	Meta map[string]string
 	// Now is the node's physical clock, for the hybrid logical clock. Default time.Now.
@@ -95,6 +102,9 @@ func (c Config) withDefaults() Config {
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Second
 	}
+	if c.Shards == 0 {
+		c.Shards = 2 * runtime.GOMAXPROCS(0)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +123,9 @@ func (c Config) validate() error {
 	}
 	if err := c.gcConfig().Validate(); err != nil {
 		return fmt.Errorf("actor: %w", err)
+	}
+	if c.Shards < 1 {
+		return fmt.Errorf("actor: Shards %d < 1", c.Shards)
 	}
 	if c.ReplicationFactor < 1 {
 		return fmt.Errorf("actor: ReplicationFactor %d < 1", c.ReplicationFactor)

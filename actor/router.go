@@ -46,7 +46,7 @@ func (r *router) Receive(ctx pa.Context) {
 		// replicas) first. Spawned again if the router restarts.
 		r.shards = r.shards[:0]
 		props := pa.PropsFromProducer(func() pa.Actor { return newShard(r.n) }, pa.WithDispatcher(r.n.pool))
-		for range shardsPerNode {
+		for range r.n.cfg.Shards {
 			r.shards = append(r.shards, ctx.Spawn(props))
 		}
 	case *wire.Call:

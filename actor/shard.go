@@ -7,22 +7,17 @@ import (
 	"github.com/legion-go/legion/storage"
 )
 
-// shardsPerNode is how many shard actors host a node's replicas. Each replica used to be
-// an actor of its own; with thousands of them, scheduling each message on its own mailbox
-// cost more CPU than the replicas' work. Shards, each running the replicas of the
-// partitions that hash to it, keep the mailboxes busy (each run processes many messages)
-// while still letting the node's cores work in parallel. A shard commits one replica's
-// batch at a time, so the count also bounds a node's concurrent store commits, which an
-// fsyncing store needs many of (concurrent commits share fsyncs, docs/storage.md): with
-// pebble and 64 callers, 8 shards made 38% fewer calls per second than one actor per
-// replica; 64 about as many.
-const shardsPerNode = 64
-
 // shard is a child actor of the router that hosts the replicas of the partitions that
 // hash to it (shardOf). It activates a replica on its first message (from the store),
 // hands it its messages one at a time, and removes it when it passivates, retires or is
 // discarded. Since the shard alone routes its partitions' messages, a replica it removed
 // gets nothing more, and the next message for the partition activates a new one.
+//
+// Why shards (Config.Shards of them), not an actor per replica: with thousands of
+// replicas, scheduling each message on its own mailbox cost more CPU than the replicas'
+// work. A shard's mailbox stays busy (each run processes many messages), its flush
+// commits all its dirty replicas at once, and a few shards per core still let the cores
+// work in parallel and overlap one shard's commit with the others' work.
 type shard struct {
 	n        *Node
 	self     *pa.PID

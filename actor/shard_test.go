@@ -1,19 +1,24 @@
 package actor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
+	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/discovery/memory"
 	"github.com/legion-go/legion/storage"
-	"github.com/legion-go/legion/storage/memory"
+	memstore "github.com/legion-go/legion/storage/memory"
 )
 
 // shardContext is the part of an actor context a shard uses, recording what it sends.
@@ -65,7 +70,7 @@ func TestShardFlushCommitsOnce(t *testing.T) {
 	for _, failing := range []bool{false, true} {
 		t.Run(fmt.Sprintf("commit-fails=%v", failing), func(t *testing.T) {
 			ctx := &shardContext{self: pa.NewPID("local", "shard")}
-			store := &countingStore{Store: memory.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
+			store := &countingStore{Store: memstore.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
 			if failing {
 				store.err = errors.New("disk on fire")
 			}
@@ -116,4 +121,33 @@ func TestShardFlushCommitsOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShardsConfig: a node with one shard serves every partition (all share its
+// mailbox and its flushes), and a negative count is refused at Start.
+func TestShardsConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg := Config{Name: "solo", Membership: memory.NewRegistry().Provider(), Kinds: []KindSpec{plusKind}, Shards: -1}
+	_, err := Start(ctx, cfg)
+	require.ErrorContains(t, err, "Shards -1")
+
+	cfg.Shards = 1
+	n, err := Start(ctx, cfg)
+	require.NoError(t, err)
+	defer n.Stop(ctx)
+	require.NoError(t, n.WaitForMembers(ctx, "plus", 1))
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			ref := RefOf(n, plusKind, fmt.Sprint("k", i))
+			for j := range 3 {
+				out, err := ref.Call(ctx, wrapperspb.Int64(int64(i)), Consistent)
+				if assert.NoError(t, err) {
+					assert.Equal(t, int64(i*(j+1)), out.GetValue(), "k%d, call %d", i, j)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
