@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
 	"github.com/legion-go/legion/storage/memory"
 )
@@ -78,4 +80,107 @@ func TestDiscardedCopyStaysDeleted(t *testing.T) {
 	_, found, err := store.Load(r.part)
 	require.NoError(t, err)
 	require.False(t, found, "the discarded copy was written back")
+}
+
+// snapshotCounter counts the bytes of the snapshots and of the entries committed.
+type snapshotCounter struct {
+	storage.Store
+	snapshots, snapshotBytes, entryBytes int
+}
+
+func (s *snapshotCounter) Commit(b *storage.Batch) error {
+	for _, op := range b.Ops() {
+		switch op.Kind {
+		case storage.OpPutSnapshot:
+			s.snapshots++
+			s.snapshotBytes += len(op.Data)
+		case storage.OpPutDelta:
+			s.entryBytes += len(op.Data)
+		}
+	}
+	return s.Store.Commit(b)
+}
+
+// TestSnapshotsWeighedAgainstEntries: a partition's infimum grows (its dedup window holds
+// up to 256 request keys), and rewriting it every 32 folds came to cost more than the
+// entries themselves. The replica rewrites it once the entries written since weigh as
+// much as it does: over a long run the snapshots' bytes stay within the entries' bytes,
+// the stored entries stay bounded, and a restart from the store finds the same state
+// and the same dedup window.
+func TestSnapshotsWeighedAgainstEntries(t *testing.T) {
+	store := &snapshotCounter{Store: memory.New(storage.Identity{Node: "b", Incarnation: "1"})}
+	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
+	n.clock.now = n.cfg.Now
+	r := newReplica(n, nil, plusKind, "k")
+	r.fold.genesis([]lattice.Peer{"b~1"}) // alone: each event folds at once
+	ev, err := proto.Marshal(wrapperspb.Int64(1))
+	require.NoError(t, err)
+	const events = 2000
+	maxStored := 0
+	for i := range events {
+		_, _, err := r.fold.event(ev, n.clock.Now(), fmt.Sprintf("request-%08d-of-a-client-with-a-long-id", i))
+		require.NoError(t, err)
+		var b storage.Batch
+		require.NoError(t, r.stageFlush(&b))
+		require.NoError(t, n.commit(&b))
+		r.finishFlush(&shardContext{}, nil)
+		rec, _, err := store.Load(r.part)
+		require.NoError(t, err)
+		maxStored = max(maxStored, len(rec.Deltas))
+	}
+	t.Logf("%d snapshots, %d bytes; entries %d bytes; at most %d entries stored", store.snapshots, store.snapshotBytes, store.entryBytes, maxStored)
+	require.LessOrEqual(t, store.snapshotBytes, store.entryBytes+r.snapshotBytes,
+		"%d snapshots wrote %d bytes for %d bytes of entries", store.snapshots, store.snapshotBytes, store.entryBytes)
+	require.Greater(t, store.snapshots, 5, "the infimum is still rewritten")
+	require.Less(t, maxStored, 400, "stored entries stay bounded")
+
+	again := newReplica(n, nil, plusKind, "k")
+	again.load()
+	require.NoError(t, again.failed)
+	q, err := proto.Marshal(wrapperspb.Int64(0))
+	require.NoError(t, err)
+	out, err := again.fold.query(q, false)
+	require.NoError(t, err)
+	var v wrapperspb.Int64Value
+	require.NoError(t, proto.Unmarshal(out, &v))
+	require.Equal(t, int64(events), v.Value)
+	_, _, err = again.fold.event(ev, n.clock.Now(), fmt.Sprintf("request-%08d-of-a-client-with-a-long-id", events-1))
+	var dup *lattice.DuplicateError
+	require.ErrorAs(t, err, &dup, "the last request is still in the dedup window")
+}
+
+// TestFlushWritesWhatFoldsAtOnce: an event that folds in the flush that acknowledges it
+// (a partition with one replica, or an entry that arrives with every other ack) is
+// answered when that flush ends, so the flush must have written it: a restart from the
+// store finds every answered event.
+func TestFlushWritesWhatFoldsAtOnce(t *testing.T) {
+	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
+	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
+	n.clock.now = n.cfg.Now
+	r := newReplica(n, nil, plusKind, "k")
+	r.fold.genesis([]lattice.Peer{"b~1"})
+	ev, err := proto.Marshal(wrapperspb.Int64(1))
+	require.NoError(t, err)
+	const events = 5 // fewer than snapshotEvery: no infimum is due after the first flush
+	for i := range events {
+		_, _, err := r.fold.event(ev, n.clock.Now(), fmt.Sprint("req", i))
+		require.NoError(t, err)
+		var b storage.Batch
+		require.NoError(t, r.stageFlush(&b))
+		require.NoError(t, n.commit(&b))
+		r.finishFlush(&shardContext{}, nil)
+		require.Len(t, r.folds, 0)
+	}
+	again := newReplica(n, nil, plusKind, "k")
+	again.load()
+	require.NoError(t, again.failed)
+	again.fold.acknowledge()
+	again.fold.reduce() // the stored entries fold again on their acks
+	q, err := proto.Marshal(wrapperspb.Int64(0))
+	require.NoError(t, err)
+	out, err := again.fold.query(q, true)
+	require.NoError(t, err)
+	var v wrapperspb.Int64Value
+	require.NoError(t, proto.Unmarshal(out, &v))
+	require.Equal(t, int64(events), v.Value, "answered events lost by a restart")
 }

@@ -43,6 +43,7 @@ type replica struct {
 	written    []storedEntry // stage's, reused
 	idBuf      []lattice.EventID
 	staged     int      // what the last stage wrote, for committed
+	stagedSize [2]int   // and the bytes of its entries and its snapshot
 	folds      []folded // stageFlush's, for finishFlush
 
 	fast        []pendingReply
@@ -79,10 +80,12 @@ type replica struct {
 	// replica wrote that have not completed (each counts in the node's handoff limit).
 	lastAdvance time.Time
 	joins       map[lattice.Peer]time.Time
-	// foldsSinceSnapshot counts folds since the infimum was last written.
-	foldsSinceSnapshot int
-	gcTimer            *time.Timer // sends gcTick; armed while gcArmed
-	gcArmed            bool
+	// foldsSinceSnapshot counts folds since the infimum was last written; deltaBytes is
+	// the size of the entries written since, snapshotBytes the size of that infimum.
+	foldsSinceSnapshot        int
+	deltaBytes, snapshotBytes int
+	gcTimer                   *time.Timer // sends gcTick; armed while gcArmed
+	gcArmed                   bool
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
 	// away, so before it acts it merges a live replica's state (resync).
@@ -259,7 +262,9 @@ func (r *replica) load() {
 			return
 		}
 	}
+	r.snapshotBytes = len(rec.Snapshot)
 	for _, d := range rec.Deltas {
+		r.deltaBytes += len(d.Data)
 		e := &wire.Entry{}
 		if err := proto.Unmarshal(d.Data, e); err != nil {
 			r.fail(err)
@@ -581,9 +586,10 @@ func (r *replica) stageFlush(b *storage.Batch) error {
 		r.renegades = nil
 	}
 	r.fold.acknowledge()
-	r.folds = r.fold.reduce()
-	r.foldsSinceSnapshot += len(r.folds)
-	return r.stage(b, false)
+	return r.stage(b, false, func() {
+		r.folds = r.fold.reduce()
+		r.foldsSinceSnapshot += len(r.folds)
+	})
 }
 
 // finishFlush completes a flush whose writes were committed with the result err.
@@ -660,19 +666,24 @@ func (r *replica) checkDrain() {
 	r.draining = nil
 }
 
-// snapshotEvery is how many folds a replica lets pass before it rewrites its infimum on
-// disk. Until then folded deltas stay stored: a restart folds them again (by the other
-// replicas' proof, or by acks), which gives the same infimum. Rewriting the infimum at
-// every fold was the largest single cost of a call.
+// snapshotEvery is how many folds a replica lets pass, at least, before it rewrites its
+// infimum on disk; it also waits until the entries written since weigh as much as the
+// infimum did. Until then folded deltas stay stored: a restart folds them again (by the
+// other replicas' proof, or by acks), which gives the same infimum. Rewriting the
+// infimum at every fold was the largest single cost of a call; and an infimum grows (its
+// dedup window alone holds up to 256 request keys), so a fixed count of folds made its
+// rewrite cost more per fold the longer a partition lived: 13% of the CPU of a fast
+// increment once the windows were full. Weighing them keeps the rewrite's cost per byte
+// of entries constant, and the stored entries at most about the infimum's size.
 const snapshotEvery = 32
 
 // persist writes what changed since the last commit in one atomic batch: new entries
-// (with this replica's ack) and, every snapshotEvery folds (or when forced), the infimum
+// (with this replica's ack) and, when forced or as snapshotEvery says, the infimum
 // together with the deletion of every stored entry it covers or that was dropped.
 func (r *replica) persist(force bool) error {
 	b := &r.batch
 	b.Reset()
-	if err := r.stage(b, force); err != nil {
+	if err := r.stage(b, force, nil); err != nil {
 		return err
 	}
 	if err := r.n.commit(b); err != nil {
@@ -683,20 +694,77 @@ func (r *replica) persist(force bool) error {
 }
 
 // stage adds persist's writes to b, which may hold other replicas' writes; committed
-// records them as stored once b is committed. If stage fails, what it added to b is
-// taken back.
-func (r *replica) stage(b *storage.Batch, force bool) (err error) {
+// records them as stored once b is committed. First every entry not stored yet (with
+// this replica's ack, if it gave it); then fold, if given, runs (a flush folds there:
+// an entry that folds in the flush that acknowledges it is written all the same, since
+// the ack and a fast call's answer go out when the flush ends); then, if the infimum is
+// due, the writes staged so far give way to it, with exactly the entries still pending.
+// If stage fails, what it added to b is taken back.
+func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	mark := b.Len()
 	defer func() {
 		if err != nil {
 			b.Truncate(mark)
 		}
 	}()
-	r.written = r.written[:0]
+	if err := r.stageEntries(b); err != nil {
+		return err
+	}
+	if fold != nil {
+		fold()
+	}
+	r.staged = stagedNone
+	if len(r.written) > 0 {
+		r.staged = stagedEntries
+	}
 	st := r.fold.state()
+	moved := st.base != r.storedBase || st.hasBase != r.storedHas
+	// A replica that just got its state (genesis, or a full state as a joiner) writes it
+	// at once: its stored deltas mean nothing without it.
+	snapshot := st.retired || st.hasBase != r.storedHas ||
+		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
+	if !snapshot {
+		return nil
+	}
+	// The infimum replaces what was staged: the entries still pending go with it.
+	b.Truncate(mark)
+	r.staged = stagedSnapshot
+	if err := r.stageEntries(b); err != nil {
+		return err
+	}
+	if st.retired {
+		b.DeletePartition(r.part) // after the entries: it deletes them too
+		return nil
+	}
+	cur := make(map[lattice.EventID]bool, len(r.idBuf))
+	for _, id := range r.idBuf {
+		cur[id] = true
+	}
+	for id := range r.stored {
+		if !cur[id] {
+			b.DeleteDelta(r.part, idKey(id))
+		}
+	}
+	snap, err := r.fold.snapshot(false)
+	if err != nil {
+		return err
+	}
+	data, err := proto.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	b.PutSnapshot(r.part, data)
+	r.stagedSize[1] = len(data)
+	return nil
+}
+
+// stageEntries adds to b every pending entry that is not stored, or stored without the
+// ack this replica has given since.
+func (r *replica) stageEntries(b *storage.Batch) error {
+	r.written = r.written[:0]
+	r.stagedSize = [2]int{}
 	r.idBuf = r.fold.ids(r.idBuf[:0])
-	ids := r.idBuf
-	for i, id := range ids {
+	for i, id := range r.idBuf {
 		selfAcked := r.fold.selfAcked(i)
 		if acked, ok := r.stored[id]; ok && (acked || !selfAcked) {
 			continue
@@ -707,39 +775,7 @@ func (r *replica) stage(b *storage.Batch, force bool) (err error) {
 		}
 		b.PutDelta(r.part, idKey(id), data)
 		r.written = append(r.written, storedEntry{id, selfAcked})
-	}
-	moved := st.base != r.storedBase || st.hasBase != r.storedHas
-	// A replica that just got its state (genesis, or a full state as a joiner) writes it
-	// at once: its stored deltas mean nothing without it.
-	r.staged = stagedNone
-	snapshot := st.retired || st.hasBase != r.storedHas ||
-		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery))
-	if st.retired {
-		b.DeletePartition(r.part)
-	} else if snapshot {
-		cur := make(map[lattice.EventID]bool, len(ids))
-		for _, id := range ids {
-			cur[id] = true
-		}
-		for id := range r.stored {
-			if !cur[id] {
-				b.DeleteDelta(r.part, idKey(id))
-			}
-		}
-		snap, err := r.fold.snapshot(false)
-		if err != nil {
-			return err
-		}
-		data, err := proto.Marshal(snap)
-		if err != nil {
-			return err
-		}
-		b.PutSnapshot(r.part, data)
-	}
-	if snapshot {
-		r.staged = stagedSnapshot
-	} else if len(r.written) > 0 {
-		r.staged = stagedEntries
+		r.stagedSize[0] += len(data)
 	}
 	return nil
 }
@@ -762,10 +798,12 @@ func (r *replica) committed() {
 			r.stored[id] = r.fold.selfAcked(i)
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
+		r.deltaBytes, r.snapshotBytes = r.stagedSize[0], r.stagedSize[1]
 	case stagedEntries:
 		for _, w := range r.written {
 			r.stored[w.id] = w.selfAcked
 		}
+		r.deltaBytes += r.stagedSize[0]
 	}
 	r.staged = stagedNone
 }

@@ -88,6 +88,7 @@ func (s *shard) Receive(ctx pa.Context) {
 		// A handler panicked: the shard starts over empty and its replicas come back from
 		// the store on demand. What they held in memory only is not written (nothing of it
 		// was acknowledged): it may be what made one panic.
+		s.n.log.Error("a shard panicked: its replicas start over from the store", "replicas", len(s.replicas))
 		for _, r := range s.replicas {
 			r.release()
 			delete(s.replicas, r.id)
