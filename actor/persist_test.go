@@ -55,8 +55,7 @@ func TestPersistRewritesLaterAck(t *testing.T) {
 // activation would load it.
 func TestDiscardedCopyStaysDeleted(t *testing.T) {
 	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
-	n.clock.now = n.cfg.Now
+	n := soloNode(store)
 	n.view.Store(newViewIndex(discovery.View{}))
 	state, err := proto.Marshal(wrapperspb.Int64(0))
 	require.NoError(t, err)
@@ -80,6 +79,40 @@ func TestDiscardedCopyStaysDeleted(t *testing.T) {
 	_, found, err := store.Load(r.part)
 	require.NoError(t, err)
 	require.False(t, found, "the discarded copy was written back")
+}
+
+// soloNode is a node "b~1" on store with nothing running: enough for a replica driven by
+// hand.
+func soloNode(store storage.Store) *Node {
+	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
+	n.clock.now = n.cfg.Now
+	return n
+}
+
+// callAndFlush logs an event of +1 with request key req on r and flushes r alone, as its
+// shard would.
+func callAndFlush(t *testing.T, n *Node, r *replica, req string) {
+	t.Helper()
+	ev, err := proto.Marshal(wrapperspb.Int64(1))
+	require.NoError(t, err)
+	_, _, err = r.fold.event(ev, n.clock.Now(), req)
+	require.NoError(t, err)
+	var b storage.Batch
+	require.NoError(t, r.stageFlush(&b))
+	require.NoError(t, n.commit(&b))
+	r.finishFlush(&shardContext{}, nil)
+}
+
+// valueOf reads a plus counter's replica at the projected or the stable level.
+func valueOf(t *testing.T, r *replica, stable bool) int64 {
+	t.Helper()
+	q, err := proto.Marshal(wrapperspb.Int64(0))
+	require.NoError(t, err)
+	out, err := r.fold.query(q, stable)
+	require.NoError(t, err)
+	var v wrapperspb.Int64Value
+	require.NoError(t, proto.Unmarshal(out, &v))
+	return v.Value
 }
 
 // snapshotCounter counts the bytes of the snapshots and of the entries committed.
@@ -109,21 +142,14 @@ func (s *snapshotCounter) Commit(b *storage.Batch) error {
 // and the same dedup window.
 func TestSnapshotsWeighedAgainstEntries(t *testing.T) {
 	store := &snapshotCounter{Store: memory.New(storage.Identity{Node: "b", Incarnation: "1"})}
-	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
-	n.clock.now = n.cfg.Now
+	n := soloNode(store)
 	r := newReplica(n, nil, plusKind, "k")
 	r.fold.genesis([]lattice.Peer{"b~1"}) // alone: each event folds at once
-	ev, err := proto.Marshal(wrapperspb.Int64(1))
-	require.NoError(t, err)
 	const events = 2000
+	req := func(i int) string { return fmt.Sprintf("request-%08d-of-a-client-with-a-long-id", i) }
 	maxStored := 0
 	for i := range events {
-		_, _, err := r.fold.event(ev, n.clock.Now(), fmt.Sprintf("request-%08d-of-a-client-with-a-long-id", i))
-		require.NoError(t, err)
-		var b storage.Batch
-		require.NoError(t, r.stageFlush(&b))
-		require.NoError(t, n.commit(&b))
-		r.finishFlush(&shardContext{}, nil)
+		callAndFlush(t, n, r, req(i))
 		rec, _, err := store.Load(r.part)
 		require.NoError(t, err)
 		maxStored = max(maxStored, len(rec.Deltas))
@@ -137,14 +163,10 @@ func TestSnapshotsWeighedAgainstEntries(t *testing.T) {
 	again := newReplica(n, nil, plusKind, "k")
 	again.load()
 	require.NoError(t, again.failed)
-	q, err := proto.Marshal(wrapperspb.Int64(0))
+	require.Equal(t, int64(events), valueOf(t, again, false))
+	ev, err := proto.Marshal(wrapperspb.Int64(1))
 	require.NoError(t, err)
-	out, err := again.fold.query(q, false)
-	require.NoError(t, err)
-	var v wrapperspb.Int64Value
-	require.NoError(t, proto.Unmarshal(out, &v))
-	require.Equal(t, int64(events), v.Value)
-	_, _, err = again.fold.event(ev, n.clock.Now(), fmt.Sprintf("request-%08d-of-a-client-with-a-long-id", events-1))
+	_, _, err = again.fold.event(ev, n.clock.Now(), req(events-1))
 	var dup *lattice.DuplicateError
 	require.ErrorAs(t, err, &dup, "the last request is still in the dedup window")
 }
@@ -154,33 +176,17 @@ func TestSnapshotsWeighedAgainstEntries(t *testing.T) {
 // answered when that flush ends, so the flush must have written it: a restart from the
 // store finds every answered event.
 func TestFlushWritesWhatFoldsAtOnce(t *testing.T) {
-	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "b~1", log: slog.New(slog.DiscardHandler)}
-	n.clock.now = n.cfg.Now
+	n := soloNode(memory.New(storage.Identity{Node: "b", Incarnation: "1"}))
 	r := newReplica(n, nil, plusKind, "k")
 	r.fold.genesis([]lattice.Peer{"b~1"})
-	ev, err := proto.Marshal(wrapperspb.Int64(1))
-	require.NoError(t, err)
 	const events = 5 // fewer than snapshotEvery: no infimum is due after the first flush
 	for i := range events {
-		_, _, err := r.fold.event(ev, n.clock.Now(), fmt.Sprint("req", i))
-		require.NoError(t, err)
-		var b storage.Batch
-		require.NoError(t, r.stageFlush(&b))
-		require.NoError(t, n.commit(&b))
-		r.finishFlush(&shardContext{}, nil)
-		require.Len(t, r.folds, 0)
+		callAndFlush(t, n, r, fmt.Sprint("req", i))
 	}
 	again := newReplica(n, nil, plusKind, "k")
 	again.load()
 	require.NoError(t, again.failed)
 	again.fold.acknowledge()
 	again.fold.reduce() // the stored entries fold again on their acks
-	q, err := proto.Marshal(wrapperspb.Int64(0))
-	require.NoError(t, err)
-	out, err := again.fold.query(q, true)
-	require.NoError(t, err)
-	var v wrapperspb.Int64Value
-	require.NoError(t, proto.Unmarshal(out, &v))
-	require.Equal(t, int64(events), v.Value, "answered events lost by a restart")
+	require.Equal(t, int64(events), valueOf(t, again, true), "answered events lost by a restart")
 }
