@@ -151,10 +151,15 @@ func (r *replica) start(ctx pa.Context) {
 // stop runs when the shard removes the replica (or stops): it writes what it holds,
 // unless it discarded its copy (that is deleted, and must stay so).
 func (r *replica) stop() {
-	if r.failed == nil && !r.discarded && r.fold.state().hasBase {
+	if r.keeps() {
 		r.persist(true) // best effort: what is not written is folded again after a restart
 	}
 	r.release()
+}
+
+// keeps reports whether the replica writes what it holds when it stops.
+func (r *replica) keeps() bool {
+	return r.failed == nil && !r.discarded && r.fold.state().hasBase
 }
 
 // release stops the replica's timers (a timer that fired already is dropped by the shard)

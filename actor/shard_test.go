@@ -64,34 +64,46 @@ func (s *countingStore) Commit(b *storage.Batch) error {
 	return s.Store.Commit(b)
 }
 
+// testShard is a shard of a node "a~1" whose store counts commits, driven by hand
+// through the returned context.
+func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
+	ctx := &shardContext{self: pa.NewPID("local", "shard")}
+	store := &countingStore{Store: memstore.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
+	quiet := slog.New(slog.DiscardHandler)
+	system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
+	t.Cleanup(system.Shutdown)
+	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system,
+		kinds: map[string]KindSpec{plusKind.kindName(): plusKind}}
+	n.clock.now = n.cfg.Now
+	n.log = quiet
+	s := newShard(n)
+	ctx.receive(s, nil, &pa.Started{})
+	return s, ctx, store
+}
+
+// call sends the shard a fast call of +v to partition "k<key>" from caller.
+func (c *shardContext) call(t *testing.T, s *shard, caller *pa.PID, key, v int) {
+	ev, err := proto.Marshal(wrapperspb.Int64(int64(v)))
+	require.NoError(t, err)
+	c.receive(s, caller, &wire.Call{To: &wire.Target{Kind: plusKind.kindName(), Key: fmt.Sprint("k", key)},
+		Event: ev, ReplicaSet: []string{"a~1"}, Consistency: wire.Consistency_FAST})
+}
+
 // TestShardFlushCommitsOnce: fast calls to many partitions of one shard, queued before
 // its flush, are made durable by one commit, and no call is answered before it.
 func TestShardFlushCommitsOnce(t *testing.T) {
 	for _, failing := range []bool{false, true} {
 		t.Run(fmt.Sprintf("commit-fails=%v", failing), func(t *testing.T) {
-			ctx := &shardContext{self: pa.NewPID("local", "shard")}
-			store := &countingStore{Store: memstore.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
+			s, ctx, store := testShard(t)
 			if failing {
 				store.err = errors.New("disk on fire")
 			}
-			quiet := slog.New(slog.DiscardHandler)
-			system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
-			defer system.Shutdown()
-			n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system,
-				kinds: map[string]KindSpec{plusKind.kindName(): plusKind}}
-			n.clock.now = n.cfg.Now
-			n.log = quiet
-			s := newShard(n)
-			ctx.receive(s, nil, &pa.Started{})
 
 			const keys = 10
 			callers := make([]*pa.PID, keys)
 			for i := range keys {
 				callers[i] = pa.NewPID("local", fmt.Sprintf("caller%d", i))
-				ev, err := proto.Marshal(wrapperspb.Int64(int64(i + 1)))
-				require.NoError(t, err)
-				ctx.receive(s, callers[i], &wire.Call{To: &wire.Target{Kind: plusKind.kindName(), Key: fmt.Sprint("k", i)},
-					Event: ev, ReplicaSet: []string{"a~1"}, Consistency: wire.Consistency_FAST})
+				ctx.call(t, s, callers[i], i, i+1)
 			}
 			require.Equal(t, []sentMsg{{ctx.self, flushMsg{}}}, ctx.sent, "one flush queued for all the partitions")
 			require.Empty(t, store.sentAtCommit, "nothing committed before the flush")
@@ -120,6 +132,31 @@ func TestShardFlushCommitsOnce(t *testing.T) {
 				require.NotNil(t, rec.Snapshot, "partition k%d's genesis stored", i)
 			}
 		})
+	}
+}
+
+// TestShardStopsInOneCommit: a stopping shard writes what each of its replicas holds
+// (here calls not flushed yet) in one commit, and a restart finds all of it.
+func TestShardStopsInOneCommit(t *testing.T) {
+	s, ctx, store := testShard(t)
+	const keys = 10
+	caller := pa.NewPID("local", "caller")
+	for i := range keys {
+		ctx.call(t, s, caller, i, 1)
+	}
+	ctx.receive(s, ctx.self, flushMsg{})
+	for i := range keys {
+		ctx.call(t, s, caller, i, 2) // not flushed
+	}
+	commits := len(store.sentAtCommit)
+	ctx.receive(s, nil, &pa.Stopping{})
+	require.Len(t, store.sentAtCommit, commits+1, "one commit for every replica")
+	require.Empty(t, s.replicas)
+	for i := range keys {
+		r := newReplica(s.n, nil, plusKind, fmt.Sprint("k", i))
+		r.load()
+		require.NoError(t, r.failed)
+		require.Equal(t, int64(3), valueOf(t, r, false), "k%d after a restart", i)
 	}
 }
 
