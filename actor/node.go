@@ -364,7 +364,6 @@ func (n *Node) reachable(peer lattice.Peer) bool {
 	return ok
 }
 
-// send delivers a message to the router of the member hosting peer, fire-and-forget.
 // commit makes b durable, counting the commit in the node's stats.
 func (n *Node) commit(b *storage.Batch) error {
 	if b.Empty() {
@@ -374,6 +373,7 @@ func (n *Node) commit(b *storage.Batch) error {
 	return n.store.Commit(b)
 }
 
+// send delivers a message to the router of the member hosting peer, fire-and-forget.
 func (n *Node) send(peer lattice.Peer, msg any) {
 	if link := n.link(peer); link.Drop {
 		return

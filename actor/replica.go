@@ -42,9 +42,11 @@ type replica struct {
 	batch      storage.Batch // persist's, reused
 	written    []storedEntry // stage's, reused
 	idBuf      []lattice.EventID
-	staged     int      // what the last stage wrote, for committed
-	stagedSize [2]int   // and the bytes of its entries and its snapshot
-	folds      []folded // stageFlush's, for finishFlush
+	// What the last stage wrote, for committed: its kind, and the bytes of its entries
+	// and of its infimum.
+	staged                                int
+	stagedEntryBytes, stagedSnapshotBytes int
+	folds                                 []folded // stageFlush's, for finishFlush
 
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
@@ -759,7 +761,7 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 		return err
 	}
 	b.PutSnapshot(r.part, data)
-	r.stagedSize[1] = len(data)
+	r.stagedSnapshotBytes = len(data)
 	return nil
 }
 
@@ -767,7 +769,7 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 // ack this replica has given since.
 func (r *replica) stageEntries(b *storage.Batch) error {
 	r.written = r.written[:0]
-	r.stagedSize = [2]int{}
+	r.stagedEntryBytes, r.stagedSnapshotBytes = 0, 0
 	r.idBuf = r.fold.ids(r.idBuf[:0])
 	for i, id := range r.idBuf {
 		selfAcked := r.fold.selfAcked(i)
@@ -780,7 +782,7 @@ func (r *replica) stageEntries(b *storage.Batch) error {
 		}
 		b.PutDelta(r.part, idKey(id), data)
 		r.written = append(r.written, storedEntry{id, selfAcked})
-		r.stagedSize[0] += len(data)
+		r.stagedEntryBytes += len(data)
 	}
 	return nil
 }
@@ -803,12 +805,12 @@ func (r *replica) committed() {
 			r.stored[id] = r.fold.selfAcked(i)
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
-		r.deltaBytes, r.snapshotBytes = r.stagedSize[0], r.stagedSize[1]
+		r.deltaBytes, r.snapshotBytes = r.stagedEntryBytes, r.stagedSnapshotBytes
 	case stagedEntries:
 		for _, w := range r.written {
 			r.stored[w.id] = w.selfAcked
 		}
-		r.deltaBytes += r.stagedSize[0]
+		r.deltaBytes += r.stagedEntryBytes
 	}
 	r.staged = stagedNone
 }
