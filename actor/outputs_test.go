@@ -31,4 +31,11 @@ func TestOutputCache(t *testing.T) {
 	}
 	_, ok = c.get("never put")
 	require.False(t, ok)
+	// add is put for a key the cache does not hold (another replica's request, folded).
+	c.add("added", []byte("a"))
+	got, ok := c.get("added")
+	require.True(t, ok)
+	require.Equal(t, []byte("a"), got)
+	_, ok = c.get(key(100))
+	require.False(t, ok, "add takes the oldest slot")
 }

@@ -468,8 +468,8 @@ func (r *replica) onCall(ctx pa.Context, m *wire.Call, sender *pa.PID) {
 	} else {
 		r.fast = append(r.fast, pendingReply{to: sender,
 			reply: &wire.CallReply{Output: out, Error: toWire(err), Id: wire.FromID(id)}})
-		if err == nil {
-			r.outputs.put(m.GetReq(), out)
+		if err == nil { // a new request (a duplicate is onDuplicate's): not cached yet
+			r.outputs.add(m.GetReq(), out)
 		}
 	}
 	r.broadcast = true
@@ -631,7 +631,11 @@ func (r *replica) finishFlush(ctx pa.Context, err error) {
 				f.out, f.err = out, nil
 			}
 		} else if f.req != "" && f.err == nil {
-			r.outputs.put(f.req, f.out)
+			if f.id.Peer == r.n.peer { // it may hold the projected output onCall added
+				r.outputs.put(f.req, f.out)
+			} else {
+				r.outputs.add(f.req, f.out)
+			}
 		}
 		w, ok := r.waiters[f.id]
 		if !ok {
@@ -1046,7 +1050,8 @@ func (r *replica) onGC(ctx pa.Context) {
 // deletion per fold, at every replica, in a map large enough to miss the caches (4.5% of
 // the CPU of a fast increment). A put first looks for its key, since the replica that
 // handles a fast call puts its projected output and then, once it folds, its final one;
-// the look-up scans the keys' hashes, which lie side by side.
+// the look-up scans the keys' hashes, which lie side by side. Every other output is
+// added without it: a request folds once.
 type outputCache struct {
 	hashes []uint64 // hash of each slot's request key
 	reqs   []string
@@ -1071,6 +1076,17 @@ func (c *outputCache) put(req string, out []byte) {
 		c.outs[i] = out
 		return
 	}
+	c.insert(h, req, out)
+}
+
+// add caches the output of a request the cache does not hold.
+func (c *outputCache) add(req string, out []byte) {
+	if req != "" {
+		c.insert(maphash.String(outputSeed, req), req, out)
+	}
+}
+
+func (c *outputCache) insert(h uint64, req string, out []byte) {
 	if len(c.reqs) < outputCacheSize {
 		c.hashes, c.reqs, c.outs = append(c.hashes, h), append(c.reqs, req), append(c.outs, out)
 		return
