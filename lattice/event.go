@@ -22,7 +22,7 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 	}
 	s.extend()
 	if req != "" {
-		if of, ok := s.recent[req]; ok {
+		if of, ok := s.inWindow(req); ok {
 			return of, zero, &DuplicateError{Of: of, Folded: true}
 		}
 		if of, ok := s.proj.reqs[req]; ok {

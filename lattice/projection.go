@@ -75,7 +75,7 @@ func (s *State[S, E, O]) duplicate(e *Entry[E]) bool {
 	if req == "" {
 		return false
 	}
-	if _, ok := s.recent[req]; ok {
+	if _, ok := s.inWindow(req); ok {
 		return true
 	}
 	if id, ok := s.proj.reqs[req]; ok && id != e.ID {

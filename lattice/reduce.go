@@ -64,7 +64,7 @@ func (s *State[S, E, O]) foldHead() {
 		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
 		s.membership--
 	case Event:
-		if of, dup := s.recent[e.Delta.Req]; dup && e.Delta.Req != "" {
+		if of, dup := s.inWindow(e.Delta.Req); dup && e.Delta.Req != "" {
 			f.Err = &DuplicateError{Of: of, Folded: true}
 			break
 		}
@@ -95,23 +95,20 @@ func (s *State[S, E, O]) foldHead() {
 
 // remember adds a folded request to the infimum's window, forgetting the oldest beyond it.
 func (s *State[S, E, O]) remember(r Request) {
-	if s.recent == nil {
-		s.recent = map[string]EventID{}
-	}
 	// The window only moves forward: the oldest entry is resliced away and the new one
 	// appended past the end, so no element that an Infimum handed out earlier shows is
 	// ever overwritten (Snapshot and Restore copy it), and a fold costs O(1) amortised.
 	if len(s.inf.Recent) >= s.behavior.window() {
-		delete(s.recent, s.inf.Recent[0].Key)
+		s.recent.dropFirst(s.inf.Recent)
 		s.inf.Recent = s.inf.Recent[1:]
 	}
 	s.inf.Recent = append(s.inf.Recent, r)
-	s.recent[r.Key] = r.ID
+	s.recent.add(s.inf.Recent)
 }
 
-func (s *State[S, E, O]) indexRecent() {
-	s.recent = make(map[string]EventID, len(s.inf.Recent))
-	for _, r := range s.inf.Recent {
-		s.recent[r.Key] = r.ID
-	}
+// inWindow returns the id of the folded request req, if the window holds it.
+func (s *State[S, E, O]) inWindow(req string) (EventID, bool) {
+	return s.recent.find(s.inf.Recent, req)
 }
+
+func (s *State[S, E, O]) indexRecent() { s.recent.rebuild(s.inf.Recent) }

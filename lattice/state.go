@@ -169,7 +169,7 @@ type State[S, E, O any] struct {
 	// lost are own entries dropped outside a merge (by Reduce), for the next Report.
 	lost []Entry[E]
 	// recent indexes inf.Recent by key.
-	recent map[string]EventID
+	recent recentIndex
 }
 
 // New returns the genesis replica of a partition: an empty log over initial, with the
