@@ -3,7 +3,8 @@ package lattice
 // projection caches the infimum value with pending[:n] applied, in id order. A new entry
 // that sorts after pending[n-1] extends it in place; one that sorts before invalidates it,
 // and the next read replays from a clone of the infimum. Folding the head of pending keeps
-// it valid: the fold computes exactly what the projection already applied.
+// it valid: the fold computes exactly what the projection already applied, with one
+// exception, which skipped handles.
 type projection[S any] struct {
 	value S
 	n     int
@@ -13,6 +14,12 @@ type projection[S any] struct {
 	careful bool
 	// reqs maps the request keys of the pending events applied so far to their ids.
 	reqs map[string]EventID
+	// skipped holds the request keys of the pending events the projection skipped as
+	// duplicates. The fold skips such an event too, as long as its original is pending or
+	// in the infimum's dedup window when it folds; if the original leaves the window
+	// first (as many other events fold in between as the window holds), the fold applies
+	// the event, so remember invalidates the projection when a key in skipped leaves it.
+	skipped map[string]bool
 }
 
 // Projection returns the infimum value with every pending event applied in id order:
@@ -38,6 +45,10 @@ func (s *State[S, E, O]) extend() {
 	for s.proj.n < len(s.pending) {
 		e := &s.pending[s.proj.n]
 		if e.Delta.Kind == Event && s.duplicate(e) {
+			if s.proj.skipped == nil {
+				s.proj.skipped = map[string]bool{}
+			}
+			s.proj.skipped[e.Delta.Req] = true
 			s.proj.n++
 			continue
 		}

@@ -99,6 +99,11 @@ func (s *State[S, E, O]) remember(r Request) {
 	// appended past the end, so no element that an Infimum handed out earlier shows is
 	// ever overwritten (Snapshot and Restore copy it), and a fold costs O(1) amortised.
 	if len(s.inf.Recent) >= s.behavior.window() {
+		if s.proj.skipped[s.inf.Recent[0].Key] {
+			// A pending duplicate of this request, which the projection skipped, is no
+			// longer one for the fold: the projection must be recomputed.
+			s.proj.valid = false
+		}
 		s.recent.dropFirst(s.inf.Recent)
 		s.inf.Recent = s.inf.Recent[1:]
 	}

@@ -35,6 +35,9 @@ var listBehavior = Behavior[listState, uint64, uint64]{
 		return s, listHash(s) ^ uint64(m.Time), nil
 	},
 	Clone: func(s listState) listState { return slices.Clone(s) },
+	// A small dedup window, so that random histories slide it (and retry requests that
+	// left it) many times over.
+	DedupWindow: 8,
 }
 
 func listHash(s listState) uint64 {
@@ -657,16 +660,20 @@ func (s *sim) reference(folded map[EventID]string) listState {
 	}
 	slices.SortFunc(ids, EventID.Compare)
 	var st listState
-	seen := map[string]bool{}
+	var window []string // the last DedupWindow folded requests
 	for _, id := range ids {
 		d := s.created[id]
 		if d.Kind != Event {
 			continue
 		}
-		if d.Req != "" && seen[d.Req] {
+		if d.Req != "" && slices.Contains(window, d.Req) {
 			continue // a duplicate request changes nothing
 		}
-		seen[d.Req] = d.Req != ""
+		if d.Req != "" {
+			if window = append(window, d.Req); len(window) > listBehavior.DedupWindow {
+				window = window[1:]
+			}
+		}
 		next, _, err := safeRef(slices.Clone(st), d.Event, Meta{ID: id, Time: d.Time})
 		if err == nil {
 			st = next
