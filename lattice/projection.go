@@ -14,12 +14,13 @@ type projection[S any] struct {
 	careful bool
 	// reqs maps the request keys of the pending events applied so far to their ids.
 	reqs map[string]EventID
-	// skipped holds the request keys of the pending events the projection skipped as
+	// skipped counts, by request key, the pending events the projection skipped as
 	// duplicates. The fold skips such an event too, as long as its original is pending or
 	// in the infimum's dedup window when it folds; if the original leaves the window
 	// first (as many other events fold in between as the window holds), the fold applies
 	// the event, so remember invalidates the projection when a key in skipped leaves it.
-	skipped map[string]bool
+	// A skipped event that folds as the duplicate it is leaves skipped (foldHead).
+	skipped map[string]int
 }
 
 // Projection returns the infimum value with every pending event applied in id order:
@@ -46,9 +47,9 @@ func (s *State[S, E, O]) extend() {
 		e := &s.pending[s.proj.n]
 		if e.Delta.Kind == Event && s.duplicate(e) {
 			if s.proj.skipped == nil {
-				s.proj.skipped = map[string]bool{}
+				s.proj.skipped = map[string]int{}
 			}
-			s.proj.skipped[e.Delta.Req] = true
+			s.proj.skipped[e.Delta.Req]++
 			s.proj.n++
 			continue
 		}

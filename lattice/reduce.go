@@ -66,6 +66,13 @@ func (s *State[S, E, O]) foldHead() {
 	case Event:
 		if of, dup := s.inWindow(e.Delta.Req); dup && e.Delta.Req != "" {
 			f.Err = &DuplicateError{Of: of, Folded: true}
+			if s.proj.valid && s.proj.n > 0 { // the projection skipped it too
+				if n := s.proj.skipped[e.Delta.Req]; n > 1 {
+					s.proj.skipped[e.Delta.Req] = n - 1
+				} else {
+					delete(s.proj.skipped, e.Delta.Req)
+				}
+			}
 			break
 		}
 		s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
@@ -99,7 +106,7 @@ func (s *State[S, E, O]) remember(r Request) {
 	// appended past the end, so no element that an Infimum handed out earlier shows is
 	// ever overwritten (Snapshot and Restore copy it), and a fold costs O(1) amortised.
 	if len(s.inf.Recent) >= s.behavior.window() {
-		if s.proj.skipped[s.inf.Recent[0].Key] {
+		if s.proj.skipped[s.inf.Recent[0].Key] > 0 {
 			// A pending duplicate of this request, which the projection skipped, is no
 			// longer one for the fold: the projection must be recomputed.
 			s.proj.valid = false

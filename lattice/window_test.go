@@ -3,6 +3,7 @@ package lattice
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -48,6 +49,74 @@ func TestRecentIndex(t *testing.T) {
 					s.indexRecent()
 				}
 				check(step)
+			}
+		})
+	}
+}
+
+// syncAll exchanges diffs between two replicas, acknowledging and reducing, until nothing
+// is pending on either.
+func syncAll(t *testing.T, a, b *State[listState, uint64, uint64]) {
+	t.Helper()
+	for range 20 {
+		for _, pair := range [][2]*State[listState, uint64, uint64]{{a, b}, {b, a}} {
+			from, to := pair[0], pair[1]
+			d, ok := from.Diff(to.Self())
+			if !ok {
+				t.Fatal("diff refused")
+			}
+			if _, err := to.ApplyDiff(d); err != nil {
+				t.Fatal(err)
+			}
+			to.Acknowledge()
+			to.Reduce()
+			to.Projection() // keep the cache current, as a replica that answers calls does
+		}
+		if len(a.Pending())+len(b.Pending()) == 0 {
+			return
+		}
+	}
+	t.Fatal("still pending after 20 exchanges")
+}
+
+// TestProjectionFollowsTheWindow: the same request logged on two replicas (a retry) is
+// skipped by the projection as a duplicate. If as many other events fold between the two
+// as the window holds, the original leaves the window first and the fold applies the
+// copy: the projection must too. If not, the copy folds as a duplicate, and the
+// projection forgets that it skipped it.
+func TestProjectionFollowsTheWindow(t *testing.T) {
+	ps := []Peer{"p0", "p1"}
+	for _, between := range []int{0, 3, 2 * listBehavior.DedupWindow} {
+		t.Run(fmt.Sprint(between, " events between"), func(t *testing.T) {
+			a, b := New(listBehavior, "counter/k", ps[0], ps, nil), New(listBehavior, "counter/k", ps[1], ps, nil)
+			if _, _, err := a.Request(1, 0, "r"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range between { // b's counter runs ahead, so its copy sorts after them all
+				if _, _, err := b.Request(2, int64(i), fmt.Sprint("other-", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := b.Request(3, 0, "r"); err != nil { // the retry, on b
+				t.Fatal(err)
+			}
+			syncAll(t, a, b)
+			for _, st := range []*State[listState, uint64, uint64]{a, b} {
+				if got, want := st.Projection(), st.Infimum().Value; !slices.Equal(got, want) {
+					t.Errorf("%s: projection %v, infimum %v", st.Self(), got, want)
+				}
+				if len(st.proj.skipped) > 0 {
+					t.Errorf("%s: nothing pending, yet skipped holds %v", st.Self(), st.proj.skipped)
+				}
+			}
+			copies := 0
+			for _, v := range a.Infimum().Value {
+				if v == 1 || v == 3 {
+					copies++
+				}
+			}
+			if want := 1 + min(1, between/listBehavior.DedupWindow); copies != want {
+				t.Errorf("request applied %d times, want %d", copies, want)
 			}
 		})
 	}
