@@ -28,17 +28,23 @@ func exchange(b *testing.B, rs []*State[int64, int64, int64]) {
 			if from == to {
 				continue
 			}
-			d, ok := from.Diff(to.Self())
-			if !ok {
-				b.Fatal("diff refused")
-			}
-			if _, err := to.ApplyDiff(d); err != nil {
-				b.Fatal(err)
-			}
-			to.Acknowledge()
-			to.Reduce()
+			deliverDiff(b, from, to)
 		}
 	}
+}
+
+// deliverDiff sends to the diff from has for it; to acknowledges and reduces. (No
+// tb.Helper: benchmarks call it in their loops.)
+func deliverDiff[S, E, O any](tb testing.TB, from, to *State[S, E, O]) {
+	d, ok := from.Diff(to.Self())
+	if !ok {
+		tb.Fatal("diff refused")
+	}
+	if _, err := to.ApplyDiff(d); err != nil {
+		tb.Fatal(err)
+	}
+	to.Acknowledge()
+	to.Reduce()
 }
 
 // BenchmarkLocalEventAckReduce: the work of the replica that handles the calls of a

@@ -60,17 +60,8 @@ func syncAll(t *testing.T, a, b *State[listState, uint64, uint64]) {
 	t.Helper()
 	for range 20 {
 		for _, pair := range [][2]*State[listState, uint64, uint64]{{a, b}, {b, a}} {
-			from, to := pair[0], pair[1]
-			d, ok := from.Diff(to.Self())
-			if !ok {
-				t.Fatal("diff refused")
-			}
-			if _, err := to.ApplyDiff(d); err != nil {
-				t.Fatal(err)
-			}
-			to.Acknowledge()
-			to.Reduce()
-			to.Projection() // keep the cache current, as a replica that answers calls does
+			deliverDiff(t, pair[0], pair[1])
+			pair[1].Projection() // keep the cache current, as a replica that answers calls does
 		}
 		if len(a.Pending())+len(b.Pending()) == 0 {
 			return
