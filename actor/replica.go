@@ -748,12 +748,8 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 		b.DeletePartition(r.part) // after the entries: it deletes them too
 		return nil
 	}
-	cur := make(map[lattice.EventID]bool, len(r.idBuf))
-	for _, id := range r.idBuf {
-		cur[id] = true
-	}
-	for id := range r.stored {
-		if !cur[id] {
+	for id := range r.stored { // delete what is stored and no longer pending (idBuf is in id order)
+		if _, pending := slices.BinarySearchFunc(r.idBuf, id, lattice.EventID.Compare); !pending {
 			b.DeleteDelta(r.part, idKey(id))
 		}
 	}
