@@ -45,7 +45,6 @@ type foldable interface {
 	// acknowledged by at least one other peer.
 	ownAckedElsewhere() bool
 	gcReplica(kind, key string, lastAdvance time.Time) gc.Replica
-	reproposeRenegade(event []byte, time int64, req string) (lattice.EventID, error)
 }
 
 // foldState is a summary of the fold for the replica's decisions.
@@ -128,11 +127,6 @@ func (f *typedFold[S, E, O]) event(b []byte, time int64, req string) (lattice.Ev
 		return id, nil, fmt.Errorf("actor: encode output: %w", err)
 	}
 	return id, ob, nil
-}
-
-func (f *typedFold[S, E, O]) reproposeRenegade(b []byte, time int64, req string) (lattice.EventID, error) {
-	id, _, err := f.event(b, time, req)
-	return id, err
 }
 
 func (f *typedFold[S, E, O]) query(b []byte, stable bool) (out []byte, err error) {

@@ -71,6 +71,14 @@ type Node struct {
 	stopOnce sync.Once
 	done     chan struct{}
 	wg       sync.WaitGroup
+
+	// Background work of the replicas' (see background): renegades' re-proposals.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bgSem    chan struct{}
+	bgMu     sync.Mutex
+	bgClosed bool // guarded by bgMu
+	bg       sync.WaitGroup
 }
 
 // Start starts a node: its store, remoting on cfg.ListenAddr, its replicas' router, and
@@ -83,6 +91,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1)}
 	n.clock.now = cfg.Now
+	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
+	n.bgSem = make(chan struct{}, maxReproposers)
 	for _, k := range cfg.Kinds {
 		n.kinds[k.kindName()] = k
 	}
@@ -405,11 +415,13 @@ func (n *Node) Stop(ctx context.Context) error {
 			err = fmt.Errorf("actor: membership stop: %w", e)
 		}
 		close(n.done)
+		n.bgCancel()
 		n.wg.Wait()
 		n.drain(ctx)
 		if e := n.system.Root.PoisonFuture(n.router).Wait(); e != nil && err == nil {
 			err = fmt.Errorf("actor: stopping replicas: %w", e)
 		}
+		n.stopBackground()
 		n.shutdownRemote()
 		n.closeStore()
 		n.log.Info("node stopped", "peer", n.peer)

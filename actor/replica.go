@@ -52,7 +52,12 @@ type replica struct {
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
 	waiters     map[lattice.EventID]waiter
-	renegades   []lattice.Entry[[]byte]
+	// renegades: events this replica acknowledged that the history dropped, to propose
+	// again (renegade.go); renegadesDirty: they changed since they were last written;
+	// reproposing: a re-proposal round is under way.
+	renegades      []lattice.Entry[[]byte]
+	renegadesDirty bool
+	reproposing    bool
 	flushQueued bool
 	broadcast   bool                       // send a diff to every other replica at the next flush
 	notify      map[lattice.Peer]bool      // send a diff to these at the next flush
@@ -149,6 +154,7 @@ func (r *replica) start(ctx pa.Context) {
 	if r.stale {
 		r.startSync(ctx, r.fold.state().participants)
 	}
+	r.startRepropose()
 }
 
 // stop runs when the shard removes the replica (or stops): it writes what it holds,
@@ -162,7 +168,7 @@ func (r *replica) stop() {
 
 // keeps reports whether the replica writes what it holds when it stops.
 func (r *replica) keeps() bool {
-	return r.failed == nil && !r.discarded && r.fold.state().hasBase
+	return r.failed == nil && !r.discarded && (r.fold.state().hasBase || r.renegadesDirty)
 }
 
 // release stops the replica's timers (a timer that fired already is dropped by the shard)
@@ -188,7 +194,7 @@ func (r *replica) release() {
 // the caller. Flushes do not come through here (see shard.flush).
 func (r *replica) receive(ctx pa.Context, msg any) {
 	switch msg.(type) {
-	case tickMsg, gcTick, syncTimeout: // its own timers
+	case tickMsg, gcTick, syncTimeout, reproposed: // its own timers and work
 	default:
 		r.received++ // see passivateIfIdle
 	}
@@ -208,8 +214,11 @@ func (r *replica) receive(ctx pa.Context, msg any) {
 		r.gcArmed = false
 		if !r.passivateIfIdle() {
 			r.onGC(ctx)
+			r.startRepropose()
 		}
 		r.armGC()
+	case reproposed:
+		r.onReproposed(ctx, m)
 	case *wire.Call, *wire.Query:
 		r.handleRequest(ctx, m, ctx.Sender())
 	case *wire.Replicate:
@@ -250,7 +259,7 @@ func (r *replica) passivateIfIdle() bool {
 
 func (r *replica) idle() bool {
 	st := r.fold.state()
-	return st.pending == 0 && len(r.waiters) == 0 && len(r.fast) == 0 && !r.flushQueued
+	return st.pending == 0 && len(r.waiters) == 0 && len(r.fast) == 0 && !r.flushQueued && len(r.renegades) == 0
 }
 
 // load recovers the replica from the store.
@@ -284,6 +293,7 @@ func (r *replica) load() {
 		r.fail(err)
 		return
 	}
+	r.loadRenegades(snap)
 	st := r.fold.state()
 	for i, id := range r.fold.ids(nil) {
 		r.stored[id] = r.fold.selfAcked(i)
@@ -403,27 +413,16 @@ func (r *replica) finishSync(ctx pa.Context) {
 	r.queueFlush(ctx)
 }
 
-// discard handles a replica that learned on its return that it had been ejected: the
-// events it had acknowledged that the history dropped are proposed again to the
-// partition's current replicas, with their request keys (so that each applies once), and
-// the stale copy is deleted. Placement joins this peer again as a new participant if it
-// wants it here.
+// discard handles a replica that learned on its return that it had been ejected: its
+// copy is deleted, and the events it had acknowledged that the history dropped stay
+// stored (a shell that holds only them) until each is logged again through the
+// partition's current replicas (renegade.go). Placement joins this peer again as a new
+// participant if it wants it here.
 func (r *replica) discard(ctx pa.Context) {
-	set := peerStrings(r.n.replicaSet(r.kind.kindName(), r.key))
-	for _, e := range r.renegades {
-		for _, p := range set {
-			if lattice.Peer(p) == r.n.peer {
-				continue // this copy is going; a replacement here joins with the others' state
-			}
-			r.n.send(lattice.Peer(p), &wire.Call{To: r.target(lattice.Peer(p)), Event: e.Delta.Event,
-				Req: e.Delta.Req, ReplicaSet: set})
-		}
-	}
-	r.n.log.Info("discarding the copy of an ejected replica", "partition", r.origin, "reproposed", len(r.renegades))
-	r.renegades = nil
-	var b storage.Batch
-	b.DeletePartition(r.part)
-	if err := r.n.commit(&b); err != nil {
+	r.n.log.Info("discarding the copy of an ejected replica", "partition", r.origin, "renegades", len(r.renegades))
+	r.fold = r.kind.newReplica(r.origin, r.n.peer)
+	r.renegadesDirty = true // the shell (or nothing) replaces the copy
+	if err := r.persist(true); err != nil {
 		r.fail(err)
 		return
 	}
@@ -431,7 +430,11 @@ func (r *replica) discard(ctx pa.Context) {
 		r.reply(ctx, s.msg, s.sender, ErrNotReplica)
 	}
 	r.stash = nil
-	r.leaving, r.discarded = true, true
+	if len(r.renegades) == 0 {
+		r.leaving, r.discarded = true, true
+		return
+	}
+	r.startRepropose()
 }
 
 func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
@@ -559,7 +562,7 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 			}
 		}
 	}
-	r.renegades = append(r.renegades, rep.renegades...)
+	r.addRenegades(rep.renegades)
 	r.queueFlush(ctx)
 }
 
@@ -585,14 +588,6 @@ func (r *replica) target(p lattice.Peer) *wire.Target {
 func (r *replica) stageFlush(b *storage.Batch) error {
 	r.n.stats.flushes.Add(1)
 	r.flushQueued = false
-	if st := r.fold.state(); st.participant && len(r.renegades) > 0 {
-		for _, e := range r.renegades { // events this peer acknowledged that the history dropped
-			if _, err := r.fold.reproposeRenegade(e.Delta.Event, r.n.clock.Now(), e.Delta.Req); err == nil {
-				r.broadcast = true
-			}
-		}
-		r.renegades = nil
-	}
 	r.fold.acknowledge()
 	return r.stage(b, false, func() {
 		r.folds = r.fold.reduce()
@@ -656,9 +651,13 @@ func (r *replica) finishFlush(ctx pa.Context, err error) {
 	r.replicate()
 	st := r.fold.state()
 	if st.retired {
-		r.leaving = true
-		return
+		if len(r.renegades) == 0 {
+			r.leaving = true
+			return
+		}
+		r.fold = r.kind.newReplica(r.origin, r.n.peer) // the store holds the shell
 	}
+	r.startRepropose()
 	if st.pending > 0 || len(r.waiters) > 0 {
 		r.armTicker()
 	}
@@ -733,7 +732,7 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	moved := st.base != r.storedBase || st.hasBase != r.storedHas
 	// A replica that just got its state (genesis, or a full state as a joiner) writes it
 	// at once: its stored deltas mean nothing without it.
-	snapshot := st.retired || st.hasBase != r.storedHas ||
+	snapshot := st.retired || st.hasBase != r.storedHas || r.renegadesDirty ||
 		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
 	if !snapshot {
 		return nil
@@ -744,9 +743,9 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	if err := r.stageEntries(b); err != nil {
 		return err
 	}
-	if st.retired {
-		b.DeletePartition(r.part) // after the entries: it deletes them too
-		return nil
+	if st.retired || !st.hasBase {
+		r.staged = stagedShell
+		return r.stageShell(b) // after the entries: it deletes them too
 	}
 	for id := range r.stored { // delete what is stored and no longer pending (idBuf is in id order)
 		if _, pending := slices.BinarySearchFunc(r.idBuf, id, lattice.EventID.Compare); !pending {
@@ -757,6 +756,7 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	if err != nil {
 		return err
 	}
+	snap.Renegades = r.wireRenegades()
 	data, err := proto.Marshal(snap)
 	if err != nil {
 		return err
@@ -793,6 +793,7 @@ const (
 	stagedNone = iota
 	stagedEntries
 	stagedSnapshot
+	stagedShell // the copy deleted, the renegades (if any) kept
 )
 
 // committed records what the last stage wrote as stored; the fold must not have changed
@@ -807,6 +808,12 @@ func (r *replica) committed() {
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.base, st.hasBase, 0
 		r.deltaBytes, r.snapshotBytes = r.stagedEntryBytes, r.stagedSnapshotBytes
+		r.renegadesDirty = false
+	case stagedShell:
+		clear(r.stored)
+		r.storedBase, r.storedHas, r.foldsSinceSnapshot = lattice.Base{}, false, 0
+		r.deltaBytes, r.snapshotBytes = 0, 0
+		r.renegadesDirty = false
 	case stagedEntries:
 		for _, w := range r.written {
 			r.stored[w.id] = w.selfAcked

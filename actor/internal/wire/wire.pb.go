@@ -540,10 +540,14 @@ func (x *Request) GetId() *EventID {
 }
 
 type Snapshot struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	Infimum       *Infimum               `protobuf:"bytes,2,opt,name=infimum,proto3" json:"infimum,omitempty"`
-	Pending       []*Entry               `protobuf:"bytes,3,rep,name=pending,proto3" json:"pending,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Origin  string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Infimum *Infimum               `protobuf:"bytes,2,opt,name=infimum,proto3" json:"infimum,omitempty"`
+	Pending []*Entry               `protobuf:"bytes,3,rep,name=pending,proto3" json:"pending,omitempty"`
+	// Only in the copy a replica stores, never sent: the events this replica acknowledged
+	// that the partition's history dropped (it was ejected meanwhile), kept until each is
+	// logged again through a replica of the partition's current set.
+	Renegades     []*Renegade `protobuf:"bytes,4,rep,name=renegades,proto3" json:"renegades,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -599,6 +603,74 @@ func (x *Snapshot) GetPending() []*Entry {
 	return nil
 }
 
+func (x *Snapshot) GetRenegades() []*Renegade {
+	if x != nil {
+		return x.Renegades
+	}
+	return nil
+}
+
+// Renegade is one event to propose again, with the request key that makes it apply once.
+type Renegade struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Event         []byte                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	Req           string                 `protobuf:"bytes,3,opt,name=req,proto3" json:"req,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Renegade) Reset() {
+	*x = Renegade{}
+	mi := &file_wire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Renegade) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Renegade) ProtoMessage() {}
+
+func (x *Renegade) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Renegade.ProtoReflect.Descriptor instead.
+func (*Renegade) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Renegade) GetId() *EventID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *Renegade) GetEvent() []byte {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *Renegade) GetReq() string {
+	if x != nil {
+		return x.Req
+	}
+	return ""
+}
+
 // Diff mirrors lattice.Diff, compactly: entries and acks name peers by their index in
 // peers, and ack sets are bit sets over it (bit i: peers[i]). A diff is the most frequent
 // message; spelling each peer out in every id and ack set made decoding it mostly string
@@ -618,7 +690,7 @@ type Diff struct {
 
 func (x *Diff) Reset() {
 	*x = Diff{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +702,7 @@ func (x *Diff) String() string {
 func (*Diff) ProtoMessage() {}
 
 func (x *Diff) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +715,7 @@ func (x *Diff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diff.ProtoReflect.Descriptor instead.
 func (*Diff) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Diff) GetOrigin() string {
@@ -707,7 +779,7 @@ type DiffEntry struct {
 
 func (x *DiffEntry) Reset() {
 	*x = DiffEntry{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +791,7 @@ func (x *DiffEntry) String() string {
 func (*DiffEntry) ProtoMessage() {}
 
 func (x *DiffEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +804,7 @@ func (x *DiffEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffEntry.ProtoReflect.Descriptor instead.
 func (*DiffEntry) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DiffEntry) GetCounter() uint64 {
@@ -774,7 +846,7 @@ type DiffAck struct {
 
 func (x *DiffAck) Reset() {
 	*x = DiffAck{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +858,7 @@ func (x *DiffAck) String() string {
 func (*DiffAck) ProtoMessage() {}
 
 func (x *DiffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +871,7 @@ func (x *DiffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAck.ProtoReflect.Descriptor instead.
 func (*DiffAck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DiffAck) GetCounter() uint64 {
@@ -835,7 +907,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +919,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +932,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Target) GetKind() string {
@@ -902,7 +974,7 @@ type Replicate struct {
 
 func (x *Replicate) Reset() {
 	*x = Replicate{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +986,7 @@ func (x *Replicate) String() string {
 func (*Replicate) ProtoMessage() {}
 
 func (x *Replicate) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +999,7 @@ func (x *Replicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replicate.ProtoReflect.Descriptor instead.
 func (*Replicate) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Replicate) GetTo() *Target {
@@ -1016,7 +1088,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1100,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1113,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Batch) GetItems() []*Replicate {
@@ -1067,7 +1139,7 @@ type NeedFull struct {
 
 func (x *NeedFull) Reset() {
 	*x = NeedFull{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1151,7 @@ func (x *NeedFull) String() string {
 func (*NeedFull) ProtoMessage() {}
 
 func (x *NeedFull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1164,7 @@ func (x *NeedFull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedFull.ProtoReflect.Descriptor instead.
 func (*NeedFull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 // Call asks a replica to log an event.
@@ -1114,7 +1186,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1198,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1211,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Call) GetTo() *Target {
@@ -1195,7 +1267,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1279,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1292,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CallReply) GetOutput() []byte {
@@ -1257,7 +1329,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1341,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1354,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Query) GetTo() *Target {
@@ -1323,7 +1395,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1407,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1420,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1375,7 +1447,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1459,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1472,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Error) GetCode() Code {
@@ -1451,11 +1523,16 @@ const file_wire_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
-	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\x80\x01\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xb5\x01\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
-	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\"\x80\x02\n" +
+	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\x123\n" +
+	"\trenegades\x18\x04 \x03(\v2\x15.legion.wire.RenegadeR\trenegades\"X\n" +
+	"\bRenegade\x12$\n" +
+	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
+	"\x03req\x18\x03 \x01(\tR\x03req\"\x80\x02\n" +
 	"\x04Diff\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12-\n" +
@@ -1548,7 +1625,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1559,51 +1636,54 @@ var file_wire_proto_goTypes = []any{
 	(*Infimum)(nil),    // 6: legion.wire.Infimum
 	(*Request)(nil),    // 7: legion.wire.Request
 	(*Snapshot)(nil),   // 8: legion.wire.Snapshot
-	(*Diff)(nil),       // 9: legion.wire.Diff
-	(*DiffEntry)(nil),  // 10: legion.wire.DiffEntry
-	(*DiffAck)(nil),    // 11: legion.wire.DiffAck
-	(*Target)(nil),     // 12: legion.wire.Target
-	(*Replicate)(nil),  // 13: legion.wire.Replicate
-	(*Batch)(nil),      // 14: legion.wire.Batch
-	(*NeedFull)(nil),   // 15: legion.wire.NeedFull
-	(*Call)(nil),       // 16: legion.wire.Call
-	(*CallReply)(nil),  // 17: legion.wire.CallReply
-	(*Query)(nil),      // 18: legion.wire.Query
-	(*QueryReply)(nil), // 19: legion.wire.QueryReply
-	(*Error)(nil),      // 20: legion.wire.Error
-	nil,                // 21: legion.wire.Infimum.LastEntry
+	(*Renegade)(nil),   // 9: legion.wire.Renegade
+	(*Diff)(nil),       // 10: legion.wire.Diff
+	(*DiffEntry)(nil),  // 11: legion.wire.DiffEntry
+	(*DiffAck)(nil),    // 12: legion.wire.DiffAck
+	(*Target)(nil),     // 13: legion.wire.Target
+	(*Replicate)(nil),  // 14: legion.wire.Replicate
+	(*Batch)(nil),      // 15: legion.wire.Batch
+	(*NeedFull)(nil),   // 16: legion.wire.NeedFull
+	(*Call)(nil),       // 17: legion.wire.Call
+	(*CallReply)(nil),  // 18: legion.wire.CallReply
+	(*Query)(nil),      // 19: legion.wire.Query
+	(*QueryReply)(nil), // 20: legion.wire.QueryReply
+	(*Error)(nil),      // 21: legion.wire.Error
+	nil,                // 22: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	21, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	22, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
 	7,  // 4: legion.wire.Infimum.recent:type_name -> legion.wire.Request
 	3,  // 5: legion.wire.Request.id:type_name -> legion.wire.EventID
 	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
 	5,  // 7: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
-	3,  // 8: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	10, // 9: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	11, // 10: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	4,  // 11: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	12, // 12: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	9,  // 13: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 14: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	15, // 15: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	13, // 16: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	12, // 17: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 18: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	20, // 19: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 20: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	12, // 21: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 22: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	20, // 23: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 24: legion.wire.Error.code:type_name -> legion.wire.Code
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	9,  // 8: legion.wire.Snapshot.renegades:type_name -> legion.wire.Renegade
+	3,  // 9: legion.wire.Renegade.id:type_name -> legion.wire.EventID
+	3,  // 10: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	11, // 11: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	12, // 12: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	4,  // 13: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	13, // 14: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 15: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 16: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	16, // 17: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	14, // 18: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	13, // 19: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 20: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	21, // 21: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 22: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	13, // 23: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 24: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	21, // 25: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 26: legion.wire.Error.code:type_name -> legion.wire.Code
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1611,7 +1691,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[10].OneofWrappers = []any{
+	file_wire_proto_msgTypes[11].OneofWrappers = []any{
 		(*Replicate_Diff)(nil),
 		(*Replicate_Snapshot)(nil),
 		(*Replicate_NeedFull)(nil),
@@ -1622,7 +1702,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
