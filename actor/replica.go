@@ -52,18 +52,19 @@ type replica struct {
 	fast        []pendingReply
 	outputs     outputCache // outputs of recent requests, for retried calls
 	waiters     map[lattice.EventID]waiter
-	// renegades: events this replica acknowledged that the history dropped, to propose
-	// again (renegade.go); renegadesDirty: they changed since they were last written;
-	// reproposing: a re-proposal round is under way.
-	renegades      []lattice.Entry[[]byte]
-	renegadesDirty bool
-	reproposing    bool
 	flushQueued bool
 	broadcast   bool                       // send a diff to every other replica at the next flush
 	notify      map[lattice.Peer]bool      // send a diff to these at the next flush
 	full        map[lattice.Peer]bool      // send the full state to these at the next flush
 	outstanding map[lattice.Peer]time.Time // diffs sent and not answered yet
 	deferred    map[lattice.Peer]bool      // diffs held back by flow control
+
+	// renegades: events this replica acknowledged that the history dropped, to propose
+	// again (renegade.go); renegadesDirty: they changed since they were last written;
+	// reproposing: a re-proposal round is under way.
+	renegades      []lattice.Entry[[]byte]
+	renegadesDirty bool
+	reproposing    bool
 
 	targets  []lattice.Peer // replicate's, reused
 	targetOf []*wire.Target // see target
