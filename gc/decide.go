@@ -22,9 +22,17 @@ import (
 //
 //   - Self live: if membership does not report self live, nothing is planned
 //     (Held = ErrSelfNotLive): a view that leaves out the node itself is not one to act on.
-//   - Majority: nothing is planned unless a strict majority of the members that host a kind
-//     are live (Held = ErrNoMajority). A node cut off in a minority must not eject the
-//     majority, nor move replicas to the few peers it can see.
+//   - Majority: nothing is planned unless a strict majority of the members that count
+//     are live (Held = ErrNoMajority). A member counts if it hosts a kind and is live, or
+//     is a tombstone gone for less than TombstoneTTL. A node cut off in a minority must
+//     not eject the majority, nor move replicas to the few peers it can see; it cannot
+//     while it counts every peer alive on the other side, since two disjoint groups
+//     cannot both hold more than half of the live peers. So the runtime drops a
+//     tombstone only once none of its replicas names the peer (it left its partitions or
+//     was ejected from them), and TombstoneTTL bounds how long peers that left without
+//     being ejected can hold a majority back. Without consensus on membership, peers
+//     that join one side during a split count on that side only, and can give both
+//     sides a majority (docs/gc.md, "Majority").
 //   - Writer: in each partition, only one replica writes Ejects and Joins: the first peer
 //     of the desired replica set that is a live full participant and not leaving; when
 //     there is none, the live full participant, not leaving, that ranks first by Weight.
@@ -61,7 +69,7 @@ func Decide(now time.Time, self lattice.Peer, members []Member, replicas []Repli
 	if !m.isLive(self) {
 		return Plan{Held: ErrSelfNotLive}
 	}
-	if !m.majority() {
+	if !m.majority(now, cfg.TombstoneTTL) {
 		return Plan{Held: ErrNoMajority}
 	}
 	d := decider{now: now, self: self, m: m, cfg: cfg, budget: max(cfg.MaxHandoffs-inFlight, 0)}

@@ -222,35 +222,90 @@ func TestDecideEject(t *testing.T) {
 	}})
 }
 
-// TestDecideMajority: nothing is planned unless a strict majority of the members hosting a
-// kind is live; clients (no kinds) do not count; self must be live.
+// TestDecideMajority: nothing is planned unless a strict majority of the members that
+// count is live: members hosting a kind that are live, or tombstones gone for less than
+// TombstoneTTL; clients (no kinds) do not count; self must be live.
 func TestDecideMajority(t *testing.T) {
 	full := Replica{Participants: ps("n1", "n2", "n3")}
 	r3 := Config{ReplicationFactor: 3}
+	ttl := eject * DefaultTombstoneTTLFactor // the default TombstoneTTL
 	runDecideCases(t, []decideCase{{
 		name:    "minority: 2 of 5 live, ejects nobody",
 		order:   ps("n1", "n2", "n3"),
-		members: []Member{live("n1"), live("n2"), dead("n3", time.Hour), dead("n4", time.Hour), dead("n5", time.Hour)},
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", time.Minute), dead("n5", time.Minute)},
 		replica: full, cfg: r3,
 		want: "held: gc: no majority of members live\n",
 	}, {
 		name:    "half is not a majority: 2 of 4",
 		order:   ps("n1", "n2", "n3"),
-		members: []Member{live("n1"), live("n2"), dead("n3", time.Hour), dead("n4", time.Hour)},
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", time.Minute)},
 		replica: full, cfg: r3,
 		want: "held: gc: no majority of members live\n",
 	}, {
 		name:    "majority: 3 of 5",
 		order:   ps("n1", "n2", "n3", "n4", "n5"),
-		members: []Member{live("n1"), live("n2"), dead("n3", time.Hour), dead("n4", time.Hour), live("n5")},
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", time.Minute), live("n5")},
 		replica: full, cfg: r3,
 		want: "eject n3 from $P\njoin n5 to $P\n",
 	}, {
 		name:  "live clients do not make a majority",
 		order: ps("n1", "n2", "n3"),
-		members: []Member{live("n1"), dead("n2", time.Hour), dead("n3", time.Hour),
+		members: []Member{live("n1"), dead("n2", time.Minute), dead("n3", time.Minute),
 			live("c1", []string{}...), {Peer: "c2", Live: true}, {Peer: "c3", Live: true}},
 		replica: full, cfg: r3,
+		want: "held: gc: no majority of members live\n",
+	}, {
+		// The stall after churn: three peers came and went, none ejected (yet).
+		name:  "churn: 3 live of 6 counted is not a majority",
+		order: ps("n1", "n2", "n3", "n4"),
+		members: []Member{live("n1"), live("n2"), live("n3"),
+			dead("n4", time.Minute), dead("n5", 2*time.Minute), dead("n6", 3*time.Minute)},
+		replica: Replica{Participants: ps("n1", "n2", "n4")}, cfg: r3,
+		want: "held: gc: no majority of members live\n",
+	}, {
+		name:  "churn: tombstones past TombstoneTTL no longer count, and one is still ejected",
+		order: ps("n1", "n2", "n3", "n4"),
+		members: []Member{live("n1"), live("n2"), live("n3"),
+			dead("n4", ttl), dead("n5", ttl+time.Minute), dead("n6", time.Hour)},
+		replica: Replica{Participants: ps("n1", "n2", "n4")}, cfg: r3,
+		want: "eject n4 from $P\njoin n3 to $P\n",
+	}, {
+		name:    "tombstone gone exactly TombstoneTTL: not counted (2 of 3)",
+		order:   ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", ttl)},
+		replica: full, cfg: r3,
+		want: "eject n3 from $P\n",
+	}, {
+		name:    "tombstone gone 1ns less than TombstoneTTL: counted (2 of 4)",
+		order:   ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", ttl-1)},
+		replica: full, cfg: r3,
+		want: "held: gc: no majority of members live\n",
+	}, {
+		name:    "custom TombstoneTTL",
+		order:   ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute), dead("n4", 2*time.Minute)},
+		replica: full, cfg: Config{ReplicationFactor: 3, TombstoneTTL: 2 * time.Minute},
+		want: "eject n3 from $P\n",
+	}, {
+		name:  "tombstone with zero Since: not counted",
+		order: ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), live("n2"), dead("n3", time.Minute),
+			{Peer: "n4", Kinds: []string{"k"}}},
+		replica: full, cfg: r3,
+		want: "eject n3 from $P\n",
+	}, {
+		name:  "a peer listed live and gone counts once, as live",
+		order: ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), dead("n2", time.Minute), live("n2"), dead("n3", time.Minute),
+			dead("n3", 2*time.Minute)},
+		replica: full, cfg: r3,
+		want: "eject n3 from $P\n",
+	}, {
+		name:    "unknown peers do not count: only members listed do",
+		order:   ps("n1", "n2", "n3"),
+		members: []Member{live("n1"), dead("n3", time.Minute)},
+		replica: Replica{Participants: ps("n1", "n2", "n3")}, cfg: r3,
 		want: "held: gc: no majority of members live\n",
 	}, {
 		name:    "self not live",
@@ -542,17 +597,26 @@ func TestMembershipDuplicates(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	d := Config{}.WithDefaults()
-	if d != (Config{ReplicationFactor: 3, EjectAfter: 10 * time.Second, MaxHandoffs: 4}) {
+	if d != (Config{ReplicationFactor: 3, EjectAfter: 10 * time.Second, MaxHandoffs: 4, TombstoneTTL: 5 * time.Minute}) {
 		t.Errorf("defaults: %+v", d)
 	}
-	if err := d.Validate(); err != nil {
-		t.Errorf("defaults invalid: %v", err)
+	for _, ok := range []Config{d, {}, {EjectAfter: time.Second, TombstoneTTL: time.Second + 1}, {TombstoneTTL: time.Minute}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v invalid: %v", ok, err)
+		}
 	}
-	c := Config{ReplicationFactor: 5, EjectAfter: time.Minute, MaxHandoffs: 1}
+	c := Config{ReplicationFactor: 5, EjectAfter: time.Minute, MaxHandoffs: 1, TombstoneTTL: time.Hour}
 	if c.WithDefaults() != c {
 		t.Errorf("WithDefaults changed set fields: %+v", c.WithDefaults())
 	}
-	for _, bad := range []Config{{ReplicationFactor: -1}, {EjectAfter: -time.Second}, {MaxHandoffs: -1}} {
+	if got := (Config{EjectAfter: time.Minute}).WithDefaults().TombstoneTTL; got != 30*time.Minute {
+		t.Errorf("default TombstoneTTL for EjectAfter 1m: %v, want 30m", got)
+	}
+	if got := (Config{EjectAfter: maxDuration / 2}).WithDefaults().TombstoneTTL; got != maxDuration {
+		t.Errorf("default TombstoneTTL for a huge EjectAfter: %v, want the largest Duration", got)
+	}
+	for _, bad := range []Config{{ReplicationFactor: -1}, {EjectAfter: -time.Second}, {MaxHandoffs: -1},
+		{TombstoneTTL: -time.Second}, {TombstoneTTL: eject}, {EjectAfter: time.Minute, TombstoneTTL: time.Second}} {
 		if err := bad.WithDefaults().Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%+v: Validate() = %v, want ErrInvalidConfig", bad, err)
 		}

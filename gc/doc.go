@@ -26,7 +26,9 @@
 // handoff completes, or a period passes (shorter than Config.EjectAfter):
 //
 //  1. builds []Member from its discovery view, adding a tombstone (Live false, Since = when
-//     first seen gone) for every peer that vanished and may still be a participant;
+//     first seen gone) for every peer that vanished or that a replica names, and dropping
+//     it once no replica names the peer (the tombstone counts towards the majority until
+//     Config.TombstoneTTL);
 //  2. describes every replica it stores with [ReplicaOf];
 //  3. calls [Decide] with [InFlight] of those replicas: the joins it wrote that have not
 //     folded yet;

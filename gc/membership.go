@@ -9,8 +9,9 @@ import (
 
 // Member is one peer as this node's membership sees it. The runtime builds the list: the
 // live members of the current discovery view, plus a tombstone (Live false) for every peer
-// that vanished from it, kept as long as the peer may still be a participant anywhere (see
-// docs/gc.md, "What the runtime provides").
+// that vanished from it, kept until no replica of the node names the peer any more, or, for
+// one still named, as long as it may still have to be ejected (see docs/gc.md, "What the
+// runtime provides").
 type Member struct {
 	Peer lattice.Peer
 	// Kinds are the kinds the peer hosts (for a tombstone: hosted when last seen). A peer
@@ -19,21 +20,19 @@ type Member struct {
 	// Live is whether membership reports the peer up.
 	Live bool
 	// Since is when Live last changed; for a peer that is not live, when it was first seen
-	// gone. Decide compares it with now and EjectAfter; a tombstone with the zero Since
-	// counts as gone since forever.
+	// gone. Decide compares it with now, EjectAfter (when to eject) and TombstoneTTL (until
+	// when the tombstone counts towards the majority); a tombstone with the zero Since
+	// counts as gone since forever: ejectable, and not counted.
 	Since time.Time
 }
 
 func (m Member) hosts(kind string) bool { return slices.Contains(m.Kinds, kind) }
 
-// membership is the members list digested for Decide: one entry per peer, the live hosts
-// of each kind, and the majority count.
+// membership is the members list digested for Decide: one entry per peer, and the live
+// hosts of each kind.
 type membership struct {
 	byPeer map[lattice.Peer]Member
 	hosts  map[string][]lattice.Peer // kind -> live peers hosting it (filled lazily)
-	// known counts the members that host at least one kind, live counts those of them
-	// that are live.
-	known, live int
 }
 
 // newMembership indexes members. A peer listed more than once gets one merged entry, the
@@ -60,20 +59,26 @@ func newMembership(members []Member) *membership {
 			m.byPeer[x.Peer] = cur
 		}
 	}
-	for _, x := range m.byPeer {
-		if len(x.Kinds) == 0 {
-			continue
-		}
-		m.known++
-		if x.Live {
-			m.live++
-		}
-	}
 	return m
 }
 
-// majority reports whether a strict majority of the members that host a kind are live.
-func (m *membership) majority() bool { return 2*m.live > m.known }
+// majority reports whether a strict majority of the members that count at now are live.
+// A member counts if it hosts a kind and is live, or is a tombstone gone for less than ttl
+// (Decide gives the reasons).
+func (m *membership) majority(now time.Time, ttl time.Duration) bool {
+	known, live := 0, 0
+	for _, x := range m.byPeer {
+		switch {
+		case len(x.Kinds) == 0:
+		case x.Live:
+			known++
+			live++
+		case now.Sub(x.Since) < ttl:
+			known++
+		}
+	}
+	return 2*live > known
+}
 
 func (m *membership) isLive(p lattice.Peer) bool { return m.byPeer[p].Live }
 
