@@ -103,11 +103,12 @@ type replica struct {
 	// acknowledged by another replica (the node is stopping).
 	draining chan<- struct{}
 
-	syncing   bool
-	syncSet   []lattice.Peer
-	syncWait  map[lattice.Peer]bool
-	syncTimer *time.Timer
-	stash     []stashed
+	syncing      bool
+	syncSet      []lattice.Peer
+	syncWait     map[lattice.Peer]bool
+	syncDisagree bool // a replica that holds nothing placed the partition elsewhere
+	syncTimer    *time.Timer
+	stash        []stashed
 }
 
 type stashed struct {
@@ -347,10 +348,7 @@ func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
 	case *wire.Query:
 		set = m.GetReplicaSet()
 	}
-	peers := make([]lattice.Peer, len(set))
-	for i, p := range set {
-		peers[i] = lattice.Peer(p)
-	}
+	peers := peersOf(set)
 	if !slices.Contains(peers, r.n.peer) {
 		r.reply(ctx, m, sender, ErrNotReplica)
 		return
@@ -362,7 +360,7 @@ func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
 // startSync asks the other peers of set for their state; requests are stashed and
 // nothing is flushed until one answers with a state, all answer, or the wait times out.
 func (r *replica) startSync(ctx pa.Context, set []lattice.Peer) {
-	r.syncing, r.syncSet, r.syncWait = true, set, map[lattice.Peer]bool{}
+	r.syncing, r.syncSet, r.syncWait, r.syncDisagree = true, set, map[lattice.Peer]bool{}, false
 	for _, p := range set {
 		if p != r.n.peer {
 			r.syncWait[p] = true
@@ -388,9 +386,10 @@ func (r *replica) finishSync(ctx pa.Context) {
 	}
 	st := r.fold.state()
 	if !st.hasBase {
-		if len(r.syncWait) > 0 {
-			// Some replica did not answer: it may hold the partition. Starting it from
-			// scratch here would fork it, so the callers try elsewhere or later.
+		if err := r.genesisRefusal(); err != nil {
+			// Starting the partition from scratch here could fork it (genesis.go), so
+			// the callers try elsewhere or later.
+			r.n.log.Debug("not starting a partition", "partition", r.origin, "reason", err)
 			for _, s := range r.stash {
 				r.reply(ctx, s.msg, s.sender, ErrUnavailable)
 			}
@@ -538,6 +537,10 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		}
 		if r.syncing {
 			delete(r.syncWait, from)
+			if snap := body.Snapshot; !snap.GetInfimum().GetHasBase() &&
+				!samePeers(peersOf(snap.GetReplicaSet()), r.syncSet) {
+				r.syncDisagree = true
+			}
 			if body.Snapshot.GetInfimum().GetHasBase() || len(r.syncWait) == 0 {
 				defer r.finishSync(ctx)
 			}
@@ -917,6 +920,9 @@ func (r *replica) sendTo(p lattice.Peer, full bool) bool {
 	if err != nil {
 		r.n.log.Error("encode snapshot", "partition", r.origin, "err", err)
 		return false
+	}
+	if !snap.GetInfimum().GetHasBase() { // "I hold nothing", and where this node places it
+		snap.ReplicaSet = peerStrings(r.n.replicaSet(r.kind.kindName(), r.key))
 	}
 	msg.Body = &wire.Replicate_Snapshot{Snapshot: snap}
 	r.n.send(p, msg)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/discovery/memory"
 	"github.com/legion-go/legion/storage"
 	memstore "github.com/legion-go/legion/storage/memory"
@@ -76,6 +77,10 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 		kinds: map[string]KindSpec{plusKind.kindName(): plusKind}}
 	n.clock.now = n.cfg.Now
 	n.log = quiet
+	// Membership lists the node alone: it may start partitions (genesis.go).
+	view := discovery.NewView([]discovery.Member{{Peer: "a~1", Name: "a", Kinds: []string{plusKind.kindName()}}})
+	n.view.Store(newViewIndex(view))
+	n.members.update(view, n.cfg.Now())
 	s := newShard(n)
 	ctx.receive(s, nil, &pa.Started{})
 	return s, ctx, store

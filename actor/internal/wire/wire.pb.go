@@ -547,7 +547,12 @@ type Snapshot struct {
 	// Only in the copy a replica stores, never sent: the events this replica acknowledged
 	// that the partition's history dropped (it was ejected meanwhile), kept until each is
 	// logged again through a replica of the partition's current set.
-	Renegades     []*Renegade `protobuf:"bytes,4,rep,name=renegades,proto3" json:"renegades,omitempty"`
+	Renegades []*Renegade `protobuf:"bytes,4,rep,name=renegades,proto3" json:"renegades,omitempty"`
+	// In the answer of a replica that holds nothing to a NeedFull: the partition's replica
+	// set by the answering node's membership view. A replica that would start the
+	// partition from scratch does so only if every other replica of its set holds nothing
+	// and places the partition on the same peers (see actor/genesis.go).
+	ReplicaSet    []string `protobuf:"bytes,5,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,6 +611,13 @@ func (x *Snapshot) GetPending() []*Entry {
 func (x *Snapshot) GetRenegades() []*Renegade {
 	if x != nil {
 		return x.Renegades
+	}
+	return nil
+}
+
+func (x *Snapshot) GetReplicaSet() []string {
+	if x != nil {
+		return x.ReplicaSet
 	}
 	return nil
 }
@@ -1523,12 +1535,14 @@ const file_wire_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
-	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xb5\x01\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xd6\x01\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
 	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\x123\n" +
-	"\trenegades\x18\x04 \x03(\v2\x15.legion.wire.RenegadeR\trenegades\"X\n" +
+	"\trenegades\x18\x04 \x03(\v2\x15.legion.wire.RenegadeR\trenegades\x12\x1f\n" +
+	"\vreplica_set\x18\x05 \x03(\tR\n" +
+	"replicaSet\"X\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
