@@ -43,7 +43,7 @@ func Restore[S, E, O any](b Behavior[S, E, O], self Peer, snap Snapshot[S, E]) *
 	s.indexRecent()
 	s.inf.Value = b.clone(snap.Infimum.Value)
 	s.see(s.inf.ID)
-	s.union(snap.Pending)
+	s.union(snap.Pending, false)
 	s.filterRenegades()
 	return s
 }
@@ -171,10 +171,11 @@ func (s *State[S, E, O]) foldToProof(remote Base) bool {
 }
 
 // mergeEntries unions entries (and ack-only updates) into pending and drops renegades
-// (always when force is set, as after the infimum changed hands).
+// (always when force is set, as after the infimum changed hands). It does not insert an
+// entry that carries this replica's own ack but that it no longer holds (see union).
 func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool) Report[E] {
 	r := Report[E]{Renegades: s.takeLost()}
-	r.Added = s.union(entries)
+	r.Added = s.union(entries, true)
 	for _, a := range acks {
 		s.see(a.ID)
 		if i, ok := s.find(a.ID); ok {
@@ -197,7 +198,15 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 
 // union inserts entries not held yet (copying their acks) and unions the acks of those
 // held. It returns the ids it inserted.
-func (s *State[S, E, O]) union(entries []Entry[E]) []EventID {
+//
+// With dropped set (a merge, not a restore), an entry above the infimum that is not held
+// but carries this replica's own ack is not inserted: a replica never forgets what it
+// acknowledged, so it held the entry and dropped it without folding it (a void UnJoin at
+// the head of its log, or a renegade), and that decision stands. A diff never brings such
+// an entry back either: it carries only the ack set of an entry its receiver acknowledged,
+// which the receiver ignores when it does not hold the entry. Without this rule the full
+// merge re-inserted a void UnJoin that the diff did not (docs/lattice.md, "Ejection").
+func (s *State[S, E, O]) union(entries []Entry[E], dropped bool) []EventID {
 	var added []EventID
 	var chunk []Peer // ack sets of inserted entries are carved out of it
 	for i := range entries {
@@ -210,6 +219,9 @@ func (s *State[S, E, O]) union(entries []Entry[E]) []EventID {
 		if ok {
 			e := &s.pending[j]
 			e.Acks = peers(e.Acks).union(in.Acks)
+			continue
+		}
+		if dropped && slices.Contains(in.Acks, s.self) { // in.Acks may come unsorted
 			continue
 		}
 		// Room for every participant's ack (and a joiner's), so that acknowledging and
