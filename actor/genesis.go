@@ -41,7 +41,7 @@ func (r *replica) genesisRefusal() error {
 	if own := r.n.replicaSet(r.kind.kindName(), r.key); !samePeers(own, r.syncSet) {
 		return fmt.Errorf("this node places the partition on %v, the caller on %v", own, r.syncSet)
 	}
-	if held := gc.Decide(r.n.cfg.Now(), r.n.peer, r.n.members.list(), nil, 0, r.n.cfg.gcConfig()).Held; held != nil {
+	if held := gc.Decide(r.n.cfg.Now(), r.n.peer, r.n.gcMembers(), nil, 0, r.n.cfg.gcConfig()).Held; held != nil {
 		return held
 	}
 	return nil

@@ -72,6 +72,11 @@ type Node struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 
+	// A planned departure (leave.go): this node hands its replicas over (leaving), and
+	// the peers that announced theirs.
+	leaving   atomic.Bool
+	departing departures
+
 	// Background work of the replicas' (see background): renegades' re-proposals.
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -404,12 +409,14 @@ func (n *Node) deliver(peer lattice.Peer, msg any) {
 	}
 }
 
-// Stop leaves the cluster gracefully and stops the node: membership first (so that
-// others stop routing here), then the replicas (each flushes what it holds), then
-// remoting, then the store if the node opened it. Calls after Stop fail with ErrStopped.
+// Stop leaves the cluster gracefully and stops the node: it hands its replicas to their
+// next owners first (leave.go), within ctx; then it leaves membership (so that others stop
+// routing here), stops the replicas (each flushes what it holds), remoting, and the store
+// if the node opened it. Calls after Stop fail with ErrStopped.
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
+		n.handOver(ctx)
 		n.stopped.Store(true)
 		if e := n.cfg.Membership.Stop(ctx); e != nil {
 			err = fmt.Errorf("actor: membership stop: %w", e)
@@ -529,9 +536,13 @@ func (n *Node) link(peer lattice.Peer) Link {
 // reserveHandoff takes one of the node's MaxHandoffs slots, if one is free. Replicas
 // decide concurrently, so the limit is enforced here rather than by each one's plan.
 func (n *Node) reserveHandoff() bool {
+	limit := n.cfg.MaxHandoffs
+	if n.leaving.Load() {
+		limit = max(limit, handoverHandoffs)
+	}
 	for {
 		cur := n.inFlight.Load()
-		if cur >= int64(n.cfg.MaxHandoffs) {
+		if cur >= int64(limit) {
 			return false
 		}
 		if n.inFlight.CompareAndSwap(cur, cur+1) {

@@ -349,7 +349,7 @@ func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
 		set = m.GetReplicaSet()
 	}
 	peers := peersOf(set)
-	if !slices.Contains(peers, r.n.peer) {
+	if !slices.Contains(peers, r.n.peer) || r.n.leaving.Load() { // a departing node takes no new replica
 		r.reply(ctx, m, sender, ErrNotReplica)
 		return
 	}
@@ -1020,7 +1020,15 @@ func (r *replica) onGC(ctx pa.Context) {
 			delete(r.joins, p)
 		}
 	}
-	plan := gc.Decide(now, r.n.peer, r.n.members.list(), []gc.Replica{rep}, int(r.n.inFlight.Load()), r.n.cfg.gcConfig())
+	var plan gc.Plan
+	if r.n.leaving.Load() {
+		cfg := r.n.cfg.gcConfig()
+		cfg.MaxHandoffs = max(cfg.MaxHandoffs, handoverHandoffs)
+		plan = gc.Handover(r.n.peer, r.n.gcMembers(), []gc.Replica{rep}, int(r.n.inFlight.Load()), cfg)
+	} else {
+		plan = gc.Decide(now, r.n.peer, r.n.gcMembers(), []gc.Replica{rep}, int(r.n.inFlight.Load()), r.n.cfg.gcConfig())
+	}
+	joined := true // every join of the plan was written (a handover's leave waits for them)
 	for _, a := range plan.Actions {
 		switch a.Kind {
 		case gc.Eject:
@@ -1030,10 +1038,12 @@ func (r *replica) onGC(ctx pa.Context) {
 			}
 		case gc.Join:
 			if !r.n.reserveHandoff() {
+				joined = false
 				continue // another replica of this node took the last slot meanwhile
 			}
 			if _, err := r.fold.propose(lattice.Join, a.Peer); err != nil {
 				r.n.inFlight.Add(-1)
+				joined = false
 				continue
 			}
 			r.n.log.Info("handing off", "partition", r.origin, "to", a.Peer)
@@ -1041,6 +1051,9 @@ func (r *replica) onGC(ctx pa.Context) {
 			r.full[a.Peer] = true
 			r.broadcast = true
 		case gc.Leave:
+			if !joined {
+				continue
+			}
 			if _, err := r.fold.propose(lattice.UnJoin, r.n.peer); err == nil {
 				r.n.log.Info("leaving", "partition", r.origin)
 				r.broadcast = true

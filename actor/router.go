@@ -93,6 +93,8 @@ func (r *router) Receive(ctx pa.Context) {
 		for _, pid := range r.shards {
 			ctx.Send(pid, m)
 		}
+	case *wire.Departing:
+		r.n.departing.mark(lattice.Peer(m.GetPeer()), r.n.cfg.Now())
 	}
 }
 

@@ -1501,6 +1501,54 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
+// Departing is sent by a node that hands its replicas over before it leaves the cluster
+// (a planned departure), to every member, again at each gc interval until it is gone:
+// placement gives the peer no new replicas meanwhile, so that no replica hands a
+// partition back to it.
+type Departing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Peer          string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Departing) Reset() {
+	*x = Departing{}
+	mi := &file_wire_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Departing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Departing) ProtoMessage() {}
+
+func (x *Departing) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Departing.ProtoReflect.Descriptor instead.
+func (*Departing) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Departing) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
 var File_wire_proto protoreflect.FileDescriptor
 
 const file_wire_proto_rawDesc = "" +
@@ -1605,7 +1653,9 @@ const file_wire_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\"H\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.legion.wire.CodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*'\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x1f\n" +
+	"\tDeparting\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer*'\n" +
 	"\vConsistency\x12\b\n" +
 	"\x04FAST\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1639,7 +1689,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1663,13 +1713,14 @@ var file_wire_proto_goTypes = []any{
 	(*Query)(nil),      // 19: legion.wire.Query
 	(*QueryReply)(nil), // 20: legion.wire.QueryReply
 	(*Error)(nil),      // 21: legion.wire.Error
-	nil,                // 22: legion.wire.Infimum.LastEntry
+	(*Departing)(nil),  // 22: legion.wire.Departing
+	nil,                // 23: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	22, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	23, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
 	7,  // 4: legion.wire.Infimum.recent:type_name -> legion.wire.Request
 	3,  // 5: legion.wire.Request.id:type_name -> legion.wire.EventID
 	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
@@ -1716,7 +1767,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
