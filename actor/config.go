@@ -57,6 +57,17 @@ type Config struct {
 	// MaxHandoffs bounds the handoffs (joins of new replicas, each sent a full state) this
 	// node has in flight. Default 4.
 	MaxHandoffs int
+	// TombstoneTTL bounds how long a peer membership reports gone counts towards the
+	// majority that ejections and handoffs need (docs/gc.md, "Majority"). The node drops
+	// a gone peer's tombstone once none of its replicas names the peer any more (after
+	// the peer was ejected from, or left, every partition this node holds with it), and in
+	// any case TombstoneTTL after it was first seen gone; a peer some replica still names
+	// then stays ejectable, but no longer counts. It is also the longest network split
+	// during which a node cut off in a minority keeps counting the peers it cannot see:
+	// keep it above the splits the cluster must ride out. Default 30 times EjectAfter
+	// (5 minutes with the default EjectAfter). Negative, or not above EjectAfter, is
+	// invalid.
+	TombstoneTTL time.Duration
 	// GCInterval is how often an active replica reconsiders its membership (ejections,
 	// handoffs) and whether it has been idle for PassivateAfter. Default 1s.
 	GCInterval time.Duration
@@ -98,6 +109,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHandoffs == 0 {
 		c.MaxHandoffs = 4
+	}
+	if c.TombstoneTTL == 0 {
+		c.TombstoneTTL = gc.Config{EjectAfter: c.EjectAfter}.WithDefaults().TombstoneTTL
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Second
@@ -151,5 +165,6 @@ func (c Config) validate() error {
 }
 
 func (c Config) gcConfig() gc.Config {
-	return gc.Config{ReplicationFactor: c.ReplicationFactor, EjectAfter: c.EjectAfter, MaxHandoffs: c.MaxHandoffs}
+	return gc.Config{ReplicationFactor: c.ReplicationFactor, EjectAfter: c.EjectAfter, MaxHandoffs: c.MaxHandoffs,
+		TombstoneTTL: c.TombstoneTTL}
 }

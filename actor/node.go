@@ -242,29 +242,36 @@ func (n *Node) rebalance() {
 			return
 		}
 	}
-	n.wakeStored()
+	n.wakePass()
 	t := time.NewTicker(n.cfg.EjectAfter / 2)
 	defer t.Stop()
+	sweep := time.NewTicker(n.cfg.GCInterval) // tombstones: see members
+	defer sweep.Stop()
 	for {
 		select {
 		case <-n.done:
 			return
 		case <-n.rewake:
-			n.wakeStored()
+			n.wakePass()
 		case <-t.C:
 			if n.members.anyGone() {
-				n.wakeStored()
+				n.wakePass()
 			}
+		case <-sweep.C:
+			n.sweepMembers()
 		}
 	}
 }
 
-// wakeStored activates every replica the store holds.
-func (n *Node) wakeStored() {
+// wakeStored activates every replica the store holds. It reports whether it listed them
+// all.
+func (n *Node) wakeStored() bool {
+	all := true
 	for kind := range n.kinds {
 		err := n.store.Partitions(kind, func(key string) bool {
 			select {
 			case <-n.done:
+				all = false
 				return false
 			default:
 			}
@@ -272,9 +279,11 @@ func (n *Node) wakeStored() {
 			return true
 		})
 		if err != nil {
+			all = false
 			n.log.Error("listing stored partitions", "kind", kind, "err", err)
 		}
 	}
+	return all
 }
 
 // Replicas describes the replicas active on this node (as of their last gc tick, at most
