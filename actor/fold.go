@@ -45,6 +45,9 @@ type foldable interface {
 	// acknowledged by at least one other peer.
 	ownAckedElsewhere() bool
 	gcReplica(kind, key string, lastAdvance time.Time) gc.Replica
+	// forks reports whether merging m would join another lineage of the partition
+	// (lattice.State.Forks), and whether the merge would drop this replica's infimum.
+	forks(m *wire.Snapshot) (forked, dropsOwn bool)
 }
 
 // foldState is a summary of the fold for the replica's decisions.
@@ -262,6 +265,16 @@ func (f *typedFold[S, E, O]) ownAckedElsewhere() bool {
 
 func (f *typedFold[S, E, O]) gcReplica(kind, key string, lastAdvance time.Time) gc.Replica {
 	return gc.ReplicaOf(f.st, kind, key, lastAdvance)
+}
+
+func (f *typedFold[S, E, O]) forks(m *wire.Snapshot) (forked, dropsOwn bool) {
+	in := m.GetInfimum()
+	if !in.GetHasBase() {
+		return false, false
+	}
+	inf := lattice.Infimum[S]{ID: wire.ToID(in.GetId()), Digest: in.GetDigest(), Lineage: in.GetLineage(),
+		Participants: []lattice.Peer{}}
+	return f.st.Forks(inf), f.st.Wins(inf)
 }
 
 func (f *typedFold[S, E, O]) ids(dst []lattice.EventID) []lattice.EventID {

@@ -81,13 +81,14 @@ func (r *replica) loadRenegades(snap *wire.Snapshot) {
 
 // stageShell stages what a replica that holds no state (it discarded its copy, or
 // retired) leaves in the store: nothing, or a snapshot without a base that carries its
-// renegades.
+// renegades (and the states of another lineage it dropped, fork.go).
 func (r *replica) stageShell(b *storage.Batch) error {
 	b.DeletePartition(r.part)
-	if len(r.renegades) == 0 {
+	if len(r.renegades) == 0 && len(r.dropped) == 0 {
 		return nil
 	}
-	data, err := proto.Marshal(&wire.Snapshot{Origin: r.origin, Infimum: &wire.Infimum{}, Renegades: r.wireRenegades()})
+	data, err := proto.Marshal(&wire.Snapshot{Origin: r.origin, Infimum: &wire.Infimum{},
+		Renegades: r.wireRenegades(), Dropped: r.dropped})
 	if err != nil {
 		return err
 	}

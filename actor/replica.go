@@ -63,8 +63,9 @@ type replica struct {
 	// again (renegade.go); renegadesDirty: they changed since they were last written;
 	// reproposing: a re-proposal round is under way.
 	renegades      []lattice.Entry[[]byte]
-	renegadesDirty bool
+	renegadesDirty bool // renegades or dropped changed since they were last written
 	reproposing    bool
+	dropped        [][]byte // states of another lineage that merges dropped (fork.go)
 
 	targets  []lattice.Peer // replicate's, reused
 	targetOf []*wire.Target // see target
@@ -296,6 +297,7 @@ func (r *replica) load() {
 		return
 	}
 	r.loadRenegades(snap)
+	r.dropped = snap.GetDropped()
 	st := r.fold.state()
 	for i, id := range r.fold.ids(nil) {
 		r.stored[id] = r.fold.selfAcked(i)
@@ -531,6 +533,9 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 			r.notify[from] = true // the sender is behind: our diff lets it catch up
 		}
 	case *wire.Replicate_Snapshot:
+		if forked, dropsOwn := r.fold.forks(body.Snapshot); forked {
+			r.onFork(from, body.Snapshot, dropsOwn)
+		}
 		rep, err = r.fold.merge(body.Snapshot)
 		if err == nil && rep.added == 0 && body.Snapshot.GetInfimum().GetHasBase() {
 			r.notify[from] = true
@@ -760,7 +765,7 @@ func (r *replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	if err != nil {
 		return err
 	}
-	snap.Renegades = r.wireRenegades()
+	snap.Renegades, snap.Dropped = r.wireRenegades(), r.dropped
 	data, err := proto.Marshal(snap)
 	if err != nil {
 		return err

@@ -21,29 +21,34 @@ type Stats struct {
 	// Commits is the store commits those took (a shard commits the flushes of all its
 	// dirty replicas at once), and the other writes (passivation, discards).
 	Commits int64
+	// Forks is the merges that joined two lineages of a partition (it had been started
+	// from scratch twice): one history's folded events were dropped. It should stay zero;
+	// each is logged as an error, and the dropped state kept in the store (docs/actor.md,
+	// "Genesis and forks").
+	Forks int64
 }
 
 // Add returns the sum of s and o (for totals over nodes).
 func (s Stats) Add(o Stats) Stats {
 	return Stats{Sent: s.Sent + o.Sent, Envelopes: s.Envelopes + o.Envelopes,
 		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes,
-		Commits: s.Commits + o.Commits}
+		Commits: s.Commits + o.Commits, Forks: s.Forks + o.Forks}
 }
 
 // Sub returns s minus o (the work between two readings).
 func (s Stats) Sub(o Stats) Stats {
 	return Stats{Sent: s.Sent - o.Sent, Envelopes: s.Envelopes - o.Envelopes,
 		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes,
-		Commits: s.Commits - o.Commits}
+		Commits: s.Commits - o.Commits, Forks: s.Forks - o.Forks}
 }
 
 type nodeStats struct {
-	sent, envelopes, received, flushes, commits atomic.Int64
+	sent, envelopes, received, flushes, commits, forks atomic.Int64
 }
 
 // Stats returns the node's replication counters.
 func (n *Node) Stats() Stats {
 	return Stats{Sent: n.stats.sent.Load(), Envelopes: n.stats.envelopes.Load(),
 		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load(),
-		Commits: n.stats.commits.Load()}
+		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load()}
 }

@@ -75,6 +75,12 @@ type Infimum[S any] struct {
 	// Digest is a hash chain over the partition's genesis and every folded id. Two
 	// infima with the same ID and Digest folded the same deltas.
 	Digest uint64
+	// Lineage names the history the infimum belongs to: the digest of the partition's
+	// genesis (origin and first participants), the same for every infimum of that history.
+	// Two infima of one origin with different lineages come from two starts of the
+	// partition from scratch (a fork, see Forks). Zero: unknown (a state recorded before
+	// lineages were).
+	Lineage uint64
 	// Last maps each peer that created a folded delta to the highest counter among its
 	// folded deltas. A peer's deltas reach every replica together with all its earlier
 	// ones (a diff carries every entry the receiver has not acknowledged), so a peer's own
@@ -182,7 +188,7 @@ func New[S, E, O any](b Behavior[S, E, O], origin string, self Peer, participant
 		origin:   origin,
 		self:     self,
 		hasBase:  true,
-		inf:      Infimum[S]{Participants: ps, Value: initial, Digest: genesisDigest(origin, ps)},
+		inf:      Infimum[S]{Participants: ps, Value: initial, Digest: genesisDigest(origin, ps), Lineage: genesisDigest(origin, ps)},
 	}
 }
 

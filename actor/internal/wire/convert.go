@@ -426,6 +426,7 @@ func FromInfimum[S any](inf *lattice.Infimum[S], hasBase bool, c Codec[S]) (*Inf
 	b.id.Counter, b.id.Peer = inf.ID.Counter, string(inf.ID.Peer)
 	m := &b.m
 	m.Id, m.Participants, m.Digest, m.HasBase = &b.id, fromPeers(inf.Participants), inf.Digest, hasBase
+	m.Lineage = inf.Lineage
 	if len(inf.Last) > 0 {
 		m.Last = make(map[string]uint64, len(inf.Last))
 		for p, c := range inf.Last {
@@ -462,7 +463,7 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 	}
 	inf.ID = ToID(m.Id)
 	inf.Participants = toPeers(m.Participants)
-	inf.Digest = m.Digest
+	inf.Digest, inf.Lineage = m.Digest, m.Lineage
 	if len(m.Last) > 0 {
 		inf.Last = make(map[lattice.Peer]uint64, len(m.Last))
 		for p, c := range m.Last {

@@ -395,14 +395,16 @@ func (x *Entry) GetAcks() []string {
 // Infimum mirrors lattice.Infimum; the user's state is its protobuf encoding. A replica
 // that holds no state yet has has_base false.
 type Infimum struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Participants  []string               `protobuf:"bytes,2,rep,name=participants,proto3" json:"participants,omitempty"`
-	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
-	Digest        uint64                 `protobuf:"varint,4,opt,name=digest,proto3" json:"digest,omitempty"`
-	Last          map[string]uint64      `protobuf:"bytes,5,rep,name=last,proto3" json:"last,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	HasBase       bool                   `protobuf:"varint,6,opt,name=has_base,json=hasBase,proto3" json:"has_base,omitempty"`
-	Recent        []*Request             `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Participants []string               `protobuf:"bytes,2,rep,name=participants,proto3" json:"participants,omitempty"`
+	Value        []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Digest       uint64                 `protobuf:"varint,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	Last         map[string]uint64      `protobuf:"bytes,5,rep,name=last,proto3" json:"last,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	HasBase      bool                   `protobuf:"varint,6,opt,name=has_base,json=hasBase,proto3" json:"has_base,omitempty"`
+	Recent       []*Request             `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"`
+	// lattice.Infimum.Lineage: the history the infimum belongs to (0 = unknown).
+	Lineage       uint64 `protobuf:"varint,8,opt,name=lineage,proto3" json:"lineage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,6 +488,13 @@ func (x *Infimum) GetRecent() []*Request {
 	return nil
 }
 
+func (x *Infimum) GetLineage() uint64 {
+	if x != nil {
+		return x.Lineage
+	}
+	return 0
+}
+
 // Request is a folded request key (lattice.Request).
 type Request struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -552,7 +561,11 @@ type Snapshot struct {
 	// set by the answering node's membership view. A replica that would start the
 	// partition from scratch does so only if every other replica of its set holds nothing
 	// and places the partition on the same peers (see actor/genesis.go).
-	ReplicaSet    []string `protobuf:"bytes,5,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	ReplicaSet []string `protobuf:"bytes,5,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	// Only in the copy a replica stores, never sent: the states of another lineage of the
+	// partition that merges dropped (encoded Snapshots without pending entries, the newest
+	// last, at most a few), kept for an operator (see lattice.State.Forks).
+	Dropped       [][]byte `protobuf:"bytes,6,rep,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,6 +631,13 @@ func (x *Snapshot) GetRenegades() []*Renegade {
 func (x *Snapshot) GetReplicaSet() []string {
 	if x != nil {
 		return x.ReplicaSet
+	}
+	return nil
+}
+
+func (x *Snapshot) GetDropped() [][]byte {
+	if x != nil {
+		return x.Dropped
 	}
 	return nil
 }
@@ -1569,7 +1589,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05Entry\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12(\n" +
 	"\x05delta\x18\x02 \x01(\v2\x12.legion.wire.DeltaR\x05delta\x12\x12\n" +
-	"\x04acks\x18\x03 \x03(\tR\x04acks\"\xb7\x02\n" +
+	"\x04acks\x18\x03 \x03(\tR\x04acks\"\xd1\x02\n" +
 	"\aInfimum\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\"\n" +
 	"\fparticipants\x18\x02 \x03(\tR\fparticipants\x12\x14\n" +
@@ -1577,20 +1597,22 @@ const file_wire_proto_rawDesc = "" +
 	"\x06digest\x18\x04 \x01(\x04R\x06digest\x122\n" +
 	"\x04last\x18\x05 \x03(\v2\x1e.legion.wire.Infimum.LastEntryR\x04last\x12\x19\n" +
 	"\bhas_base\x18\x06 \x01(\bR\ahasBase\x12,\n" +
-	"\x06recent\x18\a \x03(\v2\x14.legion.wire.RequestR\x06recent\x1a7\n" +
+	"\x06recent\x18\a \x03(\v2\x14.legion.wire.RequestR\x06recent\x12\x18\n" +
+	"\alineage\x18\b \x01(\x04R\alineage\x1a7\n" +
 	"\tLastEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
-	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xd6\x01\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xf0\x01\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
 	"\apending\x18\x03 \x03(\v2\x12.legion.wire.EntryR\apending\x123\n" +
 	"\trenegades\x18\x04 \x03(\v2\x15.legion.wire.RenegadeR\trenegades\x12\x1f\n" +
 	"\vreplica_set\x18\x05 \x03(\tR\n" +
-	"replicaSet\"X\n" +
+	"replicaSet\x12\x18\n" +
+	"\adropped\x18\x06 \x03(\fR\adropped\"X\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
