@@ -28,6 +28,9 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 		if of, ok := s.proj.reqs[req]; ok {
 			return of, zero, &DuplicateError{Of: of}
 		}
+		if of, ok := s.held.find(req); ok {
+			return of, zero, &DuplicateError{Of: of, Folded: true}
+		}
 	}
 	id := s.nextID()
 	d := Delta[E]{Kind: Event, Event: e, Time: time, Req: req}

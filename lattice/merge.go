@@ -12,6 +12,8 @@ type Snapshot[S, E any] struct {
 	Origin  string
 	Infimum Infimum[S]
 	Pending []Entry[E]
+	// Held are request keys the replica remembers beyond its dedup window (State.Held).
+	Held []Request
 }
 
 // Snapshot returns a deep copy of the replica's full state.
@@ -25,7 +27,7 @@ func (s *State[S, E, O]) Snapshot() Snapshot[S, E] {
 	for i := range s.pending {
 		pending[i] = s.pending[i].clone()
 	}
-	return Snapshot[S, E]{Origin: s.origin, Infimum: inf, Pending: pending}
+	return Snapshot[S, E]{Origin: s.origin, Infimum: inf, Pending: pending, Held: slices.Clone(s.held.reqs)}
 }
 
 // Restore rebuilds a replica from a snapshot, for example one loaded from disk. The
@@ -45,6 +47,7 @@ func Restore[S, E, O any](b Behavior[S, E, O], self Peer, snap Snapshot[S, E]) *
 	s.see(s.inf.ID)
 	s.union(snap.Pending, false)
 	s.filterRenegades()
+	s.holdKeys(snap.Held)
 	return s
 }
 
@@ -80,6 +83,7 @@ func (s *State[S, E, O]) Merge(o Snapshot[S, E]) (Report[E], error) {
 	}
 	r := s.mergeEntries(o.Pending, nil, true)
 	r.Renegades = append(lost, r.Renegades...)
+	s.holdKeys(o.Held)
 	return r, nil
 }
 

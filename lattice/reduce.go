@@ -58,11 +58,15 @@ func (s *State[S, E, O]) fullyAcked(e *Entry[E], unjoining peers) bool {
 func (s *State[S, E, O]) foldHead() {
 	e := s.pending[0]
 	f := Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer, Req: e.Delta.Req}
+	s.held.folded()
 	switch e.Delta.Kind {
 	case Join, UnJoin:
 		// Participants may be shared with a Snapshot or a caller: copy before changing.
 		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
 		s.membership--
+		if e.Delta.Kind == UnJoin && e.ID.Peer != e.Delta.Peer { // an ejection: see held.go
+			s.held.keep = heldFor
+		}
 	case Event:
 		if of, dup := s.inWindow(e.Delta.Req); dup && e.Delta.Req != "" {
 			f.Err = &DuplicateError{Of: of, Folded: true}
@@ -77,6 +81,9 @@ func (s *State[S, E, O]) foldHead() {
 		}
 		s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
 		if e.Delta.Req != "" {
+			if s.holding() {
+				s.held.add(Request{Key: e.Delta.Req, ID: e.ID})
+			}
 			s.remember(Request{Key: e.Delta.Req, ID: e.ID})
 			delete(s.proj.reqs, e.Delta.Req) // the window answers for it now
 		}

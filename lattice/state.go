@@ -176,6 +176,8 @@ type State[S, E, O any] struct {
 	lost []Entry[E]
 	// recent indexes inf.Recent by key.
 	recent recentIndex
+	// held are request keys remembered beyond the window around ejections (held.go).
+	held heldKeys
 }
 
 // New returns the genesis replica of a partition: an empty log over initial, with the

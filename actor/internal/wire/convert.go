@@ -481,7 +481,7 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 
 // FromSnapshot encodes a full state.
 func FromSnapshot[S, E any](s *lattice.Snapshot[S, E], hasBase bool, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
-	return fromState(s.Origin, &s.Infimum, hasBase, s.Pending, cs, ce)
+	return fromState(s.Origin, &s.Infimum, hasBase, s.Pending, s.Held, cs, ce)
 }
 
 // SnapshotOf encodes st.Snapshot() (without its pending entries unless withPending)
@@ -493,15 +493,18 @@ func SnapshotOf[S, E, O any](st *lattice.State[S, E, O], withPending bool, cs Co
 	if withPending {
 		pending = st.Pending()
 	}
-	return fromState(st.Origin(), &inf, st.HasBase(), pending, cs, ce)
+	return fromState(st.Origin(), &inf, st.HasBase(), pending, st.Held(), cs, ce)
 }
 
-func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, pending []lattice.Entry[E], cs Codec[S], ce Codec[E]) (*Snapshot, error) {
+func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, pending []lattice.Entry[E], held []lattice.Request, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
 	im, err := FromInfimum(inf, hasBase, cs)
 	if err != nil {
 		return nil, err
 	}
 	m := &Snapshot{Origin: origin, Infimum: im, Pending: make([]*Entry, len(pending))}
+	for _, r := range held {
+		m.Held = append(m.Held, &Request{Key: r.Key, Id: FromID(r.ID)})
+	}
 	bs := make([]entryBlock, len(pending)) // one allocation for all
 	for i := range pending {
 		if err := fillEntry(&bs[i], &pending[i], ce); err != nil {
@@ -528,6 +531,9 @@ func ToSnapshot[S, E any](m *Snapshot, cs Codec[S], ce Codec[E]) (lattice.Snapsh
 			return s, err
 		}
 		s.Pending = append(s.Pending, e)
+	}
+	for _, r := range m.GetHeld() {
+		s.Held = append(s.Held, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId())})
 	}
 	return s, nil
 }

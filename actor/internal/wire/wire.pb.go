@@ -565,7 +565,9 @@ type Snapshot struct {
 	// Only in the copy a replica stores, never sent: the states of another lineage of the
 	// partition that merges dropped (encoded Snapshots without pending entries, the newest
 	// last, at most a few), kept for an operator (see lattice.State.Forks).
-	Dropped       [][]byte `protobuf:"bytes,6,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped [][]byte `protobuf:"bytes,6,rep,name=dropped,proto3" json:"dropped,omitempty"`
+	// lattice.Snapshot.Held: request keys the sender remembers beyond its dedup window.
+	Held          []*Request `protobuf:"bytes,7,rep,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -638,6 +640,13 @@ func (x *Snapshot) GetReplicaSet() []string {
 func (x *Snapshot) GetDropped() [][]byte {
 	if x != nil {
 		return x.Dropped
+	}
+	return nil
+}
+
+func (x *Snapshot) GetHeld() []*Request {
+	if x != nil {
+		return x.Held
 	}
 	return nil
 }
@@ -1604,7 +1613,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
-	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xf0\x01\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\x9a\x02\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
@@ -1612,7 +1621,8 @@ const file_wire_proto_rawDesc = "" +
 	"\trenegades\x18\x04 \x03(\v2\x15.legion.wire.RenegadeR\trenegades\x12\x1f\n" +
 	"\vreplica_set\x18\x05 \x03(\tR\n" +
 	"replicaSet\x12\x18\n" +
-	"\adropped\x18\x06 \x03(\fR\adropped\"X\n" +
+	"\adropped\x18\x06 \x03(\fR\adropped\x12(\n" +
+	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\"X\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
@@ -1748,29 +1758,30 @@ var file_wire_proto_depIdxs = []int32{
 	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
 	5,  // 7: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
 	9,  // 8: legion.wire.Snapshot.renegades:type_name -> legion.wire.Renegade
-	3,  // 9: legion.wire.Renegade.id:type_name -> legion.wire.EventID
-	3,  // 10: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	11, // 11: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	12, // 12: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	4,  // 13: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	13, // 14: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 15: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 16: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	16, // 17: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	14, // 18: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	13, // 19: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 20: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	21, // 21: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 22: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	13, // 23: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 24: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	21, // 25: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 26: legion.wire.Error.code:type_name -> legion.wire.Code
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	7,  // 9: legion.wire.Snapshot.held:type_name -> legion.wire.Request
+	3,  // 10: legion.wire.Renegade.id:type_name -> legion.wire.EventID
+	3,  // 11: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	11, // 12: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	12, // 13: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	4,  // 14: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	13, // 15: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 16: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 17: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	16, // 18: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	14, // 19: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	13, // 20: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 21: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	21, // 22: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 23: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	13, // 24: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 25: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	21, // 26: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 27: legion.wire.Error.code:type_name -> legion.wire.Code
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
