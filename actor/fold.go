@@ -48,6 +48,8 @@ type foldable interface {
 	// forks reports whether merging m would join another lineage of the partition
 	// (lattice.State.Forks), and whether the merge would drop this replica's infimum.
 	forks(m *wire.Snapshot) (forked, dropsOwn bool)
+	// ownEvents returns this replica's own pending events (with request keys), encoded.
+	ownEvents() []lattice.Entry[[]byte]
 }
 
 // foldState is a summary of the fold for the replica's decisions.
@@ -275,6 +277,16 @@ func (f *typedFold[S, E, O]) forks(m *wire.Snapshot) (forked, dropsOwn bool) {
 	inf := lattice.Infimum[S]{ID: wire.ToID(in.GetId()), Digest: in.GetDigest(), Lineage: in.GetLineage(),
 		Participants: []lattice.Peer{}}
 	return f.st.Forks(inf), f.st.Wins(inf)
+}
+
+func (f *typedFold[S, E, O]) ownEvents() []lattice.Entry[[]byte] {
+	var own []lattice.Entry[E]
+	for _, e := range f.st.Pending() {
+		if e.ID.Peer == f.st.Self() && e.Delta.Kind == lattice.Event {
+			own = append(own, e)
+		}
+	}
+	return f.report(lattice.Report[E]{Renegades: own}).renegades
 }
 
 func (f *typedFold[S, E, O]) ids(dst []lattice.EventID) []lattice.EventID {

@@ -108,6 +108,7 @@ type replica struct {
 	syncSet      []lattice.Peer
 	syncWait     map[lattice.Peer]bool
 	syncDisagree bool // a replica that holds nothing placed the partition elsewhere
+	syncMerged   bool // a replica's state was merged during the sync
 	syncTimer    *time.Timer
 	stash        []stashed
 }
@@ -362,7 +363,7 @@ func (r *replica) handleRequest(ctx pa.Context, m any, sender *pa.PID) {
 // startSync asks the other peers of set for their state; requests are stashed and
 // nothing is flushed until one answers with a state, all answer, or the wait times out.
 func (r *replica) startSync(ctx pa.Context, set []lattice.Peer) {
-	r.syncing, r.syncSet, r.syncWait, r.syncDisagree = true, set, map[lattice.Peer]bool{}, false
+	r.syncing, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged = true, set, map[lattice.Peer]bool{}, false, false
 	for _, p := range set {
 		if p != r.n.peer {
 			r.syncWait[p] = true
@@ -402,7 +403,10 @@ func (r *replica) finishSync(ctx pa.Context) {
 	}
 	if r.stale {
 		r.stale = false
-		if st.hasBase && !st.participant && !slices.Contains(r.fold.top(), r.n.peer) {
+		// Only a live replica's state proves that this copy was ejected: one that is no
+		// participant by its own log alone (it wrote its own UnJoin before it stopped)
+		// waits for that proof, which anti-entropy brings.
+		if r.syncMerged && st.hasBase && !st.participant && !slices.Contains(r.fold.top(), r.n.peer) {
 			r.discard(ctx)
 			return
 		}
@@ -421,6 +425,14 @@ func (r *replica) finishSync(ctx pa.Context) {
 // partition's current replicas (renegade.go). Placement joins this peer again as a new
 // participant if it wants it here.
 func (r *replica) discard(ctx pa.Context) {
+	// Whatever of its own the copy still holds on disk (it may have been acknowledged) goes
+	// too: propose it again (a copy the partition holds already is a duplicate there, by
+	// its request key). One still in memory only was answered to nobody.
+	own := r.fold.ownEvents()
+	r.addRenegades(slices.DeleteFunc(own, func(e lattice.Entry[[]byte]) bool {
+		_, stored := r.stored[e.ID]
+		return !stored
+	}))
 	r.n.log.Info("discarding the copy of an ejected replica", "partition", r.origin, "renegades", len(r.renegades))
 	r.fold = r.kind.newReplica(r.origin, r.n.peer)
 	r.renegadesDirty = true // the shell (or nothing) replaces the copy
@@ -539,6 +551,9 @@ func (r *replica) onReplicate(ctx pa.Context, m *wire.Replicate) {
 		rep, err = r.fold.merge(body.Snapshot)
 		if err == nil && rep.added == 0 && body.Snapshot.GetInfimum().GetHasBase() {
 			r.notify[from] = true
+		}
+		if err == nil && body.Snapshot.GetInfimum().GetHasBase() {
+			r.syncMerged = true
 		}
 		if r.syncing {
 			delete(r.syncWait, from)
