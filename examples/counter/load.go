@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/legion-go/legion/actor"
@@ -66,6 +68,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "%d calls in %v: %d acknowledged, %d rejected, %d failed (outcome unknown)\n",
 		l.ops.Load(), elapsed.Round(time.Millisecond), l.acked.Load(), l.rejected.Load(), l.failed.Load())
+	if n := l.refused.Load(); n > 0 {
+		fmt.Fprintf(stdout, "  %d connections refused (a node was down: not sent, not counted above)\n", n)
+	}
 	if e, ok := l.lastErr.Load().(string); ok {
 		fmt.Fprintf(stdout, "  last failure: %s\n", e)
 	}
@@ -87,6 +92,7 @@ type httpLoad struct {
 	lastErr atomic.Value // string
 
 	ops, acked, rejected, failed atomic.Int64
+	refused                      atomic.Int64 // connections refused: not sent, not in ops
 }
 
 // run runs callers until ctx ends and returns once they are done: caller i calls
@@ -102,25 +108,44 @@ func (l *httpLoad) run(ctx context.Context, bases []string, callers int, keys []
 				if rand.Float64() < ratio {
 					level = actor.Consistent
 				}
-				l.increment(base, keys[rand.IntN(len(keys))], level)
+				if !l.increment(base, keys[rand.IntN(len(keys))], level) {
+					// The node is down, or cannot serve the call now (the tests kill
+					// nodes and cut them off): pace the caller rather than spin.
+					select {
+					case <-ctx.Done():
+					case <-time.After(failedPause):
+					}
+				}
 			}
 		})
 	}
 	wg.Wait()
 }
 
-// increment adds 1 to a counter through the node at base.
-func (l *httpLoad) increment(base, key string, level actor.Consistency) {
+// failedPause is how long a caller pauses after a call that failed, or that its node
+// refused to connect.
+const failedPause = 100 * time.Millisecond
+
+// increment adds 1 to a counter through the node at base. It returns false if the call
+// failed (its outcome is unknown) or the node refused the connection (the request was
+// never sent, so it logged nothing).
+func (l *httpLoad) increment(base, key string, level actor.Consistency) bool {
 	u := base + "/counters/" + url.PathEscape(key) + "/increment?by=1&consistency=" + levelName(level)
 	start := time.Now()
 	status, body, err := post(l.client, u)
 	elapsed := time.Since(start)
+	if errors.Is(err, syscall.ECONNREFUSED) { // no node listening: nothing sent
+		l.refused.Add(1)
+		l.lastErr.Store(err.Error())
+		return false
+	}
 	l.ops.Add(1)
 	switch {
 	case err != nil: // the node may have logged it (once: request keys)
 		l.ledger.record(key, false, 1)
 		l.failed.Add(1)
 		l.lastErr.Store(err.Error())
+		return false
 	case status == http.StatusOK:
 		var ok counterJSON
 		json.Unmarshal(body, &ok)
@@ -139,7 +164,9 @@ func (l *httpLoad) increment(base, key string, level actor.Consistency) {
 		l.ledger.record(key, false, uncertain)
 		l.failed.Add(1)
 		l.lastErr.Store(fmt.Sprintf("%d %s", status, strings.TrimSpace(string(body))))
+		return false
 	}
+	return true
 }
 
 func levelName(c actor.Consistency) string {

@@ -43,6 +43,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "host:port the gossip membership binds (port 0: a free one)")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated gossip addresses of members to join (empty: wait to be joined)")
 	fs.StringVar(&o.consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	fs.DurationVar(&o.ejectAfter, "eject-after", 0, "how long membership must report a peer gone before the replicas it shares with this node eject it (actor.Config.EjectAfter; 0: the runtime's default, 10s)")
 	verbose := fs.Bool("v", false, "log at info level (default: warnings and errors only)")
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
@@ -71,6 +72,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type nodeOptions struct {
 	name, data, listen, http, gossip, seeds, consul string
 	init                                            bool
+	ejectAfter                                      time.Duration
 }
 
 // server is a node with its store, its membership and its HTTP API.
@@ -102,6 +104,7 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		Membership:        s.membership,
 		Logger:            logger,
 		AttemptTimeout:    nodeAttemptTimeout,
+		EjectAfter:        o.ejectAfter,
 	}
 	if o.data != "" {
 		if s.store, err = pebblestore.Open(o.data, storage.Options{Node: o.name, Create: o.init, Logger: logger}); err != nil {
