@@ -127,6 +127,7 @@ func firstReplicaOn(t *testing.T, n *node, counters map[string]tally, prefix str
 // node is a node subcommand running in its own process.
 type node struct {
 	name, http, gossip string
+	peer, remoting     string // from its ready line
 	cmd                *exec.Cmd
 	out                *syncBuffer
 	exited             chan struct{} // closed once the process has exited; err is its status
@@ -148,7 +149,7 @@ func (n *node) waitForMembers(t *testing.T, count int) {
 	})
 }
 
-var readyLine = regexp.MustCompile(`(?m)^ready .* http=(\S+) membership=(\S+) `)
+var readyLine = regexp.MustCompile(`(?m)^ready name=\S+ peer=(\S+) http=(\S+) membership=(\S+) remoting=(\S+)$`)
 
 // startNode starts a node process on free ports with its own data directory, and waits
 // for it to serve. It is killed when the test ends.
@@ -161,17 +162,41 @@ func startNode(t *testing.T, bin, dir, name, seed string) *node {
 // data directory comes back where its callers and its peers expect it).
 func startNodeAt(t *testing.T, bin, dir, name, seeds, httpAddr, gossipAddr string) *node {
 	t.Helper()
+	return startNodeWith(t, bin, dir, name, procOptions{seeds: seeds, http: httpAddr, gossip: gossipAddr})
+}
+
+// procOptions are how startNodeWith starts a node process.
+type procOptions struct {
+	seeds, http, gossip string   // -seeds, -http, -gossip
+	listen              string   // -listen (default 127.0.0.1:0)
+	args                []string // more flags of the node subcommand
+	// gid, when not 0, is the group the process runs as (still as root): a firewall
+	// rule can then tell its packets from the other nodes' (fault_test.go).
+	gid uint32
+}
+
+// startNodeWith starts a node process with its own data directory, and waits for it to
+// serve. It is killed when the test ends.
+func startNodeWith(t *testing.T, bin, dir, name string, o procOptions) *node {
+	t.Helper()
 	data := filepath.Join(dir, name)
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
+	}
 	args := []string{"node", "-name", name, "-data", data,
-		"-http", httpAddr, "-gossip", gossipAddr, "-listen", "127.0.0.1:0"}
+		"-http", o.http, "-gossip", o.gossip, "-listen", o.listen}
 	if _, err := os.Stat(data); err != nil {
 		args = append(args, "-init") // a first start; a restart must find its directory
 	}
-	if seeds != "" {
-		args = append(args, "-seeds", seeds)
+	if o.seeds != "" {
+		args = append(args, "-seeds", o.seeds)
 	}
+	args = append(args, o.args...)
 	n := &node{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, exited: make(chan struct{})}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if o.gid != 0 {
+		n.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(os.Getuid()), Gid: o.gid}}
+	}
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +221,7 @@ func startNodeAt(t *testing.T, bin, dir, name, seeds, httpAddr, gossipAddr strin
 		if m == nil {
 			return errors.New(name + " not ready")
 		}
-		n.http, n.gossip = m[1], m[2]
+		n.peer, n.http, n.gossip, n.remoting = m[1], m[2], m[3], m[4]
 		return nil
 	})
 	return n
