@@ -32,6 +32,14 @@ var rules = []rule{
 	{prefix: "gc", allow: []string{"lattice"}, pure: true, timeValues: true},
 	{prefix: "discovery", allow: []string{"discovery", "github.com/hashicorp/consul/api", "github.com/hashicorp/memberlist"}},
 	{prefix: "storage", allow: []string{"storage", "github.com/cockroachdb/pebble/v2"}},
+	// Proto.Actor, carried inside the module (decision 0004): it imports only itself and
+	// upstream's own dependencies. It is internal to actor, so nothing outside actor/ can
+	// import it; ruleFor takes the first rule that matches, hence before actor's.
+	{prefix: "actor/internal/protoactor", allow: []string{"actor/internal/protoactor",
+		"github.com/Workiva/go-datastructures", "github.com/asynkron/gofun", "github.com/emirpasic/gods",
+		"github.com/gogo/protobuf", "github.com/lithammer/shortuuid/v4", "github.com/lmittmann/tint",
+		"github.com/orcaman/concurrent-map", "github.com/prometheus/client_golang", "github.com/twmb/murmur3",
+		"go.opentelemetry.io/otel", "golang.org/x/net", "google.golang.org/grpc", "google.golang.org/protobuf"}},
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "github.com/asynkron/protoactor-go", "google.golang.org/protobuf", "google.golang.org/grpc"}},
 	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf"}},
 }
