@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"

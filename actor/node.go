@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
+	"github.com/legion-go/legion/actor/internal/protoactor/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 

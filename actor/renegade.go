@@ -5,7 +5,7 @@ import (
 	"errors"
 	"slices"
 
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/lattice"

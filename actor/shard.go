@@ -1,7 +1,7 @@
 package actor
 
 import (
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/storage"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	pa "github.com/asynkron/protoactor-go/actor"
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
