@@ -40,7 +40,9 @@ var rules = []rule{
 		"github.com/gogo/protobuf", "github.com/lithammer/shortuuid/v4", "github.com/lmittmann/tint",
 		"github.com/orcaman/concurrent-map", "github.com/prometheus/client_golang", "github.com/twmb/murmur3",
 		"go.opentelemetry.io/otel", "golang.org/x/net", "google.golang.org/grpc", "google.golang.org/protobuf"}},
-	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "github.com/asynkron/protoactor-go", "google.golang.org/protobuf", "google.golang.org/grpc"}},
+	// actor reaches Proto.Actor through actor/internal/protoactor only: upstream's
+	// github.com/asynkron/protoactor-go is allowed nowhere.
+	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc"}},
 	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf"}},
 }
 
@@ -54,7 +56,8 @@ type pkg struct {
 
 // TestDependencyDirection fails when a package imports across the layering above, when a
 // pure package (lattice, gc) touches the clock, randomness, logging, the network or the
-// OS, or when anything but actor/ imports Proto.Actor.
+// OS, or when anything but actor/ imports Proto.Actor (which is actor/internal/protoactor,
+// decision 0004: upstream's import path is allowed nowhere).
 func TestDependencyDirection(t *testing.T) {
 	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,Standard", "./...")
 	out, err := cmd.Output()
