@@ -211,7 +211,7 @@ func TestRestartWhileCutOff(t *testing.T) {
 
 	t.Log("SIGKILL n3, restart it cut off from n1 and n2, with load on new counters through all three")
 	c.kill(2)
-	c.listen[2] = freeAddr(t) // the firewall needs its remoting port before it starts
+	c.listen[2] = reservedAddr(t) // the firewall needs its remoting port before it starts
 	heal := cutOffAt(t, c.listen[2], c.gossip[2], gid, c.nodes[:2])
 	// The load starts first, so that calls reach n3 as soon as it serves.
 	during := c.startLoad("acked2.json", c.httpAddrs(), 2, 6*time.Second, keys, "fast")
@@ -264,8 +264,8 @@ func newProcCluster(t *testing.T, bin, dir string, names []string, gids ...uint3
 
 func (c *procCluster) reserve(name string, gid uint32) {
 	c.names = append(c.names, name)
-	c.http = append(c.http, freeAddr(c.t))
-	c.gossip = append(c.gossip, freeAddr(c.t))
+	c.http = append(c.http, reservedAddr(c.t))
+	c.gossip = append(c.gossip, reservedAddr(c.t))
 	c.listen = append(c.listen, "")
 	c.gids = append(c.gids, gid)
 	c.nodes = append(c.nodes, nil)
@@ -490,6 +490,29 @@ func knownFailure(t *testing.T, why string) {
 	if os.Getenv("LEGION_KNOWN_FAILURES") == "" {
 		t.Skip(why)
 	}
+}
+
+// reservedAddr returns a loopback address whose port is free right now for TCP and UDP,
+// below Linux's default range of ephemeral ports (32768 and up): a port chosen there for a
+// node that starts, or restarts, later could meanwhile be taken by any outgoing connection.
+func reservedAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		p, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			continue
+		}
+		p.Close()
+		return addr
+	}
+	t.Fatal("no free port found below 32000")
+	return ""
 }
 
 // nodeNames returns n1, n2, ... nn.
