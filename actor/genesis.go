@@ -20,7 +20,9 @@ import (
 //     computes another set, whose peers may all hold nothing while the partition lives
 //     elsewhere);
 //   - this node's membership sees a strict majority of the known members that host a kind,
-//     itself included, live (gc's majority rule: the same that lets it eject peers).
+//     itself included, live (gc's majority rule: the same that lets it eject peers), and
+//     its view is not partial (a gossip member whose seeds have not answered yet sees only
+//     itself: by itself, a majority of one).
 //
 // Two replicas that start a partition from the same set start the same state (genesis is
 // deterministic), so concurrent starts on one side are harmless. Starts on two sides of a
@@ -32,6 +34,9 @@ import (
 // genesisRefusal returns why the replica may not start the partition from scratch now, or
 // nil if it may. It runs at the end of a sync that found no state.
 func (r *replica) genesisRefusal() error {
+	if r.n.View().Partial {
+		return errors.New("this node's membership has not reached the cluster yet")
+	}
 	if len(r.syncWait) > 0 {
 		return errors.New("a replica of the set did not answer: it may hold the partition")
 	}

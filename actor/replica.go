@@ -1041,6 +1041,9 @@ func (r *replica) onGC(ctx pa.Context) {
 		}
 	}
 	var plan gc.Plan
+	if r.n.View().Partial {
+		return // a view that may lack members is no ground for ejections or handoffs
+	}
 	if r.n.leaving.Load() {
 		cfg := r.n.cfg.gcConfig()
 		cfg.MaxHandoffs = max(cfg.MaxHandoffs, handoverHandoffs)

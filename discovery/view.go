@@ -12,6 +12,11 @@ import (
 // restarted node's old instance has not been detected as gone yet.
 type View struct {
 	Members []Member
+	// Partial is set by a provider that knows its view may lack members: it has not
+	// reached the rest of the cluster yet (a gossip member whose seeds have not answered).
+	// A node acts on no partial view as if it were the cluster: it starts no partition
+	// from scratch and ejects nobody on its strength.
+	Partial bool
 }
 
 // NewView returns a view of members, sorted by Peer then Instance. It copies
@@ -79,21 +84,22 @@ func (v View) Peers() []string {
 	return out
 }
 
-// Equal reports whether v and o hold equal members in the same order.
+// Equal reports whether v and o hold equal members in the same order, and are both
+// partial or both not.
 func (v View) Equal(o View) bool {
-	return slices.EqualFunc(v.Members, o.Members, Member.Equal)
+	return v.Partial == o.Partial && slices.EqualFunc(v.Members, o.Members, Member.Equal)
 }
 
 // Clone returns a deep copy of v.
 func (v View) Clone() View {
 	if len(v.Members) == 0 {
-		return View{}
+		return View{Partial: v.Partial}
 	}
 	ms := make([]Member, len(v.Members))
 	for i, m := range v.Members {
 		ms[i] = m.Clone()
 	}
-	return View{Members: ms}
+	return View{Members: ms, Partial: v.Partial}
 }
 
 // String lists the members' IDs, for logs and test failures.
@@ -101,6 +107,9 @@ func (v View) String() string {
 	ids := make([]string, len(v.Members))
 	for i, m := range v.Members {
 		ids[i] = m.ID()
+	}
+	if v.Partial {
+		return "[" + strings.Join(ids, " ") + "] (partial)"
 	}
 	return "[" + strings.Join(ids, " ") + "]"
 }

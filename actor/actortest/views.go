@@ -90,7 +90,8 @@ func (c *Cluster) filterView(viewer int, v discovery.View) discovery.View {
 			out = append(out, m.Clone())
 		}
 	}
-	return discovery.View{Members: out}
+	_, partial := c.partial[viewer] // a node whose provider has not reached the cluster yet
+	return discovery.View{Members: out, Partial: partial}
 }
 
 // visibleLocked reports whether the view of the node at position viewer lists the node at
@@ -207,8 +208,10 @@ func (c *Cluster) ShowMember(viewer, member int) {
 
 // PartialView starts a node (AddNode or Restart) whose membership view lists only itself
 // and the nodes at the given positions, from its very first view on, until CompleteView:
-// a node that joins with an incomplete first view. Later registry changes are filtered
-// the same way. The others' views list it as usual.
+// a node that joins with an incomplete first view. Its views are marked Partial, as a
+// provider that has not reached the cluster yet marks them (a gossip member whose seeds
+// have not answered). Later registry changes are filtered the same way. The others' views
+// list it as usual.
 func PartialView(members ...int) NodeOption {
 	return func(o *nodeOptions) { o.partial = append([]int{}, members...) }
 }

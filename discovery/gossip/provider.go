@@ -27,6 +27,7 @@ type Provider struct {
 	stopped bool
 	ml      *memberlist.Memberlist
 	addr    string
+	seeded  bool               // it has seeds other than itself (set by Start, before the watcher)
 	cancel  context.CancelFunc // stops watcher and joiner
 	wg      sync.WaitGroup     // watcher and joiner
 	done    chan struct{}      // closed when the first Stop finished
@@ -79,6 +80,7 @@ func (p *Provider) Start(ctx context.Context, self discovery.Member) error {
 	p.addr = net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port)))
 	p.log.Info("gossip started", "addr", p.addr, "seeds", p.cfg.Seeds)
 	seeds := slices.DeleteFunc(slices.Clone(p.cfg.Seeds), func(s string) bool { return s == p.addr })
+	p.seeded = len(seeds) > 0
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -205,6 +207,9 @@ func (p *Provider) publish() {
 		ms = append(ms, m)
 	}
 	v := discovery.NewView(ms)
+	// A node that has seeds and knows no other live node has not reached the cluster:
+	// its view is partial (at start, until a seed answers; and if every other node went).
+	v.Partial = p.seeded && len(nodes) <= 1
 	if p.feed.Publish(v) {
 		p.log.Debug("view", "members", v.String())
 	}
