@@ -197,9 +197,6 @@ func TestSIGSTOPLongerThanEjectAfter(t *testing.T) {
 // store that it belongs to a cluster of three, so it must not start a partition alone:
 // the other two start it too, and merging two lineages drops one's increments.
 func TestRestartWhileCutOff(t *testing.T) {
-	knownFailure(t, "fails on main: the restarted node, before its store's replicas have named its peers (about 2 s), "+
-		"takes its view of itself alone for a majority and starts new partitions alone; the merge with the other side's "+
-		"lineage drops one (2,728 of 13,348 acknowledged increments lost), see #16")
 	requireNetfilter(t)
 	dir, bin := buildCounter(t)
 	gid := uint32(40000 + rand.IntN(20000))
