@@ -143,13 +143,12 @@ func (n *Node) startRemote() (err error) {
 	p, _ := strconv.Atoi(port)
 	logger := n.log
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return logger }))
-	// Received messages are decoded into buffers gRPC takes back afterwards, rather than a
-	// fresh buffer per message (the decoded messages copy what they keep).
-	pool := grpc.NewSharedBufferPool()
+	// Only options every gRPC from the one go.mod requires to the newest has: no receive
+	// buffer pool (gRPC pools received buffers by itself from v1.66 on, and the option of
+	// older versions is gone from newer ones; decision 0004).
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, p,
-		remote.WithServerOptions(grpc.RecvBufferPool(pool),
-			grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithRecvBufferPool(pool),
+		remote.WithServerOptions(grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
+		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))))
 	n.pool = newPool(64, 300)
 	defer func() { // Remote.Start panics when it cannot listen
