@@ -1,6 +1,6 @@
 module github.com/legion-go/legion
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/Workiva/go-datastructures v1.1.3
