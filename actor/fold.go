@@ -48,6 +48,9 @@ type foldable interface {
 	// forks reports whether merging m would join another lineage of the partition
 	// (lattice.State.Forks), and whether the merge would drop this replica's infimum.
 	forks(m *wire.Snapshot) (forked, dropsOwn bool)
+	// clock and witness read and raise the fold's Lamport clock (lattice.State.Clock).
+	clock() uint64
+	witness(counter uint64)
 	// ownEvents returns this replica's own pending events (with request keys), encoded.
 	ownEvents() []lattice.Entry[[]byte]
 }
@@ -97,8 +100,14 @@ func (f *typedFold[S, E, O]) state() foldState {
 func (f *typedFold[S, E, O]) top() []lattice.Peer { return f.st.Participants() }
 
 func (f *typedFold[S, E, O]) genesis(participants []lattice.Peer) {
+	c := f.st.Clock()
 	f.st = lattice.New(f.k.behavior(), f.st.Origin(), f.st.Self(), participants, f.k.initial())
+	f.st.Witness(c)
 }
+
+func (f *typedFold[S, E, O]) clock() uint64 { return f.st.Clock() }
+
+func (f *typedFold[S, E, O]) witness(c uint64) { f.st.Witness(c) }
 
 func (f *typedFold[S, E, O]) restore(m *wire.Snapshot) error {
 	snap, err := wire.ToSnapshot(m, f.cs, f.ce)
@@ -108,7 +117,9 @@ func (f *typedFold[S, E, O]) restore(m *wire.Snapshot) error {
 	if snap.Origin != f.st.Origin() {
 		return fmt.Errorf("actor: stored replica of %q found under %q", snap.Origin, f.st.Origin())
 	}
+	c := f.st.Clock()
 	f.st = lattice.Restore(f.k.behavior(), f.st.Self(), snap)
+	f.st.Witness(c)
 	return nil
 }
 

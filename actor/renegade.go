@@ -71,11 +71,14 @@ func (r *replica) wireRenegades() []*wire.Renegade {
 	return out
 }
 
-// loadRenegades restores the renegades of a stored snapshot.
+// loadRenegades restores the renegades of a stored snapshot, and raises the fold's clock
+// past their ids (a shell's fold holds nothing else that would: see resetFold).
 func (r *replica) loadRenegades(snap *wire.Snapshot) {
 	for _, x := range snap.GetRenegades() {
-		r.renegades = append(r.renegades, lattice.Entry[[]byte]{ID: wire.ToID(x.GetId()),
+		id := wire.ToID(x.GetId())
+		r.renegades = append(r.renegades, lattice.Entry[[]byte]{ID: id,
 			Delta: lattice.Delta[[]byte]{Kind: lattice.Event, Event: x.GetEvent(), Req: x.GetReq()}})
+		r.fold.witness(id.Counter)
 	}
 }
 

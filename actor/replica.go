@@ -434,7 +434,7 @@ func (r *replica) discard(ctx pa.Context) {
 		return !stored
 	}))
 	r.n.log.Info("discarding the copy of an ejected replica", "partition", r.origin, "renegades", len(r.renegades))
-	r.fold = r.kind.newReplica(r.origin, r.n.peer)
+	r.resetFold()
 	r.renegadesDirty = true // the shell (or nothing) replaces the copy
 	if err := r.persist(true); err != nil {
 		r.fail(err)
@@ -449,6 +449,15 @@ func (r *replica) discard(ctx pa.Context) {
 		return
 	}
 	r.startRepropose()
+}
+
+// resetFold replaces the fold with one that holds nothing, keeping its Lamport clock: the
+// peer's next deltas must not reuse the ids of those it created in the copy it drops (a
+// replica holding one of those takes the new delta for it, and the new event is lost).
+func (r *replica) resetFold() {
+	c := r.fold.clock()
+	r.fold = r.kind.newReplica(r.origin, r.n.peer)
+	r.fold.witness(c)
 }
 
 func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
@@ -679,7 +688,7 @@ func (r *replica) finishFlush(ctx pa.Context, err error) {
 			r.leaving = true
 			return
 		}
-		r.fold = r.kind.newReplica(r.origin, r.n.peer) // the store holds the shell
+		r.resetFold() // the store holds the shell
 	}
 	r.startRepropose()
 	if st.pending > 0 || len(r.waiters) > 0 {

@@ -261,6 +261,20 @@ func (s *State[S, E, O]) regrow() {
 	s.pending = s.log[:n]
 }
 
+// Clock returns the highest counter this replica has seen: its Lamport clock, below which
+// it creates no new delta.
+func (s *State[S, E, O]) Clock() uint64 { return s.maxCounter }
+
+// Witness raises the replica's Lamport clock to at least counter. A runtime that replaces
+// a replica's state with a new one (a discarded copy that joins again, a restored shell)
+// carries the clock over with it: a peer must never create two deltas with one id, since
+// every replica that holds the first takes the second for it.
+func (s *State[S, E, O]) Witness(counter uint64) {
+	if counter > s.maxCounter {
+		s.maxCounter = counter
+	}
+}
+
 func (s *State[S, E, O]) see(id EventID) {
 	if id.Counter > s.maxCounter {
 		s.maxCounter = id.Counter
