@@ -8,10 +8,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"
-	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
-	"github.com/legion-go/legion/storage/memory"
 )
 
 // TestForkIsLoudAndKept: a replica that receives the full state of another lineage of its
@@ -19,12 +17,8 @@ import (
 // keeps its own dropped state in the store, through a restart. Before, the merge dropped
 // its folded events silently.
 func TestForkIsLoudAndKept(t *testing.T) {
-	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := soloNode(store)
-	n.view.Store(newViewIndex(discovery.View{}))
-	n.stopped.Store(true)
-	r := newReplica(n, nil, plusKind, "k")
-	r.fold.genesis([]lattice.Peer{"b~1"})
+	n, _ := handNode()
+	r := handReplica(t, n, "b~1")
 	one, err := proto.Marshal(wrapperspb.Int64(1))
 	require.NoError(t, err)
 	for range 3 {

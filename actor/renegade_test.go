@@ -22,15 +22,8 @@ import (
 // replica leaving as retired (no participant of the history it merged) lost events that
 // had been acknowledged to callers.
 func TestRenegadesSurviveARestart(t *testing.T) {
-	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := soloNode(store)
-	n.view.Store(newViewIndex(discovery.View{}))
-	n.stopped.Store(true) // nothing runs: no re-proposal round starts by itself
-	state, err := proto.Marshal(wrapperspb.Int64(0))
-	require.NoError(t, err)
-	r := newReplica(n, nil, plusKind, "k")
-	require.NoError(t, r.fold.restore(&wire.Snapshot{Origin: r.origin,
-		Infimum: &wire.Infimum{HasBase: true, Participants: []string{"a~1", "b~1"}, Value: state}}))
+	n, store := handNode()
+	r := handReplica(t, n, "a~1", "b~1")
 	// b logs a fast call and writes it (it would answer it now): 1@b is stored.
 	one, err := proto.Marshal(wrapperspb.Int64(1))
 	require.NoError(t, err)
@@ -79,15 +72,8 @@ func TestRenegadesSurviveARestart(t *testing.T) {
 // TestDiscardKeepsRenegades: a replica loaded from disk that finds it was ejected discards
 // its copy, but keeps what it must propose again.
 func TestDiscardKeepsRenegades(t *testing.T) {
-	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := soloNode(store)
-	n.view.Store(newViewIndex(discovery.View{}))
-	n.stopped.Store(true) // nothing runs: no re-proposal round starts by itself
-	state, err := proto.Marshal(wrapperspb.Int64(0))
-	require.NoError(t, err)
-	r := newReplica(n, nil, plusKind, "k")
-	require.NoError(t, r.fold.restore(&wire.Snapshot{Origin: r.origin,
-		Infimum: &wire.Infimum{HasBase: true, Participants: []string{"a~1", "b~1"}, Value: state}}))
+	n, store := handNode()
+	r := handReplica(t, n, "a~1", "b~1")
 	require.NoError(t, r.persist(true))
 	r.addRenegades(renegadesOf(t, "req-1"))
 	r.discard(&shardContext{})
@@ -123,12 +109,8 @@ func renegadesOf(t *testing.T, reqs ...string) []lattice.Entry[[]byte] {
 // is lost. (TestEjectionAndComeback lost increments so: a re-proposed renegade got the id
 // of an event its replica had logged a moment before discarding its copy.)
 func TestFoldResetKeepsTheClock(t *testing.T) {
-	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
-	n := soloNode(store)
-	n.view.Store(newViewIndex(discovery.View{}))
-	n.stopped.Store(true)
-	r := newReplica(n, nil, plusKind, "k")
-	r.fold.genesis([]lattice.Peer{"a~1", "b~1"})
+	n, _ := handNode()
+	r := handReplica(t, n, "a~1", "b~1")
 	one, err := proto.Marshal(wrapperspb.Int64(1))
 	require.NoError(t, err)
 	var last lattice.EventID
@@ -150,4 +132,22 @@ func TestFoldResetKeepsTheClock(t *testing.T) {
 	shell := newReplica(n, nil, plusKind, "k")
 	shell.load()
 	require.GreaterOrEqual(t, shell.fold.clock(), uint64(40))
+}
+
+// handNode is a node "b~1" on a memory store with nothing running, whose replicas are driven
+// by hand: no re-proposal round starts by itself.
+func handNode() (*Node, storage.Store) {
+	store := memory.New(storage.Identity{Node: "b", Incarnation: "1"})
+	n := soloNode(store)
+	n.view.Store(newViewIndex(discovery.View{}))
+	n.stopped.Store(true)
+	return n, store
+}
+
+// handReplica is n's replica of plus counter "k", started with the given participants.
+func handReplica(t *testing.T, n *Node, participants ...lattice.Peer) *replica {
+	t.Helper()
+	r := newReplica(n, nil, plusKind, "k")
+	r.fold.genesis(participants)
+	return r
 }
