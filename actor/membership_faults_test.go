@@ -112,10 +112,12 @@ func TestSplitBeforeGenesis(t *testing.T) {
 		w.increment(t, c.Nodes[3], k, actor.Consistent, 2*time.Second)
 	}
 	t.Logf("during the split: %v", w)
+	healed := time.Now()
 	c.HealSplit()
 	c.WaitConverged()
 	acked, uncertain := w.counts()
 	checkReplicasWithin(t, c, acked, uncertain)
+	t.Logf("every replica converged %v after the heal", time.Since(healed).Round(time.Millisecond))
 }
 
 // TestIncompleteFirstView: a fourth node starts with a view of itself and node 0 only and
