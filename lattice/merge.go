@@ -203,10 +203,15 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 // union inserts entries not held yet (copying their acks) and unions the acks of those
 // held. It returns the ids it inserted.
 //
-// With dropped set (a merge, not a restore), an entry above the infimum that is not held
-// but carries this replica's own ack is not inserted: a replica never forgets what it
-// acknowledged, so it held the entry and dropped it without folding it (a void UnJoin at
-// the head of its log, or a renegade), and that decision stands. A diff never brings such
+// With dropped set (a merge, not a restore), an UnJoin above the infimum that is not held
+// but carries this replica's own ack is not inserted: this replica held it and dropped it
+// without folding it (a void UnJoin at the head of its log), and that decision stands.
+// Only UnJoins: a peer does forget entries it acknowledged when its copy goes (it
+// retired, or discarded an ejected copy) and it joins the partition again later, and the
+// full state it joins with must give those back, or it folds past them (an event skipped
+// so was lost: TestNodeJoinsUnderLoad, TestEjectionAndComeback). An UnJoin it misses that
+// way holds its log back until a full state's infimum, which folded the UnJoin, replaces
+// its own. A diff never brings such
 // an entry back either: it carries only the ack set of an entry its receiver acknowledged,
 // which the receiver ignores when it does not hold the entry. Without this rule the full
 // merge re-inserted a void UnJoin that the diff did not (docs/lattice.md, "Ejection").
@@ -225,7 +230,7 @@ func (s *State[S, E, O]) union(entries []Entry[E], dropped bool) []EventID {
 			e.Acks = peers(e.Acks).union(in.Acks)
 			continue
 		}
-		if dropped && slices.Contains(in.Acks, s.self) { // in.Acks may come unsorted
+		if dropped && in.Delta.Kind == UnJoin && slices.Contains(in.Acks, s.self) { // in.Acks may come unsorted
 			continue
 		}
 		// Room for every participant's ack (and a joiner's), so that acknowledging and
