@@ -469,6 +469,14 @@ func (r *replica) reply(ctx pa.Context, m any, to *pa.PID, err error) {
 }
 
 func (r *replica) onCall(ctx pa.Context, m *wire.Call, sender *pa.PID) {
+	if dl := deadlineOf(m); !dl.IsZero() && r.n.cfg.Now().After(dl) {
+		// The caller gave up (its context ended): it may have retried elsewhere, and this
+		// attempt, delivered late (a stalled connection, a stopped process), could then be
+		// logged after the dedup window moved past the retry. Its outcome is unknown to the
+		// caller either way: log nothing.
+		r.reply(ctx, m, sender, ErrUnavailable)
+		return
+	}
 	id, out, err := r.fold.event(m.GetEvent(), r.n.clock.Now(), m.GetReq())
 	var rej *RejectedError
 	var dup *lattice.DuplicateError

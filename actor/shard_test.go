@@ -193,3 +193,26 @@ func TestShardsConfig(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestLateCallIsNotLogged: a call that reaches its replica after the caller's deadline
+// (delivered late by a stalled connection, say, after the caller retried elsewhere) is
+// refused and logs nothing: logged then, it could apply twice once the dedup window moved
+// past the retry (the counter's cut tests saw increments counted twice so).
+func TestLateCallIsNotLogged(t *testing.T) {
+	s, ctx, _ := testShard(t)
+	caller := pa.NewPID("local", "caller")
+	ev, err := proto.Marshal(wrapperspb.Int64(1))
+	require.NoError(t, err)
+	ctx.call(t, s, caller, 0, 1) // the partition exists
+	ctx.receive(s, ctx.self, flushMsg{})
+	ctx.sent = nil
+	ctx.receive(s, caller, &wire.Call{To: &wire.Target{Kind: plusKind.kindName(), Key: "k0"}, Event: ev,
+		ReplicaSet: []string{"a~1"}, Consistency: wire.Consistency_FAST, Req: "late",
+		Deadline: time.Now().Add(-time.Second).UnixNano()})
+	require.Len(t, ctx.sent, 1, "answered at once, nothing queued")
+	reply, ok := ctx.sent[0].msg.(*wire.CallReply)
+	require.True(t, ok)
+	require.ErrorIs(t, fromWire(reply.GetError()), ErrUnavailable)
+	r := s.replicas[partitionID{plusKind.kindName(), "k0"}]
+	require.Equal(t, int64(1), valueOf(t, r, false), "the late call logged nothing")
+}
