@@ -24,9 +24,13 @@ const maxDropped = 4
 func (r *replica) onFork(from lattice.Peer, m *wire.Snapshot, dropsOwn bool) {
 	r.n.stats.forks.Add(1)
 	st := r.fold.state()
+	dropped := "other"
+	if dropsOwn {
+		dropped = "own"
+	}
 	r.n.log.Error("partition forked: merging two histories drops the folded events of one",
 		"partition", r.origin, "from", from, "own_base", st.base.ID, "other_base", wire.ToID(m.GetInfimum().GetId()),
-		"dropped", map[bool]string{true: "own", false: "other"}[dropsOwn])
+		"dropped", dropped)
 	if !dropsOwn || st.base.ID.IsBottom() {
 		return // the other's state goes (its replicas keep it), or nothing had folded here
 	}
