@@ -22,6 +22,14 @@ type Config struct {
 	// ListenAddr is the host:port the node's remoting listens on. Default
 	// "127.0.0.1:0" (loopback, a free port).
 	ListenAddr string
+	// AdvertiseAddr is the host:port other nodes dial to reach this node's remoting,
+	// published in its membership (discovery.Member.Address) and in the addresses of
+	// its actors: a DNS name or an IP address that routes to ListenAddr, for a node
+	// behind NAT, in a container or in a Kubernetes pod (which binds its pod IP or every
+	// interface and advertises its stable DNS name). Default empty: the address
+	// ListenAddr bound, with the port it picked; then ListenAddr may not bind every
+	// interface (0.0.0.0, ::), an address no peer can dial.
+	AdvertiseAddr string
 	// Kinds are the kinds this node hosts. A node with no kinds is a client: it can call
 	// partitions but holds none.
 	Kinds []KindSpec
@@ -151,6 +159,9 @@ func (c Config) validate() error {
 	if _, err := strconv.Atoi(port); err != nil || host == "" {
 		return fmt.Errorf("actor: ListenAddr %q: want host:port", c.ListenAddr)
 	}
+	if err := c.validateAdvertise(host); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, k := range c.Kinds {
 		if err := k.validate(); err != nil {
@@ -167,4 +178,25 @@ func (c Config) validate() error {
 func (c Config) gcConfig() gc.Config {
 	return gc.Config{ReplicationFactor: c.ReplicationFactor, EjectAfter: c.EjectAfter, MaxHandoffs: c.MaxHandoffs,
 		TombstoneTTL: c.TombstoneTTL}
+}
+
+// validateAdvertise checks AdvertiseAddr, given the host ListenAddr binds.
+func (c Config) validateAdvertise(listenHost string) error {
+	if c.AdvertiseAddr == "" {
+		if ip := net.ParseIP(listenHost); ip != nil && ip.IsUnspecified() {
+			return fmt.Errorf("actor: ListenAddr %q binds every interface: set AdvertiseAddr to the host:port peers dial", c.ListenAddr)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(c.AdvertiseAddr)
+	if err != nil {
+		return fmt.Errorf("actor: AdvertiseAddr: %w", err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("actor: AdvertiseAddr %q: want a port from 1 to 65535", c.AdvertiseAddr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("actor: AdvertiseAddr %q: want a host peers can dial", c.AdvertiseAddr)
+	}
+	return nil
 }

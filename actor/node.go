@@ -147,6 +147,7 @@ func (n *Node) startRemote() (err error) {
 	// buffer pool (gRPC pools received buffers by itself from v1.66 on, and the option of
 	// older versions is gone from newer ones; decision 0004).
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, p,
+		remote.WithAdvertisedHost(n.cfg.AdvertiseAddr), // empty: the address bound
 		remote.WithServerOptions(grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
 		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))))
