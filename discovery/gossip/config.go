@@ -13,12 +13,21 @@ import (
 // its default; the defaults suit a LAN or loopback: a crashed member leaves
 // the views within about 2 to 5 seconds.
 type Config struct {
-	// BindAddr is the IP address to listen on (UDP and TCP) and to advertise.
-	// Default "127.0.0.1".
+	// BindAddr is the IP address to listen on (UDP and TCP) and, without
+	// AdvertiseAddr, to advertise. Default "127.0.0.1".
 	BindAddr string
 	// BindPort is the port to listen on; 0 picks a free port (see
 	// [Provider.Addr]).
 	BindPort int
+	// AdvertiseAddr is the IP address other members reach this one at, when it
+	// is not BindAddr: BindAddr 0.0.0.0, NAT, a container (in Kubernetes, the
+	// pod IP from the downward API). An IP address, not a name: memberlist
+	// publishes it as is. Default empty: BindAddr (for 0.0.0.0, memberlist
+	// picks a private address of the host's).
+	AdvertiseAddr string
+	// AdvertisePort is the port other members reach this one at, with
+	// AdvertiseAddr. Default 0: the port bound.
+	AdvertisePort int
 	// Seeds are host:port gossip addresses of members to join through. Empty
 	// means this member starts a cluster alone and waits to be joined. The
 	// member's own address is ignored.
@@ -107,6 +116,12 @@ func (c Config) validate() error {
 	}
 	if c.BindPort < 0 || c.BindPort > 65535 {
 		return bad("BindPort %d out of range", c.BindPort)
+	}
+	if ip := net.ParseIP(c.AdvertiseAddr); c.AdvertiseAddr != "" && (ip == nil || ip.IsUnspecified()) {
+		return bad("AdvertiseAddr %q is not an IP address other members can reach", c.AdvertiseAddr)
+	}
+	if c.AdvertisePort < 0 || c.AdvertisePort > 65535 || c.AdvertisePort != 0 && c.AdvertiseAddr == "" {
+		return bad("AdvertisePort %d: want 1 to 65535, with AdvertiseAddr", c.AdvertisePort)
 	}
 	for _, s := range c.Seeds {
 		if _, _, err := net.SplitHostPort(s); err != nil {

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -104,7 +105,9 @@ func (p *Provider) memberlistConfig(name string, meta []byte, ev events, log *sl
 	c := memberlist.DefaultLANConfig()
 	c.Name = name
 	c.BindAddr, c.BindPort = p.cfg.BindAddr, p.cfg.BindPort
-	c.AdvertiseAddr, c.AdvertisePort = "", p.cfg.BindPort // derived from the bound socket
+	// Without AdvertiseAddr, memberlist derives both from the bound socket; with it and
+	// no AdvertisePort, the port is the one bound (memberlist sets it when it picks one).
+	c.AdvertiseAddr, c.AdvertisePort = p.cfg.AdvertiseAddr, cmp.Or(p.cfg.AdvertisePort, p.cfg.BindPort)
 	c.ProbeInterval, c.ProbeTimeout = p.cfg.ProbeInterval, p.cfg.ProbeTimeout
 	c.SuspicionMult, c.SuspicionMaxTimeoutMult = p.cfg.SuspicionMult, p.cfg.SuspicionMaxTimeoutMult
 	c.GossipInterval, c.PushPullInterval = p.cfg.GossipInterval, p.cfg.PushPullInterval
