@@ -10,16 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor"
-	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/discovery/consul"
-	"github.com/legion-go/legion/discovery/gossip"
+	"github.com/legion-go/legion/examples/internal/nodeconf"
 	"github.com/legion-go/legion/storage"
 	pebblestore "github.com/legion-go/legion/storage/pebble"
 )
@@ -30,39 +29,35 @@ const nodeAttemptTimeout = 2 * time.Second
 // maxKeyBytes bounds a counter's name in the HTTP API.
 const maxKeyBytes = 256
 
+// envPrefix prefixes the environment variables of the node subcommand's flags
+// (COUNTER_NAME for -name, COUNTER_GOSSIP_ADVERTISE for -gossip-advertise, ...).
+const envPrefix = "COUNTER"
+
 // runNode is the node subcommand: one node of a cluster of processes, serving the HTTP
-// API until SIGINT or SIGTERM, then leaving the cluster gracefully.
+// API until SIGINT or SIGTERM, then leaving the cluster gracefully. Every flag can also
+// be set by its environment variable (envPrefix); a flag on the command line wins.
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	var o nodeOptions
-	fs.StringVar(&o.name, "name", "", "the node's name (required; a data directory belongs to one name)")
-	fs.StringVar(&o.data, "data", "", "data directory of the node's pebble store (empty: in memory, nothing survives)")
-	fs.BoolVar(&o.init, "init", false, "create the data directory, with a new peer identity, when it does not exist (without it, a missing directory is an error: never a silent reset)")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
-	fs.StringVar(&o.gossip, "gossip", "127.0.0.1:7946", "host:port the gossip membership binds (port 0: a free one)")
-	fs.StringVar(&o.seeds, "seeds", "", "comma-separated gossip addresses of members to join (empty: wait to be joined)")
-	fs.StringVar(&o.consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	o.Register(fs)
 	fs.DurationVar(&o.ejectAfter, "eject-after", 0, "how long membership must report a peer gone before the replicas it shares with this node eject it (actor.Config.EjectAfter; 0: the runtime's default, 10s)")
-	verbose := fs.Bool("v", false, "log at info level (default: warnings and errors only)")
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	if o.name == "" {
-		return usageError(stderr, "node: -name is required")
+	if err := nodeconf.FromEnv(fs, envPrefix, os.LookupEnv); err != nil {
+		return usageError(stderr, "node: %v", err)
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	if err := o.Validate(); err != nil {
+		return usageError(stderr, "node: %v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := o.Logger(stderr)
 	s, err := openServer(ctx, o, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "node: %v\n", err)
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "ready name=%s peer=%s http=%s membership=%s remoting=%s\n",
-		o.name, s.node.Peer(), s.ln.Addr(), s.membership.Addr(), s.node.Address())
+		o.Name, s.node.Peer(), s.ln.Addr(), s.membership.Addr(), s.node.Address())
 	status := s.run(ctx, stderr)
 	fmt.Fprintln(stdout, "stopped")
 	return status
@@ -70,16 +65,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // nodeOptions are the node subcommand's flags.
 type nodeOptions struct {
-	name, data, listen, http, gossip, seeds, consul string
-	init                                            bool
-	ejectAfter                                      time.Duration
+	nodeconf.Node
+	ejectAfter time.Duration
 }
 
 // server is a node with its store, its membership and its HTTP API.
 type server struct {
 	node       *actor.Node
 	store      *pebblestore.Store // nil: the node keeps its replicas in memory
-	membership addressedProvider
+	membership nodeconf.Provider
 	ln         net.Listener
 	http       *http.Server
 }
@@ -93,12 +87,13 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 			s.close()
 		}
 	}()
-	if s.membership, err = newMembership(o.gossip, o.seeds, o.consul, logger); err != nil {
+	if s.membership, err = o.Membership(consul.DefaultService, logger); err != nil {
 		return nil, err
 	}
 	cfg := actor.Config{
-		Name:              o.name,
-		ListenAddr:        o.listen,
+		Name:              o.Name,
+		ListenAddr:        o.Listen,
+		AdvertiseAddr:     o.Advertise,
 		Kinds:             []actor.KindSpec{Counter},
 		ReplicationFactor: replicationFactor,
 		Membership:        s.membership,
@@ -106,20 +101,20 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		AttemptTimeout:    nodeAttemptTimeout,
 		EjectAfter:        o.ejectAfter,
 	}
-	if o.data != "" {
-		if s.store, err = pebblestore.Open(o.data, storage.Options{Node: o.name, Create: o.init, Logger: logger}); err != nil {
+	if o.Data != "" {
+		if s.store, err = pebblestore.Open(o.Data, storage.Options{Node: o.Name, Create: o.Init, Logger: logger}); err != nil {
 			return nil, err
 		}
 		cfg.Store = s.store
 	}
-	if s.ln, err = net.Listen("tcp", o.http); err != nil {
+	if s.ln, err = nodeconf.Listen(o.HTTP, o.MaxConns); err != nil {
 		return nil, err
 	}
 	cfg.Meta = map[string]string{"http": s.ln.Addr().String()}
 	if s.node, err = actor.Start(ctx, cfg); err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{Handler: (&api{node: s.node}).routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = nodeconf.NewServer((&api{node: s.node}).routes())
 	return s, nil
 }
 
@@ -163,34 +158,6 @@ func (s *server) close() {
 	}
 }
 
-// addressedProvider is a membership provider that knows its own address.
-type addressedProvider interface {
-	discovery.Provider
-	Addr() string
-}
-
-// newMembership returns the Consul provider when consulAddr is set, else the gossip one.
-func newMembership(gossipAddr, seeds, consulAddr string, logger *slog.Logger) (addressedProvider, error) {
-	if consulAddr != "" {
-		return consul.New(consul.Config{Address: consulAddr, Logger: logger})
-	}
-	host, port, err := net.SplitHostPort(gossipAddr)
-	if err != nil {
-		return nil, fmt.Errorf("-gossip: %w", err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return nil, fmt.Errorf("-gossip: port %q: %w", port, err)
-	}
-	cfg := gossip.Config{BindAddr: host, BindPort: p, Logger: logger}
-	for _, s := range strings.Split(seeds, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Seeds = append(cfg.Seeds, s)
-		}
-	}
-	return gossip.New(cfg)
-}
-
 // api is a node's HTTP API. Its handlers run concurrently, and block for at most
 // callTimeout.
 type api struct{ node *actor.Node }
@@ -203,6 +170,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /members", a.members)
 	mux.HandleFunc("GET /stalls", a.stalls)
 	mux.HandleFunc("GET /stats", a.stats)
+	nodeconf.HandleHealth(mux, a.node)
 	return mux
 }
 

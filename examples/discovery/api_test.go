@@ -436,13 +436,28 @@ func TestCallCache(t *testing.T) {
 
 func TestParseOptions(t *testing.T) {
 	var stderr strings.Builder
-	o, _, done := parseOptions([]string{"-name", "n1", "-ttl", "5s", "-consul", "127.0.0.1:8500"}, &stderr)
-	if done || o.name != "n1" || o.ttl != 5*time.Second || o.consul != "127.0.0.1:8500" || o.consulService != "legion-discovery" {
+	noEnv := func(string) (string, bool) { return "", false }
+	o, _, done := parseOptions([]string{"-name", "n1", "-ttl", "5s", "-consul", "127.0.0.1:8500"}, noEnv, &stderr)
+	if done || o.Name != "n1" || o.ttl != 5*time.Second || o.Consul != "127.0.0.1:8500" || o.consulService != "legion-discovery" {
 		t.Fatalf("parseOptions: %+v, done %v; %s", o, done, stderr.String())
 	}
 	for _, args := range [][]string{{}, {"-name", "n1", "-ttl", "0s"}, {"-name", "n1", "extra"}, {"-nope"}} {
-		if _, code, done := parseOptions(args, &stderr); !done || code != exitUsage {
+		if _, code, done := parseOptions(args, noEnv, &stderr); !done || code != exitUsage {
 			t.Errorf("parseOptions(%q): code %d, done %v; want usage", args, code, done)
 		}
+	}
+	// The environment sets what the command line does not; the command line wins.
+	env := map[string]string{"DISCOVERY_NAME": "from-env", "DISCOVERY_TTL": "7s", "DISCOVERY_CONSUL_SERVICE": "reg",
+		"DISCOVERY_GOSSIP_ADVERTISE": "10.0.0.7", "DISCOVERY_PORT": "tcp://10.0.0.1:80"} // the last: a Kubernetes service link
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	o, _, done = parseOptions([]string{"-name", "n1"}, lookup, &stderr)
+	if done || o.Name != "n1" || o.ttl != 7*time.Second || o.consulService != "reg" || o.GossipAdvertise != "10.0.0.7" {
+		t.Fatalf("parseOptions with an environment: %+v, done %v; %s", o, done, stderr.String())
+	}
+	env["DISCOVERY_TTL"] = "soon"
+	stderr.Reset()
+	if _, code, done := parseOptions([]string{"-name", "n1"}, lookup, &stderr); !done || code != exitUsage ||
+		!strings.Contains(stderr.String(), "DISCOVERY_TTL") {
+		t.Errorf("DISCOVERY_TTL=soon: code %d, done %v, %q; want a usage error naming the variable", code, done, stderr.String())
 	}
 }

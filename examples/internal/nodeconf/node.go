@@ -1,0 +1,123 @@
+package nodeconf
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/legion-go/legion/discovery"
+	"github.com/legion-go/legion/discovery/consul"
+	"github.com/legion-go/legion/discovery/gossip"
+)
+
+// Node is the configuration every node of the examples shares: identity and data
+// directory, remoting, the HTTP API and membership. [Node.Register] defines a flag for
+// each field; the field's default is the flag's.
+type Node struct {
+	Name string // -name: the node's name; required
+	Data string // -data: the pebble store's directory; empty: in memory
+	Init bool   // -init: create Data, with a new identity, when it does not exist
+
+	Listen    string // -listen: host:port remoting binds
+	Advertise string // -advertise: host:port peers dial for remoting (actor.Config.AdvertiseAddr)
+
+	HTTP     string // -http: host:port of the HTTP API
+	MaxConns int    // -max-conns: HTTP connections served at once ([Listen])
+
+	Gossip          string // -gossip: IP:port gossip binds
+	GossipAdvertise string // -gossip-advertise: IP[:port] other members reach gossip at
+	Seeds           string // -seeds: comma-separated gossip addresses to join
+	Consul          string // -consul: a Consul agent's address; membership through Consul instead of gossip
+
+	Verbose bool // -v: log at info level
+}
+
+// Register defines Node's flags on fs, with their defaults.
+func (n *Node) Register(fs *flag.FlagSet) {
+	fs.StringVar(&n.Name, "name", "", "the node's name (required; a data directory belongs to one name)")
+	fs.StringVar(&n.Data, "data", "", "data directory of the node's pebble store (empty: in memory, nothing survives)")
+	fs.BoolVar(&n.Init, "init", false, "create the data directory, with a new peer identity, when it does not exist (without it, a missing directory is an error: never a silent reset)")
+	fs.StringVar(&n.Listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one; 0.0.0.0 needs -advertise)")
+	fs.StringVar(&n.Advertise, "advertise", "", "host:port other nodes dial for remoting, a DNS name or an IP (empty: the address -listen bound)")
+	fs.StringVar(&n.HTTP, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
+	fs.IntVar(&n.MaxConns, "max-conns", DefaultMaxConns, "HTTP connections served at once; more wait in the listen backlog")
+	fs.StringVar(&n.Gossip, "gossip", "127.0.0.1:7946", "IP:port the gossip membership binds, UDP and TCP (port 0: a free one)")
+	fs.StringVar(&n.GossipAdvertise, "gossip-advertise", "", "IP[:port] other members reach gossip at, when not the bound one (empty: the bound address)")
+	fs.StringVar(&n.Seeds, "seeds", "", "comma-separated gossip addresses (host:port; a DNS name stands for all its addresses) of members to join (empty: wait to be joined)")
+	fs.StringVar(&n.Consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	fs.BoolVar(&n.Verbose, "v", false, "log at info level (default: warnings and errors only)")
+}
+
+// Validate reports the flag values no node can start with; the runtime and the
+// providers check the rest, each naming what it refuses.
+func (n Node) Validate() error {
+	switch {
+	case n.Name == "":
+		return errors.New("-name is required")
+	case n.MaxConns < 1:
+		return fmt.Errorf("-max-conns %d: want at least 1", n.MaxConns)
+	case n.Consul != "" && (n.Seeds != "" || n.GossipAdvertise != ""):
+		return errors.New("-consul: membership through Consul takes no -seeds or -gossip-advertise")
+	}
+	return nil
+}
+
+// Logger is the node's logger on w: info level with -v, else warnings and errors.
+func (n Node) Logger(w io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	if n.Verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Provider is a membership provider that knows its own address.
+type Provider interface {
+	discovery.Provider
+	Addr() string
+}
+
+// Membership returns the Consul provider, under service, when -consul is set, else
+// the gossip one.
+func (n Node) Membership(service string, logger *slog.Logger) (Provider, error) {
+	if n.Consul != "" {
+		return consul.New(consul.Config{Address: n.Consul, Service: service, Logger: logger})
+	}
+	cfg := gossip.Config{Logger: logger}
+	var err error
+	if cfg.BindAddr, cfg.BindPort, err = ipPort(n.Gossip, false); err != nil {
+		return nil, fmt.Errorf("-gossip %q: %w", n.Gossip, err)
+	}
+	if n.GossipAdvertise != "" {
+		if cfg.AdvertiseAddr, cfg.AdvertisePort, err = ipPort(n.GossipAdvertise, true); err != nil {
+			return nil, fmt.Errorf("-gossip-advertise %q: %w", n.GossipAdvertise, err)
+		}
+	}
+	for _, s := range strings.Split(n.Seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Seeds = append(cfg.Seeds, s)
+		}
+	}
+	return gossip.New(cfg)
+}
+
+// ipPort splits host:port, or a lone host when portOptional (port 0).
+func ipPort(s string, portOptional bool) (string, int, error) {
+	if portOptional && net.ParseIP(s) != nil {
+		return s, 0, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q is not a number", port)
+	}
+	return host, p, nil
+}
