@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/lattice"
 )
 
@@ -46,7 +46,7 @@ func (k *Kind[S, E, O]) validate() error {
 // KindSpec is what Config.Kinds holds: a *Kind of any type parameters.
 type KindSpec interface {
 	kindName() string
-	newReplica(origin string, self lattice.Peer) foldable
+	folds() func(origin string, self lattice.Peer) replica.Fold
 	validate() error
 }
 
@@ -57,14 +57,10 @@ func newMessage[M proto.Message]() M {
 	return m.ProtoReflect().New().Interface().(M)
 }
 
-func codec[M proto.Message]() wire.Codec[M] {
-	return wire.Codec[M]{
-		Encode: func(m M) ([]byte, error) { return proto.Marshal(m) },
-		Decode: func(b []byte) (M, error) {
-			m := newMessage[M]()
-			return m, proto.Unmarshal(b, m)
-		},
-	}
+// folds returns a maker of the kind's empty folds (the node makes one per kind).
+func (k *Kind[S, E, O]) folds() func(origin string, self lattice.Peer) replica.Fold {
+	spec := &replica.Spec[S, E, O]{Name: k.Name, Behavior: k.behavior(), Initial: k.initial, Query: k.Query}
+	return func(origin string, self lattice.Peer) replica.Fold { return replica.NewFold(spec, origin, self) }
 }
 
 func (k *Kind[S, E, O]) initial() S {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/gc"
@@ -33,10 +34,12 @@ import (
 // methods are safe for concurrent use.
 type Node struct {
 	cfg      Config
+	rcfg     replica.Config // the replicas' part of cfg
 	log      *slog.Logger
 	peer     lattice.Peer
 	instance string
 	kinds    map[string]KindSpec
+	folds    map[string]foldMaker // each kind's
 	store    storage.Store
 	ownStore bool
 
@@ -93,13 +96,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, store: cfg.Store,
+	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1)}
 	n.clock.now = cfg.Now
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)
 	for _, k := range cfg.Kinds {
 		n.kinds[k.kindName()] = k
+		n.folds[k.kindName()] = k.folds()
 	}
 	if n.store == nil {
 		n.store, n.ownStore = memory.New(storage.Identity{Node: cfg.Name, Incarnation: randomHex(8)}), true
@@ -108,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("actor: store belongs to node %q, not %q", id.Node, cfg.Name)
 	}
 	n.peer = lattice.Peer(n.store.Identity().Peer())
+	n.rcfg = cfg.replicaConfig(n.peer)
 	n.instance = randomHex(6)
 	n.view.Store(newViewIndex(discovery.View{}))
 

@@ -3,6 +3,7 @@ package actor
 import (
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/storage"
 )
@@ -21,23 +22,23 @@ import (
 type shard struct {
 	n        *Node
 	self     *pa.PID
-	replicas map[partitionID]*replica
+	replicas map[partitionID]*hosted
 
 	// dirty: the replicas that queued a flush. The first queues one flushMsg to the shard,
 	// which flushes them all, so a burst over many partitions costs one message.
-	dirty, spare []*replica
+	dirty, spare []*hosted
+	readies      []ready
 	flushQueued  bool
-	batch        storage.Batch // flush's, reused
+	batch        storage.Batch // flush's and stopAll's, reused
+	single       storage.Batch // remove's
 }
 
-// replicaMsg is a message from a replica's timer. It carries the replica, so that a timer
-// of a removed activation does not reach the next activation of its partition.
-type replicaMsg struct {
-	r   *replica
-	msg any
+type ready struct {
+	h  *hosted
+	rd *replica.Ready
 }
 
-func newShard(n *Node) *shard { return &shard{n: n, replicas: map[partitionID]*replica{}} }
+func newShard(n *Node) *shard { return &shard{n: n, replicas: map[partitionID]*hosted{}} }
 
 // shardOf maps a partition to one of n shards: FNV-1a over its kind and key.
 func shardOf(kind, key string, n int) int {
@@ -56,27 +57,45 @@ func shardOf(kind, key string, n int) int {
 func (s *shard) Receive(ctx pa.Context) {
 	switch m := ctx.Message().(type) {
 	case *wire.Call:
-		s.deliver(ctx, s.replica(ctx, m.GetTo()), m)
+		h := s.replica(ctx, m.GetTo())
+		s.step(ctx, h, h.core.Call(s.n.cfg.Now(), m, ctx.Sender(), s.n.clock.Now()))
 	case *wire.Query:
-		s.deliver(ctx, s.replica(ctx, m.GetTo()), m)
+		h := s.replica(ctx, m.GetTo())
+		s.step(ctx, h, h.core.Query(s.n.cfg.Now(), m, ctx.Sender()))
 	case *wire.Replicate:
-		s.deliver(ctx, s.replica(ctx, m.GetTo()), m)
+		h := s.replica(ctx, m.GetTo())
+		s.step(ctx, h, h.core.Replicate(s.n.cfg.Now(), m))
 	case *wake:
-		s.deliver(ctx, s.activate(ctx, m.id), m)
-	case replicaMsg:
-		if s.replicas[m.r.id] == m.r {
-			s.deliver(ctx, m.r, m.msg)
+		h := s.activate(ctx, m.id)
+		s.step(ctx, h, h.core.Wake(s.n.cfg.Now()))
+	case timerMsg:
+		if s.replicas[m.h.id] != m.h {
+			return
+		}
+		now := s.n.cfg.Now()
+		switch m.kind {
+		case replica.TickTimer:
+			s.step(ctx, m.h, m.h.core.Tick(now))
+		case replica.GCTimer:
+			s.step(ctx, m.h, m.h.core.GCTick(now))
+		case replica.SyncTimer:
+			s.step(ctx, m.h, m.h.core.SyncTimeout(now, m.gen))
+		}
+	case reproposed:
+		if s.replicas[m.h.id] == m.h {
+			s.step(ctx, m.h, m.h.core.Reproposed(s.n.cfg.Now(), m.done))
 		}
 	case flushMsg:
 		s.flush(ctx)
 	case *drain:
-		for _, r := range s.replicas {
-			s.deliver(ctx, r, m)
+		for _, h := range s.replicas {
+			h.draining = m.done
+			s.step(ctx, h, h.core.Drain(s.n.cfg.Now()))
 		}
 		ctx.Respond(len(s.replicas))
 	case *resync:
-		for _, r := range s.replicas {
-			s.deliver(ctx, r, m)
+		for _, h := range s.replicas {
+			s.step(ctx, h, h.core.Resync(s.n.cfg.Now()))
 		}
 	case *pa.Started:
 		s.self = ctx.Self()
@@ -87,51 +106,63 @@ func (s *shard) Receive(ctx pa.Context) {
 		// the store on demand. What they held in memory only is not written (nothing of it
 		// was acknowledged): it may be what made one panic.
 		s.n.log.Error("a shard panicked: its replicas start over from the store", "replicas", len(s.replicas))
-		for _, r := range s.replicas {
-			r.release()
-			delete(s.replicas, r.id)
+		for id, h := range s.replicas {
+			h.release(s.n)
+			delete(s.replicas, id)
 		}
+		s.dirty, s.flushQueued = s.dirty[:0], false
 	}
 }
 
-func (s *shard) replica(ctx pa.Context, t *wire.Target) *replica {
+func (s *shard) replica(ctx pa.Context, t *wire.Target) *hosted {
 	return s.activate(ctx, partitionID{t.Kind, t.Key})
 }
 
 // activate returns the partition's replica, loading it from the store if it is not
 // active.
-func (s *shard) activate(ctx pa.Context, id partitionID) *replica {
-	if r, ok := s.replicas[id]; ok {
-		return r
+func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
+	if h, ok := s.replicas[id]; ok {
+		return h
 	}
+	n := s.n
+	folds := n.folds[id.kind]
+	origin := id.kind + "/" + id.key
 	for {
-		r := newReplica(s.n, s, s.n.kinds[id.kind], id.key)
-		s.replicas[id] = r // before start, which may queue a flush
-		r.start(ctx)
-		if !r.leaving {
-			return r
+		h := &hosted{id: id, core: replica.New(&n.rcfg, env{n}, id.kind, id.key,
+			func() replica.Fold { return folds(origin, n.peer) })}
+		s.replicas[id] = h // before Start, which may queue a flush
+		rec, found, err := n.store.Load(storage.Partition{Kind: id.kind, Key: id.key})
+		s.perform(ctx, h, h.core.Start(n.cfg.Now(), rec, found, err))
+		if !h.core.Life().Gone() {
+			return h
 		}
 		// Discarded as soon as it loaded (an ejected copy): the store holds nothing for
 		// the partition any more, and a new activation starts from that.
-		s.remove(r)
+		s.remove(h)
 	}
 }
 
-// deliver hands r one message, and removes r if it decided to go meanwhile.
-func (s *shard) deliver(ctx pa.Context, r *replica, msg any) {
-	r.receive(ctx, msg)
-	if r.leaving {
-		s.remove(r)
+// step performs the effects of one of h's steps, and removes h if it decided to go.
+func (s *shard) step(ctx pa.Context, h *hosted, eff *replica.Effects) {
+	s.perform(ctx, h, eff)
+	if h.core.Life().Gone() {
+		s.remove(h)
 	}
 }
 
-// remove stops r (it writes what it holds) and forgets it.
-func (s *shard) remove(r *replica) {
-	if s.replicas[r.id] != r {
+// remove writes what h holds (unless it discarded its copy, which is deleted and must stay
+// so) and forgets it.
+func (s *shard) remove(h *hosted) {
+	if s.replicas[h.id] != h {
 		return
 	}
-	delete(s.replicas, r.id)
-	r.stop()
+	delete(s.replicas, h.id)
+	b := &s.single
+	b.Reset()
+	if h.core.Final(b) && s.n.commit(b) == nil {
+		h.core.Committed()
+	}
+	h.release(s.n)
 }
 
 // stopAll stops every replica, writing what they hold in one commit: one at a time, a
@@ -140,27 +171,27 @@ func (s *shard) remove(r *replica) {
 func (s *shard) stopAll() {
 	b := &s.batch
 	b.Reset()
-	staged := make([]*replica, 0, len(s.replicas))
-	for _, r := range s.replicas {
-		if r.keeps() && r.stage(b, true, nil) == nil {
-			staged = append(staged, r)
+	staged := make([]*hosted, 0, len(s.replicas))
+	for _, h := range s.replicas {
+		if h.core.Final(b) {
+			staged = append(staged, h)
 		}
 	}
-	if err := s.n.commit(b); err == nil { // else best effort, as stop's: folded again after a restart
-		for _, r := range staged {
-			r.committed()
+	if err := s.n.commit(b); err == nil { // else best effort, as remove's: folded again after a restart
+		for _, h := range staged {
+			h.core.Committed()
 		}
 	}
-	for id, r := range s.replicas {
+	for id, h := range s.replicas {
 		delete(s.replicas, id)
-		r.release()
+		h.release(s.n)
 	}
 }
 
-// queueFlush has r flushed at the shard's next flushMsg, which it queues behind whatever
+// queueFlush has h flushed at the shard's next flushMsg, which it queues behind whatever
 // the mailbox holds already (so that a flush batches it).
-func (s *shard) queueFlush(ctx pa.Context, r *replica) {
-	s.dirty = append(s.dirty, r)
+func (s *shard) queueFlush(ctx pa.Context, h *hosted) {
+	s.dirty = append(s.dirty, h)
 	if !s.flushQueued {
 		s.flushQueued = true
 		ctx.Send(s.self, flushMsg{})
@@ -168,36 +199,29 @@ func (s *shard) queueFlush(ctx pa.Context, r *replica) {
 }
 
 // flush flushes the dirty replicas with one store commit: each stages its writes into
-// the shard's batch, and once the batch is durable each answers and replicates. So a
-// burst over many partitions costs one commit (and with an fsyncing store one fsync).
+// the shard's batch (Ready), and once the batch is durable each answers and replicates
+// (Advance). So a burst over many partitions costs one commit (and with an fsyncing store
+// one fsync).
 func (s *shard) flush(ctx pa.Context) {
 	s.flushQueued = false
 	dirty := s.dirty
 	s.dirty = s.spare[:0]
 	b := &s.batch
 	b.Reset()
-	staged := dirty[:0] // filtered in place
-	for _, r := range dirty {
-		if s.replicas[r.id] != r || !r.flushQueued {
+	now := s.n.cfg.Now()
+	readies := s.readies[:0]
+	for _, h := range dirty {
+		if s.replicas[h.id] != h || !h.core.Dirty() {
 			continue
 		}
-		if err := r.stageFlush(b); err != nil {
-			s.finish(ctx, r, err)
-			continue
-		}
-		staged = append(staged, r)
+		readies = append(readies, ready{h, h.core.Ready(now, b)})
 	}
 	err := s.n.commit(b)
-	for _, r := range staged {
-		s.finish(ctx, r, err)
+	for _, r := range readies {
+		s.step(ctx, r.h, r.h.core.Advance(now, r.rd, err))
 	}
+	clear(readies)
+	s.readies = readies[:0]
 	clear(dirty)
 	s.spare = dirty[:0]
-}
-
-func (s *shard) finish(ctx pa.Context, r *replica, err error) {
-	r.finishFlush(ctx, err)
-	if r.leaving {
-		s.remove(r)
-	}
 }

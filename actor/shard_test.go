@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/discovery/memory"
@@ -74,7 +75,9 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 	system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
 	t.Cleanup(system.Shutdown)
 	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system,
-		kinds: map[string]KindSpec{plusKind.kindName(): plusKind}}
+		kinds: map[string]KindSpec{plusKind.kindName(): plusKind},
+		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds()}}
+	n.rcfg = n.cfg.replicaConfig(n.peer)
 	n.clock.now = n.cfg.Now
 	n.log = quiet
 	// Membership lists the node alone: it may start partitions (genesis.go).
@@ -158,10 +161,9 @@ func TestShardStopsInOneCommit(t *testing.T) {
 	require.Len(t, store.sentAtCommit, commits+1, "one commit for every replica")
 	require.Empty(t, s.replicas)
 	for i := range keys {
-		r := newReplica(s.n, nil, plusKind, fmt.Sprint("k", i))
-		r.load()
-		require.NoError(t, r.failed)
-		require.Equal(t, int64(3), valueOf(t, r, false), "k%d after a restart", i)
+		h := s.activate(ctx, partitionID{plusKind.kindName(), fmt.Sprint("k", i)})
+		require.Equal(t, replica.Active, h.core.Life())
+		require.Equal(t, int64(3), valueOf(t, h, false), "k%d after a restart", i)
 	}
 }
 
@@ -215,4 +217,16 @@ func TestLateCallIsNotLogged(t *testing.T) {
 	require.ErrorIs(t, fromWire(reply.GetError()), ErrUnavailable)
 	r := s.replicas[partitionID{plusKind.kindName(), "k0"}]
 	require.Equal(t, int64(1), valueOf(t, r, false), "the late call logged nothing")
+}
+
+// valueOf reads a plus counter's replica at the projected or the stable level.
+func valueOf(t *testing.T, h *hosted, stable bool) int64 {
+	t.Helper()
+	q, err := proto.Marshal(wrapperspb.Int64(0))
+	require.NoError(t, err)
+	out, err := h.core.Fold().Query(q, stable)
+	require.NoError(t, err)
+	var v wrapperspb.Int64Value
+	require.NoError(t, proto.Unmarshal(out, &v))
+	return v.Value
 }

@@ -1,0 +1,78 @@
+package replica
+
+import (
+	"slices"
+	"time"
+
+	"github.com/legion-go/legion/gc"
+	"github.com/legion-go/legion/lattice"
+)
+
+// joinExpiry is how long a handoff this replica wrote holds one of the node's handoff
+// slots at most, if it neither completes nor is dropped from the joining peers.
+const joinExpiry = time.Minute
+
+// onGC asks gc what this replica should propose: ejections of peers gone too long,
+// joins of peers placement now gives the partition (handoffs, each sent a full state),
+// and its own leave once its replacement holds the state.
+func (r *Replica) onGC() {
+	st := r.fold.State()
+	if r.failed != nil || !st.HasBase || st.Retired || r.life != Active {
+		return
+	}
+	now := r.now
+	rep := r.fold.GCReplica(r.kind, r.key, r.lastAdvance)
+	r.out.Report = &rep
+	for p, since := range r.joins {
+		if slices.Contains(rep.Participants, p) || !slices.Contains(rep.Joining, p) || now.Sub(since) > joinExpiry {
+			r.env.ReleaseHandoff()
+			delete(r.joins, p)
+		}
+	}
+	if r.env.Partial() {
+		return // a view that may lack members is no ground for ejections or handoffs
+	}
+	var plan gc.Plan
+	if r.env.Leaving() {
+		cfg := r.cfg.GC
+		cfg.MaxHandoffs = max(cfg.MaxHandoffs, r.cfg.HandoverHandoffs)
+		plan = gc.Handover(r.cfg.Self, r.env.Members(), []gc.Replica{rep}, r.env.Handoffs(), cfg)
+	} else {
+		plan = gc.Decide(now, r.cfg.Self, r.env.Members(), []gc.Replica{rep}, r.env.Handoffs(), r.cfg.GC)
+	}
+	joined := true // every join of the plan was written (a handover's leave waits for them)
+	for _, a := range plan.Actions {
+		switch a.Kind {
+		case gc.Eject:
+			if _, err := r.fold.Propose(lattice.UnJoin, a.Peer); err == nil {
+				r.log(LevelInfo, "ejecting peer", "peer", a.Peer)
+				r.broadcast = true
+			}
+		case gc.Join:
+			if !r.env.ReserveHandoff() {
+				joined = false
+				continue // another replica of this node took the last slot meanwhile
+			}
+			if _, err := r.fold.Propose(lattice.Join, a.Peer); err != nil {
+				r.env.ReleaseHandoff()
+				joined = false
+				continue
+			}
+			r.log(LevelInfo, "handing off", "to", a.Peer)
+			r.joins[a.Peer] = now
+			r.full[a.Peer] = true
+			r.broadcast = true
+		case gc.Leave:
+			if !joined {
+				continue
+			}
+			if _, err := r.fold.Propose(lattice.UnJoin, r.cfg.Self); err == nil {
+				r.log(LevelInfo, "leaving")
+				r.broadcast = true
+			}
+		}
+	}
+	if r.broadcast {
+		r.queueFlush()
+	}
+}

@@ -1,0 +1,77 @@
+package replica
+
+import (
+	"hash/maphash"
+
+	"github.com/legion-go/legion/lattice"
+)
+
+// outputCache remembers the outputs of the last requests (by request key), so that a call
+// retried after a timeout is answered with its original output. Bounded, oldest out.
+//
+// It is a ring, not a map: every replica puts the output of every request it folds, but
+// looks one up only for a retried call, which is rare. A map paid an insertion and a
+// deletion per fold, at every replica, in a map large enough to miss the caches (4.5% of
+// the CPU of a fast increment). A put first looks for its key, since the replica that
+// handles a fast call puts its projected output and then, once it folds, its final one;
+// the look-up scans the keys' hashes, which lie side by side. Every other output is
+// added without it: a request folds once.
+type outputCache struct {
+	hashes []uint64 // hash of each slot's request key
+	reqs   []string
+	outs   [][]byte
+	next   int // the slot the next new key takes, once the ring is full
+}
+
+// outputCacheSize covers the requests a retry can be recognised for: the folded ones in
+// the dedup window, and as many again still pending. An output older than that is never
+// asked for (the retry is not a duplicate any more), so a larger cache only holds memory
+// in every active replica.
+const outputCacheSize = 2 * lattice.DefaultDedupWindow
+
+var outputSeed = maphash.MakeSeed()
+
+func (c *outputCache) put(req string, out []byte) {
+	if req == "" {
+		return
+	}
+	h := maphash.String(outputSeed, req)
+	if i := c.find(h, req); i >= 0 {
+		c.outs[i] = out
+		return
+	}
+	c.insert(h, req, out)
+}
+
+// add caches the output of a request the cache does not hold.
+func (c *outputCache) add(req string, out []byte) {
+	if req != "" {
+		c.insert(maphash.String(outputSeed, req), req, out)
+	}
+}
+
+func (c *outputCache) insert(h uint64, req string, out []byte) {
+	if len(c.reqs) < outputCacheSize {
+		c.hashes, c.reqs, c.outs = append(c.hashes, h), append(c.reqs, req), append(c.outs, out)
+		return
+	}
+	c.hashes[c.next], c.reqs[c.next], c.outs[c.next] = h, req, out
+	c.next = (c.next + 1) % outputCacheSize
+}
+
+func (c *outputCache) get(req string) ([]byte, bool) {
+	if i := c.find(maphash.String(outputSeed, req), req); i >= 0 {
+		return c.outs[i], true
+	}
+	return nil, false
+}
+
+// find returns the slot of req, whose hash is h, or -1.
+func (c *outputCache) find(h uint64, req string) int {
+	for i, x := range c.hashes {
+		if x == h && c.reqs[i] == req {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,157 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/legion-go/legion/actor/internal/errs"
+	"github.com/legion-go/legion/gc"
+	"github.com/legion-go/legion/lattice"
+)
+
+// Genesis: a replica that holds nothing, asked for a partition, first asks the other
+// replicas of its caller's replica set for their state (startSync); it starts the
+// partition from scratch only when all of these hold:
+//
+//   - every other replica of the set answered, and none holds a state (one that did not
+//     answer may hold the partition);
+//   - each of them, and this node, places the partition on the same peers as the caller
+//     (a node whose membership view is incomplete or lags, such as one that just started,
+//     computes another set, whose peers may all hold nothing while the partition lives
+//     elsewhere);
+//   - this node's membership sees a strict majority of the known members that host a kind,
+//     itself included, live (gc's majority rule: the same that lets it eject peers), and
+//     its view is not partial (a gossip member whose seeds have not answered yet sees only
+//     itself: by itself, a majority of one).
+//
+// Two replicas that start a partition from the same set start the same state (genesis is
+// deterministic), so concurrent starts on one side are harmless. Starts on two sides of a
+// split are what would fork a partition into two lineages whose merge drops one side's
+// folded events: the majority rule lets only the side that sees a majority start new
+// partitions; the other side answers errs.Unavailable for partitions it has never held
+// (docs/decisions/0006-one-lineage.md gives the argument and its limits).
+
+// startSync asks the other peers of set for their state; requests are stashed and
+// nothing is flushed until one answers with a state, all answer, or the wait times out.
+func (r *Replica) startSync(set []lattice.Peer) {
+	r.life, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged = Syncing, set, map[lattice.Peer]bool{}, false, false
+	r.syncGen++
+	for _, p := range set {
+		if p != r.cfg.Self {
+			r.syncWait[p] = true
+			r.needFull(p)
+		}
+	}
+	if len(r.syncWait) == 0 {
+		r.finishSync()
+		return
+	}
+	r.out.Timers = append(r.out.Timers, Timer{Kind: SyncTimer, After: r.cfg.AttemptTimeout / 2, Gen: r.syncGen})
+}
+
+// finishSync starts the partition from scratch if no replica sent a state and the
+// genesis rules allow it, then runs the stashed requests.
+func (r *Replica) finishSync() {
+	r.life = Active
+	st := r.fold.State()
+	if !st.HasBase {
+		if err := r.genesisRefusal(); err != nil {
+			// Starting the partition from scratch here could fork it, so the callers try
+			// elsewhere or later.
+			r.log(LevelDebug, "not starting a partition", "reason", err)
+			for _, s := range r.stash {
+				r.replyErr(s.from, s.query, errs.Unavailable)
+			}
+			r.stash = nil
+			return
+		}
+		r.fold.Genesis(r.syncSet)
+	}
+	if r.stale {
+		r.stale = false
+		// Only a live replica's state proves that this copy was ejected: one that is no
+		// participant by its own log alone (it wrote its own UnJoin before it stopped)
+		// waits for that proof, which anti-entropy brings.
+		if r.syncMerged && st.HasBase && !st.Participant && !slices.Contains(r.fold.Top(), r.cfg.Self) {
+			r.discard()
+			return
+		}
+	}
+	stash := r.stash
+	r.stash = nil
+	for _, s := range stash {
+		r.handleRequest(s)
+	}
+	r.queueFlush()
+}
+
+// genesisRefusal returns why the replica may not start the partition from scratch now, or
+// nil if it may. It runs at the end of a sync that found no state.
+func (r *Replica) genesisRefusal() error {
+	if r.env.Partial() {
+		return errors.New("this node's membership has not reached the cluster yet")
+	}
+	if len(r.syncWait) > 0 {
+		return errors.New("a replica of the set did not answer: it may hold the partition")
+	}
+	if r.syncDisagree {
+		return errors.New("a replica of the set places the partition on other peers")
+	}
+	if own := r.env.ReplicaSet(r.kind, r.key); !samePeers(own, r.syncSet) {
+		return fmt.Errorf("this node places the partition on %v, the caller on %v", own, r.syncSet)
+	}
+	if held := gc.Decide(r.now, r.cfg.Self, r.env.Members(), nil, 0, r.cfg.GC).Held; held != nil {
+		return held
+	}
+	return nil
+}
+
+// discard handles a replica that learned on its return that it had been ejected: its
+// copy is deleted, and the events it had acknowledged that the history dropped stay
+// stored (a shell that holds only them) until each is logged again through the
+// partition's current replicas (renegade.go). Placement joins this peer again as a new
+// participant if it wants it here.
+func (r *Replica) discard() {
+	// Whatever of its own the copy still holds on disk (it may have been acknowledged) goes
+	// too: propose it again (a copy the partition holds already is a duplicate there, by
+	// its request key). One still in memory only was answered to nobody.
+	own := r.fold.OwnEvents()
+	r.addRenegades(slices.DeleteFunc(own, func(e lattice.Entry[[]byte]) bool {
+		_, stored := r.stored[e.ID]
+		return !stored
+	}))
+	r.log(LevelInfo, "discarding the copy of an ejected replica", "renegades", len(r.renegades))
+	r.resetFold()
+	r.renegadesDirty = true // the shell (or nothing) replaces the copy
+	r.persist(writeDiscard)
+}
+
+// discarded completes discard once its write is committed.
+func (r *Replica) discarded(err error) {
+	refusal := errs.NotReplica
+	if err != nil {
+		refusal = err
+	}
+	for _, s := range r.stash {
+		r.replyErr(s.from, s.query, refusal)
+	}
+	r.stash = nil
+	if err != nil {
+		return
+	}
+	if len(r.renegades) == 0 {
+		r.life = Discarded
+		return
+	}
+	r.startRepropose()
+}
+
+// resetFold replaces the fold with one that holds nothing, keeping its Lamport clock: the
+// peer's next deltas must not reuse the ids of those it created in the copy it drops (a
+// replica holding one of those takes the new delta for it, and the new event is lost).
+func (r *Replica) resetFold() {
+	c := r.fold.Clock()
+	r.fold = r.newFold()
+	r.fold.Witness(c)
+}

@@ -1,0 +1,273 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/errs"
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/gc"
+	"github.com/legion-go/legion/lattice"
+)
+
+// Spec is what a fold needs of a kind (package actor's Kind).
+type Spec[S, E, O proto.Message] struct {
+	Name     string
+	Behavior lattice.Behavior[S, E, O]
+	Initial  func() S
+	// Query, if not nil, answers a query (an E) from a state it must not modify.
+	Query func(state S, query E) (O, error)
+}
+
+// typedFold implements Fold for one kind.
+type typedFold[S, E, O proto.Message] struct {
+	k  *Spec[S, E, O]
+	st *lattice.State[S, E, O]
+	cs wire.Codec[S]
+	ce wire.Codec[E]
+}
+
+// NewFold returns an empty fold of the kind k for the partition origin on self.
+func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattice.Peer) Fold {
+	return &typedFold[S, E, O]{k: k, st: lattice.NewJoiner(k.Behavior, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E]()}
+}
+
+// ProtoCodec is the protobuf codec of M.
+func ProtoCodec[M proto.Message]() wire.Codec[M] {
+	return wire.Codec[M]{
+		Encode: func(m M) ([]byte, error) { return proto.Marshal(m) },
+		Decode: func(b []byte) (M, error) {
+			var m M
+			m = m.ProtoReflect().New().Interface().(M)
+			return m, proto.Unmarshal(b, m)
+		},
+	}
+}
+
+func (f *typedFold[S, E, O]) State() FoldState {
+	inf := f.st.Infimum()
+	return FoldState{HasBase: f.st.HasBase(), Base: f.st.Base(), Pending: f.st.Len(),
+		Participant: f.st.Participant(), Retired: f.st.Retired(), Participants: inf.Participants}
+}
+
+func (f *typedFold[S, E, O]) Top() []lattice.Peer { return f.st.Participants() }
+
+func (f *typedFold[S, E, O]) Genesis(participants []lattice.Peer) {
+	c := f.st.Clock()
+	f.st = lattice.New(f.k.Behavior, f.st.Origin(), f.st.Self(), participants, f.k.Initial())
+	f.st.Witness(c)
+}
+
+func (f *typedFold[S, E, O]) Clock() uint64 { return f.st.Clock() }
+
+func (f *typedFold[S, E, O]) Witness(c uint64) { f.st.Witness(c) }
+
+func (f *typedFold[S, E, O]) Restore(m *wire.Snapshot) error {
+	snap, err := wire.ToSnapshot(m, f.cs, f.ce)
+	if err != nil {
+		return err
+	}
+	if snap.Origin != f.st.Origin() {
+		return fmt.Errorf("actor: stored replica of %q found under %q", snap.Origin, f.st.Origin())
+	}
+	c := f.st.Clock()
+	f.st = lattice.Restore(f.k.Behavior, f.st.Self(), snap)
+	f.st.Witness(c)
+	return nil
+}
+
+// event decodes and logs a new event. A payload that does not decode is errs.BadPayload;
+// an event Apply rejects is logged as an Error delta and returned as *RejectedError.
+func (f *typedFold[S, E, O]) Event(b []byte, time int64, req string) (lattice.EventID, []byte, error) {
+	e, err := f.ce.Decode(b)
+	if err != nil {
+		return lattice.EventID{}, nil, fmt.Errorf("%w: %v", errs.BadPayload, err)
+	}
+	id, out, err := f.st.Request(e, time, req)
+	if err != nil {
+		var ae *lattice.ApplyError
+		if errors.As(err, &ae) {
+			return id, nil, &errs.Rejected{Msg: ae.Msg, Panic: ae.Panic}
+		}
+		return id, nil, err
+	}
+	ob, err := proto.Marshal(out)
+	if err != nil {
+		return id, nil, fmt.Errorf("actor: encode output: %w", err)
+	}
+	return id, ob, nil
+}
+
+func (f *typedFold[S, E, O]) Query(b []byte, stable bool) (out []byte, err error) {
+	if f.k.Query == nil {
+		return nil, fmt.Errorf("%w: kind %q has no Query", errs.BadPayload, f.k.Name)
+	}
+	q, err := f.ce.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errs.BadPayload, err)
+	}
+	s := f.st.Projection()
+	if stable {
+		s = f.st.Infimum().Value
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &errs.Rejected{Msg: fmt.Sprint(r), Panic: true}
+		}
+	}()
+	o, err := f.k.Query(s, q)
+	if err != nil {
+		return nil, &errs.Rejected{Msg: err.Error()}
+	}
+	return proto.Marshal(o)
+}
+
+func (f *typedFold[S, E, O]) Propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error) {
+	return f.st.Propose(kind, p)
+}
+
+func (f *typedFold[S, E, O]) Diff(to lattice.Peer) (*wire.Diff, bool, error) {
+	// Encoded straight from the log: no intermediate copy of the entries and ack sets.
+	return wire.DiffOf(f.st, to, f.ce)
+}
+
+func (f *typedFold[S, E, O]) Snapshot(withPending bool) (*wire.Snapshot, error) {
+	// Encoded straight from the state: no deep copy (nor clone of the user's state) first.
+	return wire.SnapshotOf(f.st, withPending, f.cs, f.ce)
+}
+
+func (f *typedFold[S, E, O]) ApplyDiff(m *wire.Diff) (Report, error) {
+	d, err := wire.ToDiff(m, f.ce)
+	if err != nil {
+		return Report{}, err
+	}
+	r, err := f.st.ApplyDiff(d)
+	return f.report(r), err
+}
+
+func (f *typedFold[S, E, O]) Merge(m *wire.Snapshot) (Report, error) {
+	snap, err := wire.ToSnapshot(m, f.cs, f.ce)
+	if err != nil {
+		return Report{}, err
+	}
+	r, err := f.st.Merge(snap)
+	return f.report(r), err
+}
+
+func (f *typedFold[S, E, O]) report(r lattice.Report[E]) Report {
+	out := Report{Added: len(r.Added)}
+	for _, id := range r.Added {
+		if !slices.Contains(out.Creators, id.Peer) {
+			out.Creators = append(out.Creators, id.Peer)
+		}
+	}
+	for _, e := range r.Renegades {
+		if e.Delta.Kind != lattice.Event {
+			continue
+		}
+		b, err := f.ce.Encode(e.Delta.Event)
+		if err != nil {
+			continue
+		}
+		out.Renegades = append(out.Renegades, lattice.Entry[[]byte]{ID: e.ID,
+			Delta: lattice.Delta[[]byte]{Kind: e.Delta.Kind, Event: b, Time: e.Delta.Time, Req: e.Delta.Req}})
+	}
+	return out
+}
+
+func (f *typedFold[S, E, O]) Acknowledge() int { return f.st.Acknowledge() }
+
+func (f *typedFold[S, E, O]) Reduce() []Folded {
+	fs := f.st.Reduce()
+	out := make([]Folded, len(fs))
+	// The outputs are marshalled into one array, each capped so that none can grow into
+	// the next: one allocation per reduce instead of one per output.
+	size := 0
+	for i := range fs {
+		if x := &fs[i]; x.Kind == lattice.Event && x.Err == nil {
+			size += proto.Size(x.Output)
+		}
+	}
+	buf := make([]byte, 0, size)
+	for i := range fs {
+		x := &fs[i]
+		out[i] = Folded{ID: x.ID, Kind: x.Kind, Req: x.Req, Err: x.Err}
+		if x.Kind != lattice.Event || x.Err != nil {
+			continue
+		}
+		start := len(buf)
+		b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, x.Output)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		buf = b
+		out[i].Out = buf[start:len(buf):len(buf)]
+	}
+	return out
+}
+
+func (f *typedFold[S, E, O]) EncodeEntry(i int) (lattice.EventID, []byte, error) {
+	e := &f.st.Pending()[i]
+	b, err := wire.MarshalEntry(e, f.ce)
+	return e.ID, b, err
+}
+
+func (f *typedFold[S, E, O]) SelfAcked(i int) bool {
+	return f.st.Pending()[i].Acked(f.st.Self())
+}
+
+func (f *typedFold[S, E, O]) Owed() []lattice.Owed { return f.st.Owed() }
+
+func (f *typedFold[S, E, O]) OwnAckedElsewhere() bool {
+	self := f.st.Self()
+	for _, e := range f.st.Pending() {
+		if e.ID.Peer == self && len(e.Acks) < 2 {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *typedFold[S, E, O]) GCReplica(kind, key string, lastAdvance time.Time) gc.Replica {
+	return gc.ReplicaOf(f.st, kind, key, lastAdvance)
+}
+
+func (f *typedFold[S, E, O]) Forks(m *wire.Snapshot) (forked, dropsOwn bool) {
+	in := m.GetInfimum()
+	if !in.GetHasBase() {
+		return false, false
+	}
+	inf := lattice.Infimum[S]{ID: wire.ToID(in.GetId()), Digest: in.GetDigest(), Lineage: in.GetLineage(),
+		Participants: []lattice.Peer{}}
+	return f.st.Forks(inf), f.st.Wins(inf)
+}
+
+func (f *typedFold[S, E, O]) OwnEvents() []lattice.Entry[[]byte] {
+	var own []lattice.Entry[E]
+	for _, e := range f.st.Pending() {
+		if e.ID.Peer == f.st.Self() && e.Delta.Kind == lattice.Event {
+			own = append(own, e)
+		}
+	}
+	return f.report(lattice.Report[E]{Renegades: own}).Renegades
+}
+
+func (f *typedFold[S, E, O]) IDs(dst []lattice.EventID) []lattice.EventID {
+	for _, e := range f.st.Pending() {
+		dst = append(dst, e.ID)
+	}
+	return dst
+}
+
+// knowsMore reports whether this replica knows something the sender of d did not: a
+// higher infimum, which lets the sender fold (and drop) what it still holds. Then the
+// sender should hear back even if d brought nothing new here. (Acks a replica lacks reach
+// it with the next diff of a replica that has them, or by anti-entropy.)
+func (f *typedFold[S, E, O]) KnowsMore(d *wire.Diff) bool {
+	return f.st.Base().ID.Compare(wire.ToID(d.GetBaseId())) > 0
+}
