@@ -76,12 +76,14 @@ type server struct {
 	membership nodeconf.Provider
 	ln         net.Listener
 	http       *http.Server
+	// stopTimeout bounds run's shutdown (-stop-timeout).
+	stopTimeout time.Duration
 }
 
 // openServer opens the store, binds the HTTP listener (the node publishes its address
 // in its membership metadata) and starts the node.
 func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *server, err error) {
-	s := &server{}
+	s := &server{stopTimeout: o.StopTimeout}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -131,7 +133,7 @@ func (s *server) run(ctx context.Context, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "node: http: %v\n", err)
 		status = exitFailed
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), s.stopTimeout)
 	defer cancel()
 	s.http.Shutdown(shutdown)
 	if err := s.node.Stop(shutdown); err != nil {

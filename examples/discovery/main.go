@@ -153,7 +153,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		status = exitFailed
 	}
 	fmt.Fprintln(stdout, "shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), o.StopTimeout)
 	defer cancel()
 	srv.Shutdown(shutdown) // lets the requests in flight finish; Serve returns
 	if err := node.Stop(shutdown); err != nil {

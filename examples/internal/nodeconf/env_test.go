@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvName(t *testing.T) {
@@ -52,14 +53,15 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestNodeValidate(t *testing.T) {
-	ok := Node{Name: "n1", MaxConns: 1}
+	ok := Node{Name: "n1", MaxConns: 1, StopTimeout: time.Second}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for name, bad := range map[string]Node{
-		"no name":          {MaxConns: 1},
-		"no connections":   {Name: "n1"},
-		"consul and seeds": {Name: "n1", MaxConns: 1, Consul: "127.0.0.1:8500", Seeds: "127.0.0.1:7946"},
+		"no name":          {MaxConns: 1, StopTimeout: time.Second},
+		"no connections":   {Name: "n1", StopTimeout: time.Second},
+		"no stop timeout":  {Name: "n1", MaxConns: 1},
+		"consul and seeds": {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", Seeds: "127.0.0.1:7946"},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: valid", name)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/discovery/consul"
@@ -34,8 +35,16 @@ type Node struct {
 	Seeds           string // -seeds: comma-separated gossip addresses to join
 	Consul          string // -consul: a Consul agent's address; membership through Consul instead of gossip
 
+	// StopTimeout is -stop-timeout: how long a node told to stop (SIGTERM) may take to
+	// finish the HTTP requests in flight, hand its replicas over (actor.Node.Stop) and
+	// leave. An orchestrator's grace period before it kills the process must be longer.
+	StopTimeout time.Duration
+
 	Verbose bool // -v: log at info level
 }
+
+// DefaultStopTimeout is -stop-timeout's default.
+const DefaultStopTimeout = 15 * time.Second
 
 // Register defines Node's flags on fs, with their defaults.
 func (n *Node) Register(fs *flag.FlagSet) {
@@ -50,6 +59,7 @@ func (n *Node) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.GossipAdvertise, "gossip-advertise", "", "IP[:port] other members reach gossip at, when not the bound one (empty: the bound address)")
 	fs.StringVar(&n.Seeds, "seeds", "", "comma-separated gossip addresses (host:port; a DNS name stands for all its addresses) of members to join (empty: wait to be joined)")
 	fs.StringVar(&n.Consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	fs.DurationVar(&n.StopTimeout, "stop-timeout", DefaultStopTimeout, "how long a stopping node (SIGTERM) may take to finish requests, hand its replicas over and leave; keep an orchestrator's grace period longer")
 	fs.BoolVar(&n.Verbose, "v", false, "log at info level (default: warnings and errors only)")
 }
 
@@ -61,6 +71,8 @@ func (n Node) Validate() error {
 		return errors.New("-name is required")
 	case n.MaxConns < 1:
 		return fmt.Errorf("-max-conns %d: want at least 1", n.MaxConns)
+	case n.StopTimeout <= 0:
+		return fmt.Errorf("-stop-timeout %v: want a positive duration", n.StopTimeout)
 	case n.Consul != "" && (n.Seeds != "" || n.GossipAdvertise != ""):
 		return errors.New("-consul: membership through Consul takes no -seeds or -gossip-advertise")
 	}

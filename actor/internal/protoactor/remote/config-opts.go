@@ -68,3 +68,11 @@ func WithKinds(kinds ...*Kind) ConfigOption {
 		}
 	}
 }
+
+// WithMaxMessageBytes sets the largest gRPC message the server receives and the writers
+// send (Legion patch).
+func WithMaxMessageBytes(n int) ConfigOption {
+	return func(config *Config) {
+		config.MaxMessageBytes = n
+	}
+}

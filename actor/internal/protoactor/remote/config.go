@@ -17,6 +17,7 @@ func defaultConfig() *Config {
 		EndpointManagerQueueSize: 1000000,
 		Kinds:                    make(map[string]*actor.Props),
 		MaxRetryCount:            5,
+		MaxMessageBytes:          DefaultMaxMessageBytes,
 	}
 }
 
@@ -56,4 +57,11 @@ type Config struct {
 	EndpointManagerQueueSize int
 	Kinds                    map[string]*actor.Props
 	MaxRetryCount            int
+	// Legion patch: MaxMessageBytes is the largest gRPC message the server receives; an
+	// endpoint writer splits what it sends into batches below it, and drops (with a log
+	// line) a single message that cannot fit.
+	MaxMessageBytes int
 }
+
+// DefaultMaxMessageBytes is gRPC's own default receive limit.
+const DefaultMaxMessageBytes = 4 << 20

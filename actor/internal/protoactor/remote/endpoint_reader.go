@@ -2,9 +2,12 @@ package remote
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/protoactor/actor"
@@ -16,17 +19,16 @@ type endpointReader struct {
 	remote    *Remote
 }
 
-func (s *endpointReader) mustEmbedUnimplementedRemotingServer() {
-	// TODO implement me
-	panic("implement me")
-}
+func (s *endpointReader) mustEmbedUnimplementedRemotingServer() {}
 
+// Legion patch: these two panicked ("implement me"), and gRPC does not recover a
+// handler's panic: one request killed the process. They answer Unimplemented.
 func (s *endpointReader) ListProcesses(ctx context.Context, request *ListProcessesRequest) (*ListProcessesResponse, error) {
-	panic("implement me")
+	return nil, status.Error(codes.Unimplemented, "ListProcesses is not implemented")
 }
 
 func (s *endpointReader) GetProcessDiagnostics(ctx context.Context, request *GetProcessDiagnosticsRequest) (*GetProcessDiagnosticsResponse, error) {
-	panic("implement me")
+	return nil, status.Error(codes.Unimplemented, "GetProcessDiagnostics is not implemented")
 }
 
 func newEndpointReader(r *Remote) *endpointReader {
@@ -119,96 +121,121 @@ func (s *endpointReader) OnConnectRequest(stream Remoting_ReceiveServer, c *Conn
 	return false, nil
 }
 
+// Legion patch: onMessageBatch trusted the batch: an envelope's target, sender, type or
+// serializer index out of range, or an unknown type name, panicked on the gRPC goroutine
+// (which kills the process); a system message (Stop, Watch, Terminated, ...) or a
+// PoisonPill acted on any local actor, and a target or a Terminated naming another
+// address made this node dial it. Each envelope is now checked on its own: a bad one is
+// dropped (counted, and logged once per batch), and the others are delivered.
 func (s *endpointReader) onMessageBatch(m *MessageBatch) error {
-	var (
-		sender *actor.PID
-		target *actor.PID
-	)
-
+	dropped, first := 0, error(nil)
 	for _, envelope := range m.Envelopes {
-		data := envelope.MessageData
-
-		sender = deserializeSender(sender, envelope.Sender, envelope.SenderRequestId, m.Senders)
-		target = deserializeTarget(target, envelope.Target, envelope.TargetRequestId, m.Targets)
-		if target == nil {
-			s.remote.Logger().Error("EndpointReader received message with unknown target", slog.Int("target", int(envelope.Target)), slog.Int("targetRequestId", int(envelope.TargetRequestId)))
-			return errors.New("unknown target")
-		}
-
-		message, err := Deserialize(data, m.TypeNames[envelope.TypeId], envelope.SerializerId)
-		if err != nil {
-			s.remote.Logger().Error("EndpointReader failed to deserialize", slog.Any("error", err))
-			return err
-		}
-
-		// translate from on-the-wire representation to in-process representation
-		// this only applies to root level messages, and never on nested child messages
-		if v, ok := message.(RootSerialized); ok {
-			message, err = v.Deserialize()
-			if err != nil {
-				s.remote.Logger().Error("EndpointReader failed to deserialize", slog.Any("error", err))
-				return err
+		if err := s.deliver(m, envelope); err != nil {
+			if dropped++; first == nil {
+				first = err
 			}
 		}
-
-		switch msg := message.(type) {
-		case *actor.Terminated:
-			rt := &remoteTerminate{
-				Watchee: msg.Who,
-				Watcher: target,
-			}
-			s.remote.edpManager.remoteTerminate(rt)
-		case actor.SystemMessage:
-			ref, _ := s.remote.actorSystem.ProcessRegistry.GetLocal(target.Id)
-			ref.SendSystemMessage(target, msg)
-		default:
-			var header map[string]string
-
-			// fast path
-			if sender == nil && envelope.MessageHeader == nil {
-				s.remote.actorSystem.Root.Send(target, message)
-				continue
-			}
-
-			// slow path
-			if envelope.MessageHeader != nil {
-				header = envelope.MessageHeader.HeaderData
-			}
-			localEnvelope := &actor.MessageEnvelope{
-				Header:  header,
-				Message: message,
-				Sender:  sender,
-			}
-			s.remote.actorSystem.Root.Send(target, localEnvelope)
-		}
+	}
+	if dropped > 0 {
+		s.remote.Logger().Warn("EndpointReader dropped messages", slog.Int("dropped", dropped),
+			slog.Int("envelopes", len(m.Envelopes)), slog.Any("error", first))
 	}
 	return nil
 }
 
-func deserializeSender(pid *actor.PID, index int32, requestId uint32, arr []*actor.PID) *actor.PID {
-	if index == 0 {
-		pid = nil
-	} else {
-		pid = arr[index-1]
+// errBadEnvelope wraps every reason an envelope is dropped.
+var errBadEnvelope = errors.New("remote: bad envelope")
 
-		// if request id is used. make sure to clone the PID first, so we don't corrupt the lookup
-		if requestId > 0 {
-			pid, _ = proto.Clone(pid).(*actor.PID)
-			pid.RequestId = requestId
+// deliver checks one envelope and delivers its message to its local target. A panic in
+// decoding (a serializer's bug on hostile bytes) drops the envelope too.
+func (s *endpointReader) deliver(m *MessageBatch, envelope *MessageEnvelope) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: panic: %v", errBadEnvelope, r)
+		}
+	}()
+	if envelope == nil {
+		return fmt.Errorf("%w: nil", errBadEnvelope)
+	}
+	sender, ok := deserializeSender(envelope.Sender, envelope.SenderRequestId, m.Senders)
+	if !ok {
+		return fmt.Errorf("%w: sender %d of %d", errBadEnvelope, envelope.Sender, len(m.Senders))
+	}
+	target, ok := deserializeTarget(envelope.Target, envelope.TargetRequestId, m.Targets)
+	if !ok {
+		return fmt.Errorf("%w: target %d of %d", errBadEnvelope, envelope.Target, len(m.Targets))
+	}
+	if target.Address != s.remote.actorSystem.Address() {
+		return fmt.Errorf("%w: target address %q is not this node's", errBadEnvelope, target.Address)
+	}
+	if envelope.TypeId < 0 || int(envelope.TypeId) >= len(m.TypeNames) {
+		return fmt.Errorf("%w: type %d of %d", errBadEnvelope, envelope.TypeId, len(m.TypeNames))
+	}
+	message, err := Deserialize(envelope.MessageData, m.TypeNames[envelope.TypeId], envelope.SerializerId)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadEnvelope, err)
+	}
+
+	// translate from on-the-wire representation to in-process representation
+	// this only applies to root level messages, and never on nested child messages
+	if v, ok := message.(RootSerialized); ok {
+		if message, err = v.Deserialize(); err != nil {
+			return fmt.Errorf("%w: %w", errBadEnvelope, err)
 		}
 	}
-	return pid
+
+	switch message.(type) {
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+		// Lifecycle messages are not taken from the network: Legion sends none across
+		// nodes, and one names any local actor to stop, watch or restart.
+		return fmt.Errorf("%w: lifecycle message %T", errBadEnvelope, message)
+	}
+	// fast path
+	if sender == nil && envelope.MessageHeader == nil {
+		s.remote.actorSystem.Root.Send(target, message)
+		return nil
+	}
+
+	// slow path
+	var header map[string]string
+	if envelope.MessageHeader != nil {
+		header = envelope.MessageHeader.HeaderData
+	}
+	s.remote.actorSystem.Root.Send(target, &actor.MessageEnvelope{
+		Header:  header,
+		Message: message,
+		Sender:  sender,
+	})
+	return nil
 }
 
-func deserializeTarget(pid *actor.PID, index int32, requestId uint32, arr []*actor.PID) *actor.PID {
-	pid = arr[index]
+// deserializeSender returns the envelope's sender (nil for index 0) and whether the index
+// names one.
+func deserializeSender(index int32, requestId uint32, arr []*actor.PID) (*actor.PID, bool) {
+	if index == 0 {
+		return nil, true
+	}
+	if index < 0 || int(index) > len(arr) || arr[index-1] == nil {
+		return nil, false
+	}
+	return withRequestID(arr[index-1], requestId), true
+}
 
-	// if request id is used. make sure to clone the PID first, so we don't corrupt the lookup
+// deserializeTarget returns the envelope's target and whether the index names one.
+func deserializeTarget(index int32, requestId uint32, arr []*actor.PID) (*actor.PID, bool) {
+	if index < 0 || int(index) >= len(arr) || arr[index] == nil {
+		return nil, false
+	}
+	return withRequestID(arr[index], requestId), true
+}
+
+// withRequestID returns pid with its request id set; if one is used, on a clone, so as
+// not to corrupt the batch's lookup table.
+func withRequestID(pid *actor.PID, requestId uint32) *actor.PID {
 	if requestId > 0 {
 		pid, _ = proto.Clone(pid).(*actor.PID)
 		pid.RequestId = requestId
 	}
-
 	return pid
 }
 

@@ -154,27 +154,15 @@ func (state *endpointWriter) initializeInternal() error {
 	return nil
 }
 
+// Legion patch: sendEnvelopes sent the whole mailbox batch (up to
+// EndpointWriterBatchSize messages) as one gRPC message, however large: past the
+// receiver's limit gRPC reset the stream and every message in it was lost. It now sends
+// batches below Config.MaxMessageBytes, and drops (logged; a request's sender gets a
+// dead-letter response) a single message that cannot fit in one.
 func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context) {
-	envelopes := make([]*MessageEnvelope, 0)
-
-	// type name uniqueness map name string to type index
-	typeNames := make(map[string]int32)
-	typeNamesArr := make([]string, 0)
-
-	targetNames := make(map[string]int32)
-	targetNamesArr := make([]*actor.PID, 0)
-
-	senderNames := make(map[string]int32)
-	senderNamesArr := make([]*actor.PID, 0)
-
-	var (
-		header       *MessageHeader
-		typeID       int32
-		targetID     int32
-		senderID     int32
-		serializerID int32
-	)
-
+	var b outgoingBatch
+	b.reset()
+	budget := state.config.MaxMessageBytes - batchSlack
 	for _, tmp := range msg {
 		switch unwrapped := tmp.(type) {
 		case *EndpointTerminatedEvent, EndpointTerminatedEvent:
@@ -186,17 +174,12 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 		rd, _ := tmp.(*remoteDeliver)
 
 		if state.stream == nil { // not connected yet since first connection attempt failed and we are waiting for the retry
-			if rd.sender != nil {
-				state.remote.actorSystem.Root.Send(rd.sender, &actor.DeadLetterResponse{Target: rd.target})
-			} else {
-				state.remote.actorSystem.EventStream.Publish(&actor.DeadLetterEvent{Message: rd.message, Sender: rd.sender, PID: rd.target})
-			}
+			state.deadLetter(rd)
 			continue
 		}
 
-		if rd.header == nil || rd.header.Length() == 0 {
-			header = nil
-		} else {
+		var header *MessageHeader
+		if rd.header != nil && rd.header.Length() > 0 {
 			header = &MessageHeader{
 				HeaderData: rd.header.ToMap(),
 			}
@@ -214,52 +197,129 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 			}
 		}
 
-		bytes, typeName, err := Serialize(message, serializerID)
+		// Always the protobuf serializer (0), as upstream: rd.serializerID is -1.
+		bytes, typeName, err := Serialize(message, 0)
 		if err != nil {
 			state.remote.Logger().Error("EndpointWriter failed to serialize message", slog.String("address", state.address), slog.Any("error", err), slog.Any("message", message))
 			continue
 		}
-		typeID, typeNamesArr = addToLookup(typeNames, typeName, typeNamesArr)
-		targetID, targetNamesArr = addToTargetLookup(targetNames, rd.target, targetNamesArr)
-		targetRequestID := rd.target.RequestId
-
-		senderID, senderNamesArr = addToSenderLookup(senderNames, rd.sender, senderNamesArr)
-		senderRequestID := uint32(0)
-		if rd.sender != nil {
-			senderRequestID = rd.sender.RequestId
+		size := envelopeSize(bytes, typeName, header, rd)
+		if size > budget {
+			state.remote.Logger().Error("EndpointWriter dropped a message over the size limit", slog.String("address", state.address),
+				slog.String("type", typeName), slog.Int("bytes", size), slog.Int("limit", budget))
+			state.deadLetter(rd)
+			continue
 		}
-
-		envelopes = append(envelopes, &MessageEnvelope{
-			MessageHeader:   header,
-			MessageData:     bytes,
-			Sender:          senderID,
-			Target:          targetID,
-			TypeId:          typeID,
-			SerializerId:    serializerID,
-			TargetRequestId: targetRequestID,
-			SenderRequestId: senderRequestID,
-		})
+		if b.size+size > budget {
+			if !state.send(&b, ctx) {
+				return
+			}
+		}
+		b.add(rd, header, bytes, typeName, size)
 	}
+	state.send(&b, ctx)
+}
 
-	if len(envelopes) == 0 {
-		return
+// batchSlack is what a gRPC message holds besides its envelopes' estimated sizes
+// (envelopeSize counts every part of an envelope generously).
+const batchSlack = 4 << 10
+
+// envelopeSize bounds what one message adds to a MessageBatch: its bytes, header, type
+// name, target and sender (counted in full even when the batch already names them).
+func envelopeSize(bytes []byte, typeName string, header *MessageHeader, rd *remoteDeliver) int {
+	size := len(bytes) + len(typeName) + 64
+	if header != nil {
+		for k, v := range header.HeaderData {
+			size += len(k) + len(v) + 8
+		}
 	}
+	for _, pid := range []*actor.PID{rd.target, rd.sender} {
+		if pid != nil {
+			size += len(pid.Address) + len(pid.Id) + 16
+		}
+	}
+	return size
+}
 
+// deadLetter reports an undeliverable message: to its sender if it has one, else to the
+// dead-letter stream.
+func (state *endpointWriter) deadLetter(rd *remoteDeliver) {
+	if rd.sender != nil {
+		state.remote.actorSystem.Root.Send(rd.sender, &actor.DeadLetterResponse{Target: rd.target})
+	} else {
+		state.remote.actorSystem.EventStream.Publish(&actor.DeadLetterEvent{Message: rd.message, Sender: rd.sender, PID: rd.target})
+	}
+}
+
+// send sends b, if it holds anything, and empties it. It reports whether the stream took
+// it; if not, the writer stashes its mailbox batch and stops.
+func (state *endpointWriter) send(b *outgoingBatch, ctx actor.Context) bool {
+	if len(b.envelopes) == 0 {
+		return true
+	}
 	err := state.stream.Send(&RemoteMessage{
 		MessageType: &RemoteMessage_MessageBatch{
 			MessageBatch: &MessageBatch{
-				TypeNames: typeNamesArr,
-				Targets:   targetNamesArr,
-				Senders:   senderNamesArr,
-				Envelopes: envelopes,
+				TypeNames: b.typeNamesArr,
+				Targets:   b.targetNamesArr,
+				Senders:   b.senderNamesArr,
+				Envelopes: b.envelopes,
 			},
 		},
 	})
+	b.reset()
 	if err != nil {
 		ctx.Stash()
 		state.remote.Logger().Debug("gRPC Failed to send", slog.String("address", state.address), slog.Any("error", err))
 		ctx.Stop(ctx.Self())
+		return false
 	}
+	return true
+}
+
+// outgoingBatch is one MessageBatch being built, with its lookup tables.
+type outgoingBatch struct {
+	envelopes []*MessageEnvelope
+	size      int
+
+	// type name uniqueness map name string to type index
+	typeNames    map[string]int32
+	typeNamesArr []string
+
+	targetNames    map[string]int32
+	targetNamesArr []*actor.PID
+
+	senderNames    map[string]int32
+	senderNamesArr []*actor.PID
+}
+
+func (b *outgoingBatch) reset() {
+	*b = outgoingBatch{typeNames: map[string]int32{}, targetNames: map[string]int32{}, senderNames: map[string]int32{}}
+}
+
+func (b *outgoingBatch) add(rd *remoteDeliver, header *MessageHeader, bytes []byte, typeName string, size int) {
+	var typeID, targetID, senderID int32
+	typeID, b.typeNamesArr = addToLookup(b.typeNames, typeName, b.typeNamesArr)
+	targetID, b.targetNamesArr = addToTargetLookup(b.targetNames, rd.target, b.targetNamesArr)
+	targetRequestID := rd.target.RequestId
+
+	senderID, b.senderNamesArr = addToSenderLookup(b.senderNames, rd.sender, b.senderNamesArr)
+	senderRequestID := uint32(0)
+	if rd.sender != nil {
+		senderRequestID = rd.sender.RequestId
+	}
+
+	b.envelopes = append(b.envelopes, &MessageEnvelope{
+		MessageHeader:   header,
+		MessageData:     bytes,
+		Sender:          senderID,
+		Target:          targetID,
+		TypeId:          typeID,
+		SerializerId:    0,
+		TargetRequestId: targetRequestID,
+		SenderRequestId: senderRequestID,
+	})
+	b.size += size
 }
 
 func addToLookup(m map[string]int32, name string, a []string) (int32, []string) {

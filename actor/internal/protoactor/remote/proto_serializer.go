@@ -27,11 +27,15 @@ func (p *protoSerializer) Serialize(msg interface{}) ([]byte, error) {
 }
 
 func (p *protoSerializer) Deserialize(typeName string, bytes []byte) (interface{}, error) {
-	n, _ := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typeName))
+	// Legion patch: an unknown type name (from the network) was a nil dereference.
+	n, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typeName))
+	if err != nil {
+		return nil, fmt.Errorf("remote: message type %q: %w", typeName, err)
+	}
 
 	pm := n.New().Interface()
 
-	err := proto.Unmarshal(bytes, pm)
+	err = proto.Unmarshal(bytes, pm)
 	return pm, err
 }
 

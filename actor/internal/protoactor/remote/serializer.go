@@ -1,5 +1,7 @@
 package remote
 
+import "fmt"
+
 var (
 	DefaultSerializerID int32
 	serializers         []Serializer
@@ -32,7 +34,11 @@ func Serialize(message interface{}, serializerID int32) ([]byte, string, error) 
 	return res, typeName, nil
 }
 
+// Legion patch: a serializer id from the network out of range panicked.
 func Deserialize(message []byte, typeName string, serializerID int32) (interface{}, error) {
+	if serializerID < 0 || int(serializerID) >= len(serializers) {
+		return nil, fmt.Errorf("remote: unknown serializer %d", serializerID)
+	}
 	return serializers[serializerID].Deserialize(typeName, message)
 }
 

@@ -86,7 +86,16 @@ func (r *Remote) Start() {
 	r.edpManager = newEndpointManager(r)
 	r.edpManager.start()
 
-	r.s = grpc.NewServer(r.config.ServerOptions...)
+	// Legion patch: gRPC does not recover a handler's panic (the process dies); the
+	// interceptors turn one into an Internal error for that call or stream, logged. The
+	// received message size limit is the one the endpoint writers split their batches
+	// under (Config.MaxMessageBytes).
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(r.recoverUnary),
+		grpc.ChainStreamInterceptor(r.recoverStream),
+		grpc.MaxRecvMsgSize(r.config.MaxMessageBytes),
+	}, r.config.ServerOptions...)
+	r.s = grpc.NewServer(opts...)
 	r.edpReader = newEndpointReader(r)
 	RegisterRemotingServer(r.s, r.edpReader)
 	r.Logger().Info("Starting Proto.Actor server", slog.String("address", address))
