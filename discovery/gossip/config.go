@@ -1,9 +1,12 @@
 package gossip
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/legion-go/legion/discovery"
@@ -60,6 +63,22 @@ type Config struct {
 	// LeaveTimeout bounds how long Stop waits for its leave message to go
 	// out. Default 1s.
 	LeaveTimeout time.Duration
+	// SecretKey, if set, encrypts and authenticates every gossip message
+	// (memberlist's AES-GCM keyring): 16, 24 or 32 bytes, the same on every
+	// member. A member without it, or with another, can neither join nor be
+	// read, and what it sends is dropped. Empty (the default): gossip is in the
+	// clear, and anyone who reaches the port can read membership and forge it;
+	// set a key whenever the port is reachable from beyond the cluster's hosts.
+	SecretKey []byte
+	// SecretKeyFile, if set, names a file holding SecretKey in base64 (as
+	// `openssl rand -base64 32` prints it; surrounding white space is
+	// ignored), read by [New]. At most one of SecretKey and SecretKeyFile.
+	SecretKeyFile string
+	// Label, if set, is sent with every gossip message, and a member drops
+	// messages with another label or none: it keeps clusters that share a
+	// network apart. It is no authentication (see SecretKey); with a key, it is
+	// authenticated with each message. At most 255 bytes. Default empty.
+	Label string
 	// Logger receives the provider's and memberlist's logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -128,6 +147,15 @@ func (c Config) validate() error {
 			return bad("seed %q: %v", s, err)
 		}
 	}
+	if c.SecretKeyFile != "" && len(c.SecretKey) > 0 {
+		return bad("both SecretKey and SecretKeyFile are set")
+	}
+	if n := len(c.SecretKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		return bad("SecretKey is %d bytes, want 16, 24 or 32", n)
+	}
+	if len(c.Label) > 255 {
+		return bad("Label is %d bytes, at most 255", len(c.Label))
+	}
 	switch {
 	case c.ProbeInterval <= 0 || c.GossipInterval <= 0 || c.PushPullInterval <= 0 ||
 		c.TCPTimeout <= 0 || c.RejoinInterval <= 0 || c.LeaveTimeout <= 0:
@@ -138,4 +166,17 @@ func (c Config) validate() error {
 		return bad("SuspicionMult and SuspicionMaxTimeoutMult must be at least 1")
 	}
 	return nil
+}
+
+// readKey returns the key SecretKeyFile holds.
+func readKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gossip: SecretKeyFile: %v", discovery.ErrInvalidConfig, err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: gossip: SecretKeyFile %s: not base64: %v", discovery.ErrInvalidConfig, path, err)
+	}
+	return key, nil
 }

@@ -44,7 +44,18 @@ func New(cfg Config) (*Provider, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.SecretKeyFile != "" {
+		key, err := readKey(cfg.SecretKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.SecretKey, cfg.SecretKeyFile = key, ""
+		if err := cfg.validate(); err != nil {
+			return nil, err
+		}
+	}
 	cfg.Seeds = slices.Clone(cfg.Seeds)
+	cfg.SecretKey = slices.Clone(cfg.SecretKey)
 	return &Provider{cfg: cfg, feed: discovery.NewFeed(), done: make(chan struct{}), log: cfg.Logger}, nil
 }
 
@@ -79,7 +90,11 @@ func (p *Provider) Start(ctx context.Context, self discovery.Member) error {
 	p.started, p.ml, p.log = true, ml, log
 	local := ml.LocalNode()
 	p.addr = net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port)))
-	p.log.Info("gossip started", "addr", p.addr, "seeds", p.cfg.Seeds)
+	p.log.Info("gossip started", "addr", p.addr, "seeds", p.cfg.Seeds, "encrypted", len(p.cfg.SecretKey) > 0)
+	if ip := net.ParseIP(p.cfg.BindAddr); len(p.cfg.SecretKey) == 0 && !ip.IsLoopback() {
+		p.log.Warn("gossip is not encrypted on a non-loopback address: whoever reaches it can forge membership (set SecretKey)",
+			"bind", p.cfg.BindAddr)
+	}
 	seeds := slices.DeleteFunc(slices.Clone(p.cfg.Seeds), func(s string) bool { return s == p.addr })
 	p.seeded = len(seeds) > 0
 
@@ -112,6 +127,7 @@ func (p *Provider) memberlistConfig(name string, meta []byte, ev events, log *sl
 	c.SuspicionMult, c.SuspicionMaxTimeoutMult = p.cfg.SuspicionMult, p.cfg.SuspicionMaxTimeoutMult
 	c.GossipInterval, c.PushPullInterval = p.cfg.GossipInterval, p.cfg.PushPullInterval
 	c.TCPTimeout = p.cfg.TCPTimeout
+	c.SecretKey, c.Label = p.cfg.SecretKey, p.cfg.Label // verified both ways by default
 	c.Delegate = delegate{meta: meta}
 	c.Events = ev
 	c.Logger = newMemberlistLogger(log)
