@@ -30,6 +30,11 @@ type Config struct {
 	// ListenAddr bound, with the port it picked; then ListenAddr may not bind every
 	// interface (0.0.0.0, ::), an address no peer can dial.
 	AdvertiseAddr string
+	// TLS, if set, makes remoting mutual TLS: a node accepts connections only from nodes
+	// presenting a certificate signed by the cluster's CA, and checks the certificate of
+	// each node it connects to; a refused handshake is logged. Nil: plain text, for
+	// loopback or a network only the cluster's nodes reach. See TLSFiles.
+	TLS *TLSFiles
 	// Kinds are the kinds this node hosts. A node with no kinds is a client: it can call
 	// partitions but holds none.
 	Kinds []KindSpec
@@ -161,6 +166,11 @@ func (c Config) validate() error {
 	}
 	if err := c.validateAdvertise(host); err != nil {
 		return err
+	}
+	if c.TLS != nil {
+		if err := c.TLS.validate(); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for _, k := range c.Kinds {

@@ -21,13 +21,13 @@ import (
 	"github.com/legion-go/legion/discovery/memory"
 )
 
-// pair starts two nodes hosting plusKind with R = 2 on one in-memory registry, the first
-// logging to logs, and waits until each sees both. Both stop when the test ends.
-func pair(t *testing.T, logs *logCounts, configure func(i int, c *Config)) (a, b *Node) {
+// pair starts two nodes hosting plusKind with R = 2 on one in-memory registry (returned),
+// the first logging to logs, and waits until each sees both. Both stop when the test ends.
+func pair(t *testing.T, logs *logCounts, configure func(i int, c *Config)) (a, b *Node, reg *memory.Registry) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg := memory.NewRegistry()
+	reg = memory.NewRegistry()
 	nodes := make([]*Node, 2)
 	for i := range nodes {
 		cfg := Config{Name: fmt.Sprintf("n%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind},
@@ -54,7 +54,7 @@ func pair(t *testing.T, logs *logCounts, configure func(i int, c *Config)) (a, b
 			t.Fatal(err)
 		}
 	}
-	return nodes[0], nodes[1]
+	return nodes[0], nodes[1], reg
 }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -83,7 +83,7 @@ func eventually(t *testing.T, within time.Duration, cond func() error) {
 // the test binary.
 func TestHostileRemoting(t *testing.T) {
 	logs := &logCounts{n: map[string]int{}}
-	a, b := pair(t, logs, nil)
+	a, b, _ := pair(t, logs, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var want int64

@@ -18,7 +18,6 @@ import (
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"github.com/legion-go/legion/actor/internal/protoactor/remote"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/actor/internal/wire"
@@ -146,6 +145,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) startRemote() (err error) {
 	host, port, _ := net.SplitHostPort(n.cfg.ListenAddr)
 	p, _ := strconv.Atoi(port)
+	serverCreds, dialCreds, err := remoteCredentials(n.cfg)
+	if err != nil {
+		return err
+	}
 	logger := n.log
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return logger }))
 	// Only options every gRPC from the one go.mod requires to the newest has: no receive
@@ -153,9 +156,8 @@ func (n *Node) startRemote() (err error) {
 	// older versions is gone from newer ones; decision 0004).
 	n.remote = remote.NewRemote(n.system, remote.Configure(host, p,
 		remote.WithAdvertisedHost(n.cfg.AdvertiseAddr), // empty: the address bound
-		remote.WithServerOptions(grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))))
+		remote.WithServerOptions(serverCreds, grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
+		remote.WithDialOptions(dialCreds, grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))))
 	n.pool = newPool(64, 300)
 	defer func() { // Remote.Start panics when it cannot listen
 		if r := recover(); r != nil {
