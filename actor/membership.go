@@ -125,6 +125,23 @@ func (m *members) sweep(named map[lattice.Peer][]string, now time.Time, settle, 
 	return added, retired
 }
 
+// settle marks the passes begun by start settled.
+func (m *members) settle(start time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if start.After(m.settled) {
+		m.settled = start
+	}
+}
+
+// hasSettled reports whether a wake pass has settled: every stored replica has named the
+// peers it knows to the sweep.
+func (m *members) hasSettled() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.settled.IsZero()
+}
+
 func (m *members) list() []gc.Member {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -151,8 +168,13 @@ func (m *members) anyGone() bool {
 // the pass for the tombstones' retirement (see members).
 func (n *Node) wakePass() {
 	start := n.cfg.Now()
-	if n.wakeStored() {
-		n.members.passed(start, n.cfg.Now())
+	all, woke := n.wakeStoredCount()
+	if !all {
+		return
+	}
+	n.members.passed(start, n.cfg.Now())
+	if woke == 0 {
+		n.members.settle(start) // no replica to hear from: nothing to wait for
 	}
 }
 

@@ -273,7 +273,13 @@ func (n *Node) rebalance() {
 // wakeStored activates every replica the store holds. It reports whether it listed them
 // all.
 func (n *Node) wakeStored() bool {
-	all := true
+	all, _ := n.wakeStoredCount()
+	return all
+}
+
+// wakeStoredCount is wakeStored, with the number of replicas it woke.
+func (n *Node) wakeStoredCount() (all bool, woke int) {
+	all = true
 	for kind := range n.kinds {
 		err := n.store.Partitions(kind, func(key string) bool {
 			select {
@@ -283,6 +289,7 @@ func (n *Node) wakeStored() bool {
 			default:
 			}
 			n.system.Root.Send(n.router, &wake{id: partitionID{kind, key}})
+			woke++
 			return true
 		})
 		if err != nil {
@@ -290,7 +297,7 @@ func (n *Node) wakeStored() bool {
 			n.log.Error("listing stored partitions", "kind", kind, "err", err)
 		}
 	}
-	return all
+	return all, woke
 }
 
 // Replicas describes the replicas active on this node (as of their last gc tick, at most

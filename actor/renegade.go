@@ -16,14 +16,23 @@ import (
 // maxReproposers bounds the re-proposal rounds a node runs at once.
 const maxReproposers = 16
 
-// repropose proposes one renegade as a fast call with its request key; it reports
-// whether a replica answered for it (logged it, found it a duplicate, or rejected it:
-// either way the partition's history holds its outcome).
+// repropose proposes one renegade as a consistent call with its request key; it reports
+// whether a replica answered for it (its event, or the original it duplicates, folded
+// there; or it was rejected: either way the partition's history holds its outcome).
+//
+// Consistent, not fast: a replica that holds the event pending may hold it from a copy
+// that is itself doomed (the simulation, seed 822: the ejected replica had handed its
+// stale copy, renegade included, to a new peer; the re-proposal reached that peer, was
+// answered as a duplicate, and the entry vanished when that peer learned the live
+// history). An entry folds only with every participant's ack, which a doomed copy's
+// does not get.
 func (n *Node) repropose(ctx context.Context, kind, key string, e *lattice.Entry[[]byte]) bool {
 	ctx, cancel := context.WithTimeout(ctx, 4*n.cfg.AttemptTimeout)
 	defer cancel()
+	dl, _ := ctx.Deadline()
 	res, err := n.request(ctx, kind, key, len(e.Delta.Event), func(t *wire.Target, set []string) proto.Message {
-		return &wire.Call{To: t, Event: e.Delta.Event, Consistency: wire.Consistency_FAST, Req: e.Delta.Req, ReplicaSet: set}
+		return &wire.Call{To: t, Event: e.Delta.Event, Consistency: wire.Consistency_CONSISTENT, Req: e.Delta.Req,
+			Deadline: dl.UnixNano(), ReplicaSet: set}
 	})
 	if err != nil {
 		n.log.Debug("re-proposal failed", "partition", kind+"/"+key, "req", e.Delta.Req, "err", err)

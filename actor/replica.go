@@ -154,7 +154,11 @@ type foldMaker = func(origin string, self lattice.Peer) replica.Fold
 // env is what a replica's core reads of its node (replica.Env).
 type env struct{ n *Node }
 
-func (e env) Partial() bool                              { return e.n.View().Partial }
+// Partial is also true until the node's first wake pass has settled: a node that just
+// (re)started knows only the members it sees, not those its stored replicas name, so by
+// itself it may see a majority on the minority side of a split (the simulation found
+// forks so, seed 1752).
+func (e env) Partial() bool                              { return e.n.View().Partial || !e.n.members.hasSettled() }
 func (e env) Leaving() bool                              { return e.n.leaving.Load() }
 func (e env) ReplicaSet(kind, key string) []lattice.Peer { return e.n.replicaSet(kind, key) }
 func (e env) Members() []gc.Member                       { return e.n.gcMembers() }

@@ -102,11 +102,11 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 		for _, p := range r.fast {
 			replies = append(replies, Reply{To: p.To, Msg: &wire.CallReply{Error: werr}})
 		}
-		for id, w := range r.waiters {
-			replies = append(replies, Reply{To: w.to, Msg: &wire.CallReply{Error: werr}})
+		for _, id := range r.waiterIDs() {
+			replies = append(replies, Reply{To: r.waiters[id].to, Msg: &wire.CallReply{Error: werr}})
 			delete(r.waiters, id)
 		}
-		clear(ac.Replies[len(replies):])
+		clear(ac.Replies[min(len(replies), len(ac.Replies)):]) // the old replies past the new ones, if any
 		ac.Replies = replies
 		clear(ac.Sends)
 		ac.Sends = ac.Sends[:0]
@@ -329,7 +329,7 @@ func IDKey(id lattice.EventID) []byte {
 func (r *Replica) replicate() {
 	st := r.fold.State()
 	if !st.HasBase {
-		for p := range r.full { // "I hold nothing": lets a syncing replica stop waiting
+		for _, p := range sortedPeers(r.full) { // "I hold nothing": lets a syncing replica stop waiting
 			r.sendTo(p, true)
 		}
 		r.broadcast = false
@@ -357,6 +357,7 @@ func (r *Replica) replicate() {
 	for p := range r.full {
 		add(p)
 	}
+	slices.Sort(targets) // the effects of a step are a function of its input: no map order
 	r.targets = targets
 	for _, p := range targets {
 		// Flow control: while a diff to p is unanswered, p will hear the rest with its
@@ -402,10 +403,30 @@ func (r *Replica) sendTo(p lattice.Peer, full bool) bool {
 		r.log(LevelError, "encode snapshot", "err", err)
 		return false
 	}
-	if !snap.GetInfimum().GetHasBase() { // "I hold nothing", and where this node places it
-		snap.ReplicaSet = peerStrings(r.env.ReplicaSet(r.kind, r.key))
+	if !snap.GetInfimum().GetHasBase() { // "I hold nothing", and where this node places it (sync.go)
+		snap.ReplicaSet = peerStrings(r.knownPlacement())
 	}
 	msg.Body = &wire.Replicate_Snapshot{Snapshot: snap}
 	r.out.Sends = append(r.out.Sends, Send{To: p, Msg: msg})
 	return len(snap.Pending) > 0
+}
+
+// sortedPeers returns the peers of set in order.
+func sortedPeers(set map[lattice.Peer]bool) []lattice.Peer {
+	out := make([]lattice.Peer, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waiterIDs returns the ids of the waiting consistent calls, in order.
+func (r *Replica) waiterIDs() []lattice.EventID {
+	out := make([]lattice.EventID, 0, len(r.waiters))
+	for id := range r.waiters {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, lattice.EventID.Compare)
+	return out
 }

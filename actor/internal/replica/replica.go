@@ -624,8 +624,8 @@ func (r *Replica) checkDrain() {
 func (r *Replica) Tick(now time.Time) *Effects {
 	eff := r.begin(now, true)
 	r.tickArmed = false
-	for id, w := range r.waiters {
-		if !w.deadline.IsZero() && now.After(w.deadline) {
+	for _, id := range r.waiterIDs() {
+		if w := r.waiters[id]; !w.deadline.IsZero() && now.After(w.deadline) {
 			eff.Replies = append(eff.Replies, Reply{To: w.to,
 				Msg: &wire.CallReply{Error: errs.ToWire(errs.Unavailable), Id: wire.FromID(id)}})
 			delete(r.waiters, id)

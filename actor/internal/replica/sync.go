@@ -66,6 +66,7 @@ func (r *Replica) finishSync() {
 			r.stash = nil
 			return
 		}
+		r.log(LevelDebug, "starting the partition from scratch", "participants", r.syncSet)
 		r.fold.Genesis(r.syncSet)
 	}
 	if r.stale {
@@ -98,7 +99,7 @@ func (r *Replica) genesisRefusal() error {
 	if r.syncDisagree {
 		return errors.New("a replica of the set places the partition on other peers")
 	}
-	if own := r.env.ReplicaSet(r.kind, r.key); !samePeers(own, r.syncSet) {
+	if own := r.knownPlacement(); !samePeers(own, r.syncSet) {
 		return fmt.Errorf("this node places the partition on %v, the caller on %v", own, r.syncSet)
 	}
 	if held := gc.Decide(r.now, r.cfg.Self, r.env.Members(), nil, 0, r.cfg.GC).Held; held != nil {
@@ -154,4 +155,21 @@ func (r *Replica) resetFold() {
 	c := r.fold.Clock()
 	r.fold = r.newFold()
 	r.fold.Witness(c)
+}
+
+// knownPlacement is where the partition goes over every member this node knows of that
+// hosts the kind, live or gone (a tombstone): the peers that may hold it. A partition
+// whose replicas are all cut off from this side of a split is placed on this side's peers
+// by the live members, and those hold nothing; starting it there would fork it (the
+// simulation found acknowledged writes lost so, seed 30). Placed over the known members,
+// it lands on the peers that are gone, which do not answer, and genesis is refused until
+// they come back or their tombstones retire (docs/decisions/0006-one-lineage.md).
+func (r *Replica) knownPlacement() []lattice.Peer {
+	var hosts []lattice.Peer
+	for _, m := range r.env.Members() {
+		if slices.Contains(m.Kinds, r.kind) && !slices.Contains(hosts, m.Peer) {
+			hosts = append(hosts, m.Peer)
+		}
+	}
+	return gc.ReplicaSet(r.kind, r.key, hosts, r.cfg.GC.ReplicationFactor)
 }

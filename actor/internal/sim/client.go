@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+)
+
+// op is one client operation: a call that appends its tag to a partition (or a query),
+// made through one node as actor's Ref does (each replica of the caller's replica set in
+// turn, an attempt timeout each), and retried by the client with the same request key
+// when it fails, as an application that uses idempotency keys would.
+type op struct {
+	id         int
+	key, tag   string
+	req        string
+	event      []byte
+	consistent bool
+	query      bool
+	retries    int
+	timeout    time.Duration // the caller's deadline; zero: 3 attempt timeouts
+
+	acked, rejected bool
+}
+
+func (o *op) level() string {
+	if o.consistent {
+		return "consistent"
+	}
+	return "fast"
+}
+
+// replyTo is the simulation's replica.ReplyTo: the caller's node, and where its answer
+// goes.
+type replyTo struct {
+	node    *Node
+	deliver func(msg proto.Message)
+}
+
+// startOp makes o's call from a random live node.
+func (w *World) startOp(o *op) {
+	var live []*Node
+	for _, n := range w.nodes {
+		if n.up {
+			live = append(live, n)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	n := live[w.rng.IntN(len(live))]
+	if o.req == "" {
+		o.req = fmt.Sprint("req-", o.id)
+		b, _ := proto.Marshal(wrapperspb.String(o.tag))
+		o.event = b
+	}
+	w.request(n, o, func(reply *wire.CallReply, ok bool) {
+		switch {
+		case ok && (reply.GetError() == nil || reply.GetError().GetCode() == wire.Code_OUTPUT_UNKNOWN):
+			if !o.query {
+				o.acked = true
+				w.logf("%s acked %s %s on %s (%s)", o.req, o.level(), o.key, o.tag, n.peer)
+			}
+		case ok && reply.GetError().GetCode() == wire.Code_REJECTED:
+			o.rejected = true
+		default:
+			if o.query || o.retries >= 2 || w.rng.IntN(2) == 0 {
+				return
+			}
+			o.retries++
+			w.after(time.Duration(w.rng.IntN(3000))*time.Millisecond, func() { w.startOp(o) })
+		}
+	})
+}
+
+// request sends o to each replica of n's replica set of its partition in turn until one
+// answers with something other than "not a replica", "stopped" or "unavailable"; done
+// gets that answer, or ok false once none did.
+func (w *World) request(n *Node, o *op, done func(reply *wire.CallReply, ok bool)) {
+	set := n.ReplicaSet(kindName, o.key)
+	sset := make([]string, len(set))
+	for i, p := range set {
+		sset[i] = string(p)
+	}
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = 3 * timing.AttemptTimeout
+	}
+	deadline := n.now().Add(timeout).UnixNano()
+	life := n.life
+	var attempt func(i int)
+	attempt = func(i int) {
+		if !n.up || n.life != life {
+			return // the caller's process is gone: nobody learns the outcome
+		}
+		if i == len(set) {
+			done(nil, false)
+			return
+		}
+		p := set[i]
+		finished := false
+		rt := replyTo{node: n, deliver: func(msg proto.Message) {
+			if finished || !n.up || n.life != life {
+				return
+			}
+			finished = true
+			var code wire.Code
+			var reply *wire.CallReply
+			switch m := msg.(type) {
+			case *wire.CallReply:
+				code, reply = m.GetError().GetCode(), m
+			case *wire.QueryReply:
+				code, reply = m.GetError().GetCode(), &wire.CallReply{Error: m.GetError(), Output: m.GetOutput()}
+			}
+			switch code {
+			case wire.Code_NOT_REPLICA, wire.Code_STOPPED, wire.Code_TIMEOUT:
+				attempt(i + 1)
+				return
+			}
+			done(reply, true)
+		}}
+		target := &wire.Target{Kind: kindName, Key: o.key, Peer: string(p)}
+		if o.query {
+			q, _ := proto.Marshal(wrapperspb.String(""))
+			m := &wire.Query{To: target, Query: q, Level: wire.ReadLevel(w.rng.IntN(2)), ReplicaSet: sset}
+			w.send(n, p, func(dst *Node) {
+				r := dst.activate(o.key)
+				dst.step(r, r.Query(dst.now(), m, rt))
+			})
+		} else {
+			level := wire.Consistency_FAST
+			if o.consistent {
+				level = wire.Consistency_CONSISTENT
+			}
+			m := &wire.Call{To: target, Event: o.event, Consistency: level, Req: o.req, Deadline: deadline, ReplicaSet: sset}
+			w.send(n, p, func(dst *Node) {
+				r := dst.activate(o.key)
+				dst.step(r, r.Call(dst.now(), m, rt, dst.hlc()))
+			})
+		}
+		w.after(timing.AttemptTimeout, func() {
+			if !finished {
+				finished = true
+				attempt(i + 1)
+			}
+		})
+	}
+	attempt(0)
+}
