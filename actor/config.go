@@ -62,7 +62,9 @@ type Config struct {
 	// messages before it is passivated (it comes back from the store on demand). It is
 	// checked at each GCInterval. Default 1 minute.
 	PassivateAfter time.Duration
-	// MaxPayloadBytes bounds an event or a query. Default 1 MiB.
+	// MaxPayloadBytes bounds an event or a query. Default 1 MiB; at most 2 MiB, half the
+	// remote transport's 4 MiB message limit (a replication message over that limit is
+	// dropped with an error: docs/actor.md, "Hostile input and authentication").
 	MaxPayloadBytes int
 	// EjectAfter is how long membership must report a peer gone before a surviving
 	// replica writes an UnJoin on its behalf in each partition it replicates. Default 10s.
@@ -156,6 +158,9 @@ func (c Config) validate() error {
 	}
 	if c.ReplicationFactor < 1 {
 		return fmt.Errorf("actor: ReplicationFactor %d < 1", c.ReplicationFactor)
+	}
+	if c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > maxPayloadLimit {
+		return fmt.Errorf("actor: MaxPayloadBytes %d: want 1 to %d", c.MaxPayloadBytes, maxPayloadLimit)
 	}
 	host, port, err := net.SplitHostPort(c.ListenAddr)
 	if err != nil {

@@ -26,29 +26,32 @@ type Stats struct {
 	// each is logged as an error, and the dropped state kept in the store (docs/actor.md,
 	// "Genesis and forks").
 	Forks int64
+	// Dropped is the replication messages this node gave up sending: too large for the
+	// transport, or not encodable. Each is logged as an error; it should stay zero.
+	Dropped int64
 }
 
 // Add returns the sum of s and o (for totals over nodes).
 func (s Stats) Add(o Stats) Stats {
 	return Stats{Sent: s.Sent + o.Sent, Envelopes: s.Envelopes + o.Envelopes,
 		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes,
-		Commits: s.Commits + o.Commits, Forks: s.Forks + o.Forks}
+		Commits: s.Commits + o.Commits, Forks: s.Forks + o.Forks, Dropped: s.Dropped + o.Dropped}
 }
 
 // Sub returns s minus o (the work between two readings).
 func (s Stats) Sub(o Stats) Stats {
 	return Stats{Sent: s.Sent - o.Sent, Envelopes: s.Envelopes - o.Envelopes,
 		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes,
-		Commits: s.Commits - o.Commits, Forks: s.Forks - o.Forks}
+		Commits: s.Commits - o.Commits, Forks: s.Forks - o.Forks, Dropped: s.Dropped - o.Dropped}
 }
 
 type nodeStats struct {
-	sent, envelopes, received, flushes, commits, forks atomic.Int64
+	sent, envelopes, received, flushes, commits, forks, dropped atomic.Int64
 }
 
 // Stats returns the node's replication counters.
 func (n *Node) Stats() Stats {
 	return Stats{Sent: n.stats.sent.Load(), Envelopes: n.stats.envelopes.Load(),
 		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load(),
-		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load()}
+		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load(), Dropped: n.stats.dropped.Load()}
 }
