@@ -96,6 +96,7 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		Name:              o.Name,
 		ListenAddr:        o.Listen,
 		AdvertiseAddr:     o.Advertise,
+		TLS:               o.TLS(),
 		Kinds:             []actor.KindSpec{Counter},
 		ReplicationFactor: replicationFactor,
 		Membership:        s.membership,

@@ -124,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Name:              o.Name,
 		ListenAddr:        o.Listen,
 		AdvertiseAddr:     o.Advertise,
+		TLS:               o.TLS(),
 		Kinds:             []actor.KindSpec{Service, Index},
 		ReplicationFactor: replicationFactor,
 		Membership:        membership,

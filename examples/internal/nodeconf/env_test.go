@@ -62,6 +62,8 @@ func TestNodeValidate(t *testing.T) {
 		"no connections":   {Name: "n1", StopTimeout: time.Second},
 		"no stop timeout":  {Name: "n1", MaxConns: 1},
 		"consul and seeds": {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", Seeds: "127.0.0.1:7946"},
+		"consul and key":   {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", GossipKeyFile: "/k"},
+		"tls without key":  {Name: "n1", MaxConns: 1, StopTimeout: time.Second, TLSCA: "/ca", TLSCert: "/c"},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: valid", name)
@@ -72,6 +74,7 @@ func TestNodeValidate(t *testing.T) {
 		"gossip port not a number": {Gossip: "127.0.0.1:x"},
 		"gossip advertise a name":  {Gossip: "127.0.0.1:0", GossipAdvertise: "node-0.legion:7946"},
 		"gossip bound to a name":   {Gossip: "localhost:0"},
+		"gossip key file missing":  {Gossip: "127.0.0.1:0", GossipKeyFile: "/nonexistent/key"},
 	} {
 		if _, err := bad.Membership("legion", nil); err == nil {
 			t.Errorf("%s: a provider", name)

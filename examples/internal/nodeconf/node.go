@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/discovery/consul"
 	"github.com/legion-go/legion/discovery/gossip"
@@ -34,6 +35,13 @@ type Node struct {
 	GossipAdvertise string // -gossip-advertise: IP[:port] other members reach gossip at
 	Seeds           string // -seeds: comma-separated gossip addresses to join
 	Consul          string // -consul: a Consul agent's address; membership through Consul instead of gossip
+
+	// Security (issue #18): mutual TLS for remoting (actor.Config.TLS) and gossip's
+	// encryption key and label (gossip.Config.SecretKeyFile, Label). A Consul ACL token
+	// comes from the Consul client's environment (CONSUL_HTTP_TOKEN_FILE).
+	TLSCA, TLSCert, TLSKey string // -tls-ca, -tls-cert, -tls-key: PEM files; all three or none
+	GossipKeyFile          string // -gossip-key-file: a file holding the base64 key
+	GossipLabel            string // -gossip-label
 
 	// StopTimeout is -stop-timeout: how long a node told to stop (SIGTERM) may take to
 	// finish the HTTP requests in flight, hand its replicas over (actor.Node.Stop) and
@@ -59,6 +67,11 @@ func (n *Node) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.GossipAdvertise, "gossip-advertise", "", "IP[:port] other members reach gossip at, when not the bound one (empty: the bound address)")
 	fs.StringVar(&n.Seeds, "seeds", "", "comma-separated gossip addresses (host:port; a DNS name stands for all its addresses) of members to join (empty: wait to be joined)")
 	fs.StringVar(&n.Consul, "consul", "", "address of a Consul agent, for membership through Consul instead of gossip")
+	fs.StringVar(&n.TLSCA, "tls-ca", "", "PEM file of the cluster's CA: remoting is mutual TLS, with -tls-cert and -tls-key (empty: plain text)")
+	fs.StringVar(&n.TLSCert, "tls-cert", "", "PEM file of this node's certificate, naming the host of -advertise (or -listen)")
+	fs.StringVar(&n.TLSKey, "tls-key", "", "PEM file of this node's private key")
+	fs.StringVar(&n.GossipKeyFile, "gossip-key-file", "", "file holding the gossip encryption key, base64 of 16, 24 or 32 bytes (empty: gossip unencrypted)")
+	fs.StringVar(&n.GossipLabel, "gossip-label", "", "label sent with every gossip message; members with another label are dropped")
 	fs.DurationVar(&n.StopTimeout, "stop-timeout", DefaultStopTimeout, "how long a stopping node (SIGTERM) may take to finish requests, hand its replicas over and leave; keep an orchestrator's grace period longer")
 	fs.BoolVar(&n.Verbose, "v", false, "log at info level (default: warnings and errors only)")
 }
@@ -73,8 +86,10 @@ func (n Node) Validate() error {
 		return fmt.Errorf("-max-conns %d: want at least 1", n.MaxConns)
 	case n.StopTimeout <= 0:
 		return fmt.Errorf("-stop-timeout %v: want a positive duration", n.StopTimeout)
-	case n.Consul != "" && (n.Seeds != "" || n.GossipAdvertise != ""):
-		return errors.New("-consul: membership through Consul takes no -seeds or -gossip-advertise")
+	case n.Consul != "" && (n.Seeds != "" || n.GossipAdvertise != "" || n.GossipKeyFile != "" || n.GossipLabel != ""):
+		return errors.New("-consul: membership through Consul takes no -seeds, -gossip-advertise, -gossip-key-file or -gossip-label")
+	case (n.TLSCA != "" || n.TLSCert != "" || n.TLSKey != "") && (n.TLSCA == "" || n.TLSCert == "" || n.TLSKey == ""):
+		return errors.New("-tls-ca, -tls-cert and -tls-key go together")
 	}
 	return nil
 }
@@ -86,6 +101,14 @@ func (n Node) Logger(w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// TLS is remoting's mutual TLS configuration, nil without -tls-ca.
+func (n Node) TLS() *actor.TLSFiles {
+	if n.TLSCA == "" {
+		return nil
+	}
+	return &actor.TLSFiles{CAFile: n.TLSCA, CertFile: n.TLSCert, KeyFile: n.TLSKey}
 }
 
 // Provider is a membership provider that knows its own address.
@@ -100,7 +123,7 @@ func (n Node) Membership(service string, logger *slog.Logger) (Provider, error) 
 	if n.Consul != "" {
 		return consul.New(consul.Config{Address: n.Consul, Service: service, Logger: logger})
 	}
-	cfg := gossip.Config{Logger: logger}
+	cfg := gossip.Config{Logger: logger, SecretKeyFile: n.GossipKeyFile, Label: n.GossipLabel}
 	var err error
 	if cfg.BindAddr, cfg.BindPort, err = ipPort(n.Gossip, false); err != nil {
 		return nil, fmt.Errorf("-gossip %q: %w", n.Gossip, err)
