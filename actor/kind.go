@@ -35,8 +35,8 @@ func (k *Kind[S, E, O]) validate() error {
 	switch {
 	case k == nil:
 		return errors.New("actor: nil kind")
-	case k.Name == "":
-		return errors.New("actor: kind without a name")
+	case validateKindName(k.Name) != nil:
+		return validateKindName(k.Name)
 	case k.Apply == nil:
 		return fmt.Errorf("actor: kind %q without Apply", k.Name)
 	}

@@ -44,7 +44,9 @@ type Ref[S, E, O proto.Message] struct {
 	key  string
 }
 
-// RefOf returns a reference to the partition (kind, key).
+// RefOf returns a reference to the partition (kind, key). A key must be non-empty UTF-8
+// of at most MaxKeyBytes: the Ref's methods refuse another with ErrInvalidKey (see
+// ValidateKey to check one first).
 func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[S, E, O] {
 	return Ref[S, E, O]{n: n, kind: kind, key: key}
 }
@@ -60,6 +62,9 @@ func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[
 // outcome: it may have been applied.
 func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
 	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
 	b, err := proto.Marshal(event)
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
@@ -107,6 +112,9 @@ func decodeReply[O proto.Message](res proto.Message, err error) (O, error) {
 // Query answers the kind's Query on one replica without logging an event.
 func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, error) {
 	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
 	b, err := proto.Marshal(query)
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
@@ -216,6 +224,9 @@ func (r Ref[S, E, O]) Replicas() []lattice.Peer { return r.n.replicaSet(r.kind.N
 // failover: for checking what each replica holds.
 func (r Ref[S, E, O]) QueryReplica(ctx context.Context, peer lattice.Peer, query E, level ReadLevel) (O, error) {
 	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
 	b, err := proto.Marshal(query)
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)

@@ -103,6 +103,9 @@ func (r *router) check(t *wire.Target, payload int) error {
 	if t == nil || t.Key == "" {
 		return fmt.Errorf("%w: message without a target", ErrBadPayload)
 	}
+	if err := validateKey(t.Key); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
 	if _, ok := r.n.kinds[t.Kind]; !ok {
 		return fmt.Errorf("%w: %q on %s", ErrUnknownKind, t.Kind, r.n.peer)
 	}
