@@ -112,6 +112,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.peer = lattice.Peer(n.store.Identity().Peer())
 	n.rcfg = cfg.replicaConfig(n.peer)
+	if !n.holdsReplicas() {
+		// Nothing stored: no replica of this node can name a peer its membership has not
+		// shown it, so its membership history has nothing to wait for (replica.go, Partial).
+		n.members.settle(cfg.Now())
+	}
 	n.instance = randomHex(6)
 	n.view.Store(newViewIndex(discovery.View{}))
 
@@ -275,6 +280,18 @@ func (n *Node) rebalance() {
 func (n *Node) wakeStored() bool {
 	all, _ := n.wakeStoredCount()
 	return all
+}
+
+// holdsReplicas reports whether the store holds a partition of one of the node's kinds (or
+// cannot tell).
+func (n *Node) holdsReplicas() bool {
+	for kind := range n.kinds {
+		found := false
+		if err := n.store.Partitions(kind, func(string) bool { found = true; return false }); err != nil || found {
+			return true
+		}
+	}
+	return false
 }
 
 // wakeStoredCount is wakeStored, with the number of replicas it woke.

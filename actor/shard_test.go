@@ -84,6 +84,7 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 	view := discovery.NewView([]discovery.Member{{Peer: "a~1", Name: "a", Kinds: []string{plusKind.kindName()}}})
 	n.view.Store(newViewIndex(view))
 	n.members.update(view, n.cfg.Now())
+	n.members.settle(n.cfg.Now()) // its store is empty: nothing to wait for (see Start)
 	s := newShard(n)
 	ctx.receive(s, nil, &pa.Started{})
 	return s, ctx, store

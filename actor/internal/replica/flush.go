@@ -47,6 +47,9 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 		r.lastAdvance = now
 	}
 	for _, f := range r.folds {
+		if f.Kind == lattice.Join || f.Kind == lattice.UnJoin {
+			r.log(LevelDebug, "folded a membership change", "id", f.ID, "kind", f.Kind)
+		}
 		var dup *lattice.DuplicateError
 		if errors.As(f.Err, &dup) { // the original folded just before: answer with its output
 			if out, ok := r.outputs.get(f.Req); ok {

@@ -415,8 +415,8 @@ func (w *World) check() {
 				w.violate("%s on %s: %d renegades never proposed again", key, p, len(r.Renegades()))
 			}
 			if tags := tagsOf(w, r); st.Base != want.Base || !slices.Equal(tags, final[key]) {
-				w.violate("%s: %s (%s, participant %v) and %s diverge: %v %v vs %v %v (%s)", key, bestOn, best.Life(), want.Participant, p,
-					want.Base, final[key], st.Base, tags, r.Life())
+				w.violate("%s: %s (%s, participant %v) and %s diverge: %v %v vs %v %v (%s)\n    %s: %s\n    %s: %s", key, bestOn, best.Life(), want.Participant, p,
+					want.Base, final[key], st.Base, tags, r.Life(), bestOn, describe(best), p, describe(r))
 			}
 		}
 		for _, n := range w.nodes {
@@ -476,4 +476,19 @@ func tagsOf(w *World, r *replica.Replica) []string {
 		tags = nil
 	}
 	return tags
+}
+
+// describe summarises a replica's fold for a failure report: its infimum's participants
+// and its pending entries.
+func describe(r *replica.Replica) string {
+	snap, err := r.Fold().Snapshot(true)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "participants %v lineage %d pending", snap.GetInfimum().GetParticipants(), snap.GetInfimum().GetLineage())
+	for _, e := range snap.GetPending() {
+		fmt.Fprintf(&b, " %d@%s:%v(%s)%v", e.GetId().GetCounter(), e.GetId().GetPeer(), lattice.DeltaKind(e.GetDelta().GetKind()), e.GetDelta().GetPeer(), e.GetAcks())
+	}
+	return b.String()
 }
