@@ -19,6 +19,15 @@ type Config struct {
 	// consul/api client then falls back to CONSUL_HTTP_TOKEN(_FILE) if set,
 	// else the agent's default token applies.
 	Token string
+	// TokenFile names a file holding the ACL token (surrounding white space is
+	// ignored), read by [New]: a token kept out of the command line and the
+	// environment. At most one of Token and TokenFile.
+	TokenFile string
+	// TLS, if set, makes the provider talk HTTPS to the agent with these
+	// files. Nil: HTTPS only if Address says "https://"; then consul/api reads
+	// CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY and
+	// CONSUL_TLS_SERVER_NAME (CONSUL_HTTP_SSL=true also turns HTTPS on).
+	TLS *TLS
 	// Service is the Consul service name of the cluster: every member of one
 	// cluster registers under it. Default "legion".
 	Service string
@@ -40,6 +49,20 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// Logger receives the provider's logs. Nil discards them.
 	Logger *slog.Logger
+}
+
+// TLS holds the files of the provider's HTTPS connection to the agent (PEM).
+type TLS struct {
+	// CAFile holds the CA certificates the agent's certificate must chain to.
+	// Empty: the system's roots.
+	CAFile string
+	// CertFile and KeyFile hold the client certificate and key the provider
+	// presents, for an agent that verifies clients (verify_incoming). Empty:
+	// none.
+	CertFile, KeyFile string
+	// ServerName is the name the agent's certificate must carry. Empty: the
+	// host of Address.
+	ServerName string
 }
 
 // Defaults of [Config].
@@ -81,6 +104,10 @@ func (c Config) withDefaults() Config {
 // validate checks a config that has its defaults applied.
 func (c Config) validate() error {
 	switch {
+	case c.Token != "" && c.TokenFile != "":
+		return fmt.Errorf("%w: consul: both Token and TokenFile are set", discovery.ErrInvalidConfig)
+	case c.TLS != nil && (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return fmt.Errorf("%w: consul: TLS needs both CertFile and KeyFile, or neither", discovery.ErrInvalidConfig)
 	case c.TTL < minTTL:
 		return fmt.Errorf("%w: consul: TTL %v below %v", discovery.ErrInvalidConfig, c.TTL, minTTL)
 	case c.WaitTime < time.Second:

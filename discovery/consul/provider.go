@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +52,19 @@ func New(cfg Config) (*Provider, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
-	client, err := api.NewClient(&api.Config{Address: cfg.Address, Token: cfg.Token, Transport: tr})
+	if cfg.TokenFile != "" {
+		b, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: consul: TokenFile: %v", discovery.ErrInvalidConfig, err)
+		}
+		cfg.Token, cfg.TokenFile = strings.TrimSpace(string(b)), ""
+	}
+	ac := &api.Config{Address: cfg.Address, Token: cfg.Token, Transport: tr}
+	if t := cfg.TLS; t != nil {
+		ac.Scheme = "https"
+		ac.TLSConfig = api.TLSConfig{Address: t.ServerName, CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}
+	}
+	client, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("%w: consul: %v", discovery.ErrInvalidConfig, err)
 	}
