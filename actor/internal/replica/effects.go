@@ -119,6 +119,9 @@ type Ready struct {
 	AfterCommit Effects
 	staged      bool  // the writes were staged (committed runs on success)
 	err         error // why the flush failed before its commit
+	// The fold as Ready left it, for the invariants' check in Advance.
+	base    lattice.Base
+	pending int
 }
 
 // Env is what the core reads of its node: membership, placement, and the node's handoff

@@ -78,6 +78,10 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 	}
 	r.folds = nil
 	r.replicate()
+	if invariants {
+		st := r.fold.State()
+		rd.base, rd.pending = st.Base, st.Pending
+	}
 	return rd
 }
 
@@ -117,6 +121,7 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 		return ac
 	}
 	if rd.staged {
+		r.checkReady(rd)
 		r.committed()
 	}
 	st := r.fold.State()
@@ -156,7 +161,7 @@ func (r *Replica) Written(now time.Time, err error) *Effects {
 		r.committed()
 	}
 	r.wrote(err)
-	return eff
+	return r.done(eff)
 }
 
 func (r *Replica) wrote(err error) {

@@ -119,8 +119,8 @@ func (r *Replica) Reproposed(now time.Time, done []string) *Effects {
 	r.renegadesDirty = true
 	if r.fold.State().HasBase {
 		r.queueFlush() // the next flush writes the snapshot without them
-		return eff
+		return r.done(eff)
 	}
 	r.persist(writeReproposed)
-	return eff
+	return r.done(eff)
 }

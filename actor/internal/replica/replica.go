@@ -217,7 +217,7 @@ func (r *Replica) Start(now time.Time, rec storage.Replica, found bool, err erro
 		r.startSync(r.fold.State().Participants)
 	}
 	r.startRepropose()
-	return eff
+	return r.done(eff)
 }
 
 // Keeps reports whether the replica writes what it holds when the shell removes it.
@@ -255,7 +255,7 @@ func (r *Replica) Drain(now time.Time) *Effects {
 	r.broadcast = true
 	r.queueFlush()
 	r.checkDrain()
-	return eff
+	return r.done(eff)
 }
 
 // Resync has a replica that holds a state merge a live replica's before it acts again
@@ -266,7 +266,7 @@ func (r *Replica) Resync(now time.Time) *Effects {
 		r.stale = true
 		r.startSync(st.Participants)
 	}
-	return eff
+	return r.done(eff)
 }
 
 // GCTick reconsiders the partition's membership, and whether to passivate.
@@ -274,12 +274,12 @@ func (r *Replica) GCTick(now time.Time) *Effects {
 	eff := r.begin(now, true)
 	r.gcArmed = false
 	if r.passivateIfIdle() {
-		return eff
+		return r.done(eff)
 	}
 	r.onGC()
 	r.startRepropose()
 	r.armGC()
-	return eff
+	return r.done(eff)
 }
 
 // SyncTimeout ends the sync of generation gen, if it still runs.
@@ -288,7 +288,7 @@ func (r *Replica) SyncTimeout(now time.Time, gen uint64) *Effects {
 	if r.life == Syncing && gen == r.syncGen {
 		r.finishSync()
 	}
-	return eff
+	return r.done(eff)
 }
 
 // passivateIfIdle passivates the replica once it has had nothing pending and received no
@@ -389,14 +389,14 @@ func (r *Replica) replyErr(to ReplyTo, query bool, err error) {
 func (r *Replica) Call(now time.Time, m *wire.Call, from ReplyTo, eventTime int64) *Effects {
 	eff := r.begin(now, false)
 	r.handleRequest(stashed{call: m, from: from, time: eventTime})
-	return eff
+	return r.done(eff)
 }
 
 // Query handles a query from a caller.
 func (r *Replica) Query(now time.Time, m *wire.Query, from ReplyTo) *Effects {
 	eff := r.begin(now, false)
 	r.handleRequest(stashed{query: true, q: m, from: from})
-	return eff
+	return r.done(eff)
 }
 
 // handleRequest runs a call or query once the replica holds a state. A replica that
@@ -517,7 +517,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 	eff := r.begin(now, false)
 	eff.Received++
 	if r.failed != nil || r.life != Active && r.life != Syncing {
-		return eff
+		return r.done(eff)
 	}
 	from := lattice.Peer(m.GetFrom())
 	delete(r.outstanding, from)
@@ -532,7 +532,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 		rep, err = r.fold.ApplyDiff(body.Diff)
 		if errors.Is(err, lattice.ErrNeedFull) {
 			r.needFull(from)
-			return eff
+			return r.done(eff)
 		}
 		if err == nil && rep.Added == 0 && r.fold.KnowsMore(body.Diff) {
 			r.notify[from] = true // the sender is behind: our diff lets it catch up
@@ -563,7 +563,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 	}
 	if err != nil {
 		r.log(LevelWarn, "replication message rejected", "from", from, "err", err)
-		return eff
+		return r.done(eff)
 	}
 	if rep.Added > 0 {
 		// Our acks of the new entries go to the sender and to the entries' creators: a
@@ -581,7 +581,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 	}
 	r.addRenegades(rep.Renegades)
 	r.queueFlush()
-	return eff
+	return r.done(eff)
 }
 
 // needFull asks p for the partition's full state (it carries nothing of ours: it may go
@@ -633,7 +633,7 @@ func (r *Replica) Tick(now time.Time) *Effects {
 	}
 	st := r.fold.State()
 	if st.Pending == 0 && len(r.waiters) == 0 || r.life != Active {
-		return eff
+		return r.done(eff)
 	}
 	if st.Base != r.lastBase {
 		// The log folded since the last tick: the regular traffic carries what is left.
@@ -664,7 +664,7 @@ func (r *Replica) Tick(now time.Time) *Effects {
 	}
 	r.queueFlush()
 	r.armTicker()
-	return eff
+	return r.done(eff)
 }
 
 func (r *Replica) armTicker() {

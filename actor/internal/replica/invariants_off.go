@@ -1,0 +1,5 @@
+//go:build !invariants
+
+package replica
+
+const invariants = false
