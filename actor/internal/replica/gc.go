@@ -2,15 +2,10 @@ package replica
 
 import (
 	"slices"
-	"time"
 
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 )
-
-// joinExpiry is how long a handoff this replica wrote holds one of the node's handoff
-// slots at most, if it neither completes nor is dropped from the joining peers.
-const joinExpiry = time.Minute
 
 // onGC asks gc what this replica should propose: ejections of peers gone too long,
 // joins of peers placement now gives the partition (handoffs, each sent a full state),
@@ -23,8 +18,11 @@ func (r *Replica) onGC() {
 	now := r.now
 	rep := r.fold.GCReplica(r.kind, r.key, r.lastAdvance)
 	r.out.Report = &rep
-	for p, since := range r.joins {
-		if slices.Contains(rep.Participants, p) || !slices.Contains(rep.Joining, p) || now.Sub(since) > joinExpiry {
+	// The node's handoff count is gc's InFlight over its replicas, kept as it changes: a
+	// join holds its slot from its proposal until it is no longer pending in this log
+	// (completed, or dropped with its joiner's ejection), or the replica goes (Release).
+	for p := range r.joins {
+		if slices.Contains(rep.Participants, p) || !slices.Contains(rep.Joining, p) {
 			r.env.ReleaseHandoff()
 			delete(r.joins, p)
 		}
