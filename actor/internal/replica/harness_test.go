@@ -926,6 +926,9 @@ func (n *node) renderState() []string {
 	if r.Dirty() {
 		ls = append(ls, "  flush queued")
 	}
+	if n.env.handoffs > 0 {
+		ls = append(ls, fmt.Sprintf("  the node's handoffs in flight: %d", n.env.handoffs))
+	}
 	rec, found, err := n.store.Load(testPart)
 	ls = append(ls, "  stored: "+n.c.describeStored(rec, found, err))
 	return ls
