@@ -94,8 +94,9 @@ type Config struct {
 	Shards int
 	// Meta is published with the node's membership (for example its HTTP address).
 	Meta map[string]string
-	// Now is the node's physical clock, for the hybrid logical clock. Default time.Now.
-	Now func() time.Time
+	// Clock is the node's time: timestamps (the hybrid logical clock's physical part),
+	// timers and tickers. Default SystemClock.
+	Clock Clock
 }
 
 const routerName = "legion"
@@ -137,8 +138,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
 	}
 	return c
 }

@@ -77,7 +77,7 @@ func (d *departures) since(t time.Time) []lattice.Peer {
 // counts as live, so it is not ejected while it hands over).
 func (n *Node) gcMembers() []gc.Member {
 	ms := n.members.list()
-	now := n.cfg.Now()
+	now := n.cfg.Clock.Now()
 	gone := n.departing.since(now.Add(-n.departingFor()))
 	if len(gone) == 0 {
 		return ms
@@ -97,11 +97,11 @@ func (n *Node) handOver(ctx context.Context) {
 		return
 	}
 	n.leaving.Store(true)
-	start := time.Now()
+	start := n.cfg.Clock.Now()
 	n.log.Info("handing replicas over before leaving")
 	ctx, cancel := context.WithTimeout(ctx, handoverTimeout)
 	defer cancel()
-	tick := time.NewTicker(n.cfg.GCInterval)
+	tick := newTicker(n.cfg.Clock, n.cfg.GCInterval)
 	defer tick.Stop()
 	fewest, progress := -1, start
 	for {
@@ -109,10 +109,10 @@ func (n *Node) handOver(ctx context.Context) {
 		n.wakeStored()
 		left := n.notHandedOver()
 		if left == 0 {
-			n.log.Info("replicas handed over", "took", time.Since(start))
+			n.log.Info("replicas handed over", "took", n.cfg.Clock.Now().Sub(start))
 			return
 		}
-		if now := time.Now(); fewest < 0 || left < fewest {
+		if now := n.cfg.Clock.Now(); fewest < 0 || left < fewest {
 			fewest, progress = left, now
 		} else if now.Sub(progress) > n.handoverStalled() {
 			n.log.Warn("leaving before every replica was handed over: no progress", "left", left)

@@ -167,12 +167,12 @@ func (m *members) anyGone() bool {
 // wakePass wakes every stored replica (wakeStored) and, if it listed them all, records
 // the pass for the tombstones' retirement (see members).
 func (n *Node) wakePass() {
-	start := n.cfg.Now()
+	start := n.cfg.Clock.Now()
 	all, woke := n.wakeStoredCount()
 	if !all {
 		return
 	}
-	n.members.passed(start, n.cfg.Now())
+	n.members.passed(start, n.cfg.Clock.Now())
 	if woke == 0 {
 		n.members.settle(start) // no replica to hear from: nothing to wait for
 	}
@@ -198,7 +198,7 @@ func (n *Node) sweepMembers() {
 		add(r.Kind, r.Leaving)
 		return true
 	})
-	added, retired := n.members.sweep(named, n.cfg.Now(), 2*n.cfg.GCInterval, n.cfg.TombstoneTTL)
+	added, retired := n.members.sweep(named, n.cfg.Clock.Now(), 2*n.cfg.GCInterval, n.cfg.TombstoneTTL)
 	for _, p := range added {
 		n.log.Info("replicas name a peer membership does not list: keeping a tombstone for it", "peer", p)
 	}

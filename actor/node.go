@@ -97,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1)}
-	n.clock.now = cfg.Now
+	n.clock.now = cfg.Clock.Now
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)
 	for _, k := range cfg.Kinds {
@@ -115,7 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if !n.holdsReplicas() {
 		// Nothing stored: no replica of this node can name a peer its membership has not
 		// shown it, so its membership history has nothing to wait for (replica.go, Partial).
-		n.members.settle(cfg.Now())
+		n.members.settle(cfg.Clock.Now())
 	}
 	n.instance = randomHex(6)
 	n.view.Store(newViewIndex(discovery.View{}))
@@ -224,7 +224,7 @@ func (n *Node) setView(v discovery.View) {
 		n.log.Warn("membership lists this node again after dropping it: resynchronising replicas")
 		n.system.Root.Send(n.router, &resync{})
 	}
-	if n.members.update(v, n.cfg.Now()) {
+	if n.members.update(v, n.cfg.Clock.Now()) {
 		select {
 		case n.rewake <- struct{}{}:
 		default:
@@ -255,9 +255,9 @@ func (n *Node) rebalance() {
 		}
 	}
 	n.wakePass()
-	t := time.NewTicker(n.cfg.EjectAfter / 2)
+	t := newTicker(n.cfg.Clock, n.cfg.EjectAfter/2)
 	defer t.Stop()
-	sweep := time.NewTicker(n.cfg.GCInterval) // tombstones: see members
+	sweep := newTicker(n.cfg.Clock, n.cfg.GCInterval) // tombstones: see members
 	defer sweep.Stop()
 	for {
 		select {
@@ -331,7 +331,7 @@ func (n *Node) Replicas() []gc.Replica {
 
 // Stalls reports, from Replicas, which partitions have deltas pending and for how long,
 // and which peers hold them back.
-func (n *Node) Stalls() gc.Report { return gc.Stalls(n.cfg.Now(), n.Replicas()) }
+func (n *Node) Stalls() gc.Report { return gc.Stalls(n.cfg.Clock.Now(), n.Replicas()) }
 
 // Peer is the node's stable identity in the replication protocol.
 func (n *Node) Peer() lattice.Peer { return n.peer }
@@ -433,7 +433,7 @@ func (n *Node) send(peer lattice.Peer, msg any) {
 	if link := n.link(peer); link.Drop {
 		return
 	} else if link.Delay > 0 {
-		time.AfterFunc(link.Delay, func() { n.deliver(peer, msg) })
+		n.cfg.Clock.AfterFunc(link.Delay, func() { n.deliver(peer, msg) })
 		return
 	}
 	n.deliver(peer, msg)
@@ -482,7 +482,7 @@ func (n *Node) Stop(ctx context.Context) error {
 func (n *Node) drain(ctx context.Context) {
 	wait := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl))
+		wait = min(wait, dl.Sub(n.cfg.Clock.Now()))
 	}
 	if wait <= 0 {
 		return
@@ -505,12 +505,12 @@ func (n *Node) drain(ctx context.Context) {
 			}
 		}
 	}
-	timer := time.NewTimer(wait)
+	expired, timer := after(n.cfg.Clock, wait)
 	defer timer.Stop()
 	for range count {
 		select {
 		case <-done:
-		case <-timer.C:
+		case <-expired:
 			n.log.Warn("stopping with events not yet acknowledged elsewhere")
 			return
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -172,7 +171,7 @@ func replyError(m proto.Message) error {
 func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (proto.Message, error) {
 	timeout := n.cfg.AttemptTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+		timeout = min(timeout, dl.Sub(n.cfg.Clock.Now()))
 	}
 	if timeout <= 0 {
 		return nil, context.DeadlineExceeded
@@ -182,9 +181,9 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 		if link.Drop || wait > timeout { // the request is lost: the caller waits out its timeout
 			wait = timeout
 		}
-		t := time.NewTimer(wait)
+		waited, t := after(n.cfg.Clock, wait)
 		select {
-		case <-t.C:
+		case <-waited:
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
@@ -199,12 +198,12 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 	}
 	id, sender, reply := n.replies.expect()
 	n.system.Root.RequestWithCustomSender(pid, msg, sender)
-	t := time.NewTimer(timeout)
+	expired, t := after(n.cfg.Clock, timeout)
 	defer t.Stop()
 	select {
 	case m := <-reply:
 		return m, nil
-	case <-t.C:
+	case <-expired:
 		n.replies.forget(id)
 		return nil, errNoReply
 	case <-ctx.Done():

@@ -19,8 +19,8 @@ import (
 type hosted struct {
 	id       partitionID
 	core     *replica.Replica
-	tick, gc *time.Timer // the anti-entropy and gc timers, made once, reset after
-	sync     *time.Timer
+	tick, gc Timer // the anti-entropy and gc timers, made once, reset after
+	sync     Timer
 	draining chan<- struct{}
 }
 
@@ -87,30 +87,30 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 	}
 	if eff.Write != nil {
 		err := n.commit(eff.Write)
-		s.perform(ctx, h, h.core.Written(n.cfg.Now(), err))
+		s.perform(ctx, h, h.core.Written(n.cfg.Clock.Now(), err))
 	}
 }
 
 // arm starts one of h's timers: its message reaches h through the shard.
 func (s *shard) arm(h *hosted, t replica.Timer) {
-	shard, root := s.self, s.n.system.Root
+	shard, root, clock := s.self, s.n.system.Root, s.n.cfg.Clock
 	switch t.Kind {
 	case replica.TickTimer:
-		resetOrMake(&h.tick, t.After, func() { root.Send(shard, timerMsg{h: h, kind: replica.TickTimer}) })
+		resetOrMake(clock, &h.tick, t.After, func() { root.Send(shard, timerMsg{h: h, kind: replica.TickTimer}) })
 	case replica.GCTimer:
-		resetOrMake(&h.gc, t.After, func() { root.Send(shard, timerMsg{h: h, kind: replica.GCTimer}) })
+		resetOrMake(clock, &h.gc, t.After, func() { root.Send(shard, timerMsg{h: h, kind: replica.GCTimer}) })
 	case replica.SyncTimer:
 		if h.sync != nil {
 			h.sync.Stop()
 		}
 		msg := timerMsg{h: h, kind: replica.SyncTimer, gen: t.Gen}
-		h.sync = time.AfterFunc(t.After, func() { root.Send(shard, msg) })
+		h.sync = clock.AfterFunc(t.After, func() { root.Send(shard, msg) })
 	}
 }
 
-func resetOrMake(t **time.Timer, d time.Duration, f func()) {
+func resetOrMake(c Clock, t *Timer, d time.Duration, f func()) {
 	if *t == nil {
-		*t = time.AfterFunc(d, f)
+		*t = c.AfterFunc(d, f)
 		return
 	}
 	(*t).Reset(d)
@@ -139,7 +139,7 @@ func (s *shard) repropose(h *hosted, list []lattice.Entry[[]byte]) {
 // release stops h's timers (a timer that fired already is dropped by the shard) and gives
 // back what it holds of the node's.
 func (h *hosted) release(n *Node) {
-	for _, t := range []*time.Timer{h.tick, h.gc, h.sync} {
+	for _, t := range []Timer{h.tick, h.gc, h.sync} {
 		if t != nil {
 			t.Stop()
 		}

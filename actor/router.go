@@ -94,7 +94,7 @@ func (r *router) Receive(ctx pa.Context) {
 			ctx.Send(pid, m)
 		}
 	case *wire.Departing:
-		r.n.departing.mark(lattice.Peer(m.GetPeer()), r.n.cfg.Now())
+		r.n.departing.mark(lattice.Peer(m.GetPeer()), r.n.cfg.Clock.Now())
 	}
 }
 

@@ -58,21 +58,21 @@ func (s *shard) Receive(ctx pa.Context) {
 	switch m := ctx.Message().(type) {
 	case *wire.Call:
 		h := s.replica(ctx, m.GetTo())
-		s.step(ctx, h, h.core.Call(s.n.cfg.Now(), m, ctx.Sender(), s.n.clock.Now()))
+		s.step(ctx, h, h.core.Call(s.n.cfg.Clock.Now(), m, ctx.Sender(), s.n.clock.Now()))
 	case *wire.Query:
 		h := s.replica(ctx, m.GetTo())
-		s.step(ctx, h, h.core.Query(s.n.cfg.Now(), m, ctx.Sender()))
+		s.step(ctx, h, h.core.Query(s.n.cfg.Clock.Now(), m, ctx.Sender()))
 	case *wire.Replicate:
 		h := s.replica(ctx, m.GetTo())
-		s.step(ctx, h, h.core.Replicate(s.n.cfg.Now(), m))
+		s.step(ctx, h, h.core.Replicate(s.n.cfg.Clock.Now(), m))
 	case *wake:
 		h := s.activate(ctx, m.id)
-		s.step(ctx, h, h.core.Wake(s.n.cfg.Now()))
+		s.step(ctx, h, h.core.Wake(s.n.cfg.Clock.Now()))
 	case timerMsg:
 		if s.replicas[m.h.id] != m.h {
 			return
 		}
-		now := s.n.cfg.Now()
+		now := s.n.cfg.Clock.Now()
 		switch m.kind {
 		case replica.TickTimer:
 			s.step(ctx, m.h, m.h.core.Tick(now))
@@ -83,19 +83,19 @@ func (s *shard) Receive(ctx pa.Context) {
 		}
 	case reproposed:
 		if s.replicas[m.h.id] == m.h {
-			s.step(ctx, m.h, m.h.core.Reproposed(s.n.cfg.Now(), m.done))
+			s.step(ctx, m.h, m.h.core.Reproposed(s.n.cfg.Clock.Now(), m.done))
 		}
 	case flushMsg:
 		s.flush(ctx)
 	case *drain:
 		for _, h := range s.replicas {
 			h.draining = m.done
-			s.step(ctx, h, h.core.Drain(s.n.cfg.Now()))
+			s.step(ctx, h, h.core.Drain(s.n.cfg.Clock.Now()))
 		}
 		ctx.Respond(len(s.replicas))
 	case *resync:
 		for _, h := range s.replicas {
-			s.step(ctx, h, h.core.Resync(s.n.cfg.Now()))
+			s.step(ctx, h, h.core.Resync(s.n.cfg.Clock.Now()))
 		}
 	case *pa.Started:
 		s.self = ctx.Self()
@@ -132,7 +132,7 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 			func() replica.Fold { return folds(origin, n.peer) })}
 		s.replicas[id] = h // before Start, which may queue a flush
 		rec, found, err := n.store.Load(storage.Partition{Kind: id.kind, Key: id.key})
-		s.perform(ctx, h, h.core.Start(n.cfg.Now(), rec, found, err))
+		s.perform(ctx, h, h.core.Start(n.cfg.Clock.Now(), rec, found, err))
 		if !h.core.Life().Gone() {
 			return h
 		}
@@ -208,7 +208,7 @@ func (s *shard) flush(ctx pa.Context) {
 	s.dirty = s.spare[:0]
 	b := &s.batch
 	b.Reset()
-	now := s.n.cfg.Now()
+	now := s.n.cfg.Clock.Now()
 	readies := s.readies[:0]
 	for _, h := range dirty {
 		if s.replicas[h.id] != h || !h.core.Dirty() {

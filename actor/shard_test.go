@@ -78,13 +78,13 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 		kinds: map[string]KindSpec{plusKind.kindName(): plusKind},
 		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds()}}
 	n.rcfg = n.cfg.replicaConfig(n.peer)
-	n.clock.now = n.cfg.Now
+	n.clock.now = n.cfg.Clock.Now
 	n.log = quiet
 	// Membership lists the node alone: it may start partitions (genesis.go).
 	view := discovery.NewView([]discovery.Member{{Peer: "a~1", Name: "a", Kinds: []string{plusKind.kindName()}}})
 	n.view.Store(newViewIndex(view))
-	n.members.update(view, n.cfg.Now())
-	n.members.settle(n.cfg.Now()) // its store is empty: nothing to wait for (see Start)
+	n.members.update(view, n.cfg.Clock.Now())
+	n.members.settle(n.cfg.Clock.Now()) // its store is empty: nothing to wait for (see Start)
 	s := newShard(n)
 	ctx.receive(s, nil, &pa.Started{})
 	return s, ctx, store

@@ -40,7 +40,7 @@ type registry struct {
 	// ttl is how long a registration lives after its last ping; it travels in the ping
 	// event, so every replica expires the instance at the same time.
 	ttl time.Duration
-	// now is the node's clock, the one its actor.Config.Now uses: lookups ask for the
+	// now is the node's clock, the one its actor.Config.Clock reads: lookups ask for the
 	// instances live at now().
 	now func() time.Time
 	log *slog.Logger

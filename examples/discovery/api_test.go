@@ -20,7 +20,7 @@ import (
 	"github.com/legion-go/legion/actor/actortest"
 )
 
-// fakeClock is the nodes' physical clock in these tests: it moves only when told to.
+// fakeClock is the nodes' clock in these tests: it moves only when told to.
 // Safe for concurrent use.
 type fakeClock struct {
 	mu sync.Mutex
@@ -32,6 +32,10 @@ func (c *fakeClock) Now() time.Time {
 	defer c.mu.Unlock()
 	return c.t
 }
+
+// AfterFunc runs timers on the system's time: only timestamps are faked (the registry's
+// TTLs read them), the runtime's timers keep their pace.
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) actor.Timer { return time.AfterFunc(d, f) }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
@@ -56,7 +60,7 @@ func startRegistry(t *testing.T) *testCluster {
 		Kinds:               []actor.KindSpec{Service, Index},
 		AttemptTimeout:      time.Second,
 		AntiEntropyInterval: 50 * time.Millisecond,
-		Now:                 clock.Now,
+		Clock:               clock,
 	}})
 	tc := &testCluster{Cluster: c, clock: clock}
 	for _, n := range c.Nodes {
