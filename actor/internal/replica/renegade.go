@@ -28,9 +28,10 @@ import (
 //   - forgets one only once a replica answered for it (Reproposed), and stays active (it
 //     does not passivate) while it holds any: its gc tick retries what failed.
 //
-// A renegade is re-proposed as a fast call: the replica that answers persisted it, and
-// an answer is as good as any fast call's (if that replica is ejected in turn, its copy is
-// a renegade of its own, kept the same way).
+// A renegade is re-proposed as a consistent call (actor's Node.repropose): the answer comes
+// once the event, or the original it duplicates, folded at the replica that answers, with
+// every participant's ack. A fast answer was not enough: a replica may hold the event
+// pending only in a copy that is itself doomed (the simulation's seed 822).
 
 // addRenegades records entries the history dropped (events only: a membership change of
 // this peer's that was dropped needs no re-proposal).
