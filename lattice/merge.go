@@ -88,17 +88,23 @@ func (s *State[S, E, O]) Merge(o Snapshot[S, E]) (Report[E], error) {
 }
 
 // takeInfimum replaces this replica's infimum wholesale with a remote one that it cannot
-// reproduce. Local entries at or below it are reported as folded with unknown outputs, but
-// this replica's own entries that the remote history does not hold are returned: they
-// were lost (the runtime re-proposes them).
+// reproduce. Local entries at or below it that the remote history holds are reported as
+// folded with unknown outputs. Those it does not hold (their creator's counter is above
+// the remote's Last for it: cut off by an ejection, or never seen there) are not folded
+// anywhere: this replica's own are returned, lost (the runtime re-proposes them), and
+// others' are dropped without a Folded report, their creators re-propose theirs. (They
+// were reported folded, and a consistent call waiting on one, a re-proposal answered as a
+// duplicate of it, was told its event applied: the actor simulation lost acknowledged
+// writes so, seed 3777.)
 func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 	n := 0
 	for n < len(s.pending) && !inf.ID.Less(s.pending[n].ID) {
 		e := &s.pending[n]
-		if e.ID.Peer == s.self && e.ID.Counter > inf.Last[s.self] {
-			lost = append(lost, e.clone())
-		} else {
+		switch {
+		case e.ID.Counter <= inf.Last[e.ID.Peer]:
 			s.folded = append(s.folded, Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer, Err: ErrOutputUnknown})
+		case e.ID.Peer == s.self:
+			lost = append(lost, e.clone())
 		}
 		n++
 	}

@@ -67,6 +67,8 @@ var regressions = []int64{
 	163,  // a node that joined alone on its side of a split, not partial
 	822,  // a re-proposal answered as a duplicate by a doomed copy
 	1752, // genesis by restarted nodes that had forgotten the members they knew
+	1835, // a stall: entries a taken infimum did not hold reported folded (lattice)
+	3777, // a re-proposal told 'folded elsewhere' of a copy the live history cut off (lattice)
 }
 
 func TestSimulationRegressions(t *testing.T) {
