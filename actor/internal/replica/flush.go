@@ -411,7 +411,11 @@ func (r *Replica) sendTo(p lattice.Peer, full bool) bool {
 		r.log(LevelError, "encode snapshot", "err", err)
 		return false
 	}
-	if !snap.GetInfimum().GetHasBase() { // "I hold nothing", and where this node places it (sync.go)
+	if !snap.GetInfimum().GetHasBase() && !r.env.Partial() {
+		// "I hold nothing", and where this node places it (sync.go). A node whose view may
+		// lack members vouches for no placement: the syncing replica then refuses genesis
+		// (the simulation's seed 4343: a restarted node that had not yet heard what its
+		// replicas name agreed with a new node's placement on the minority side).
 		snap.ReplicaSet = peerStrings(r.knownPlacement())
 	}
 	msg.Body = &wire.Replicate_Snapshot{Snapshot: snap}

@@ -69,6 +69,7 @@ var regressions = []int64{
 	1752, // genesis by restarted nodes that had forgotten the members they knew
 	1835, // a stall: entries a taken infimum did not hold reported folded (lattice)
 	3777, // a re-proposal told 'folded elsewhere' of a copy the live history cut off (lattice)
+	4343, // a restarted node, not settled yet, vouched for a new node's placement
 }
 
 func TestSimulationRegressions(t *testing.T) {
