@@ -151,6 +151,8 @@ func (n *Node) notHandedOver() int {
 			}
 			if rep := v.(gc.Replica); slices.Contains(rep.Participants, n.peer) && others {
 				left++
+			} else if _, ok := n.renegading.Load(partitionID{kind, key}); ok {
+				left++ // its renegades must reach a replica before this node goes
 			}
 			return true
 		})

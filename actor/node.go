@@ -56,11 +56,13 @@ type Node struct {
 	// peers changed.
 	rewake   chan struct{}
 	inFlight atomic.Int64 // handoffs (joins) this node wrote that have not folded
-	// replicas holds each active replica's latest description (refreshed on its gc tick).
-	replicas sync.Map      // partitionID -> gc.Replica
-	viewSig  chan struct{} // closed and replaced on every new view
-	viewMu   sync.Mutex
-	dropped  bool // guarded by viewMu: the last view did not list this node
+	// replicas holds each active replica's latest description (refreshed on its gc tick);
+	// renegading, the active replicas that held renegades at their last gc tick.
+	replicas   sync.Map      // partitionID -> gc.Replica
+	renegading sync.Map      // partitionID -> struct{}
+	viewSig    chan struct{} // closed and replaced on every new view
+	viewMu     sync.Mutex
+	dropped    bool // guarded by viewMu: the last view did not list this node
 
 	// links, when set, decides what happens to each message to a peer (test harness).
 	links atomic.Pointer[func(to lattice.Peer) Link]

@@ -71,6 +71,11 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 	}
 	if eff.Report != nil {
 		n.replicas.Store(h.id, *eff.Report)
+		if len(h.core.Renegades()) > 0 {
+			n.renegading.Store(h.id, struct{}{})
+		} else {
+			n.renegading.Delete(h.id)
+		}
 	}
 	if eff.Drained && h.draining != nil {
 		select {
@@ -145,6 +150,7 @@ func (h *hosted) release(n *Node) {
 		}
 	}
 	n.replicas.Delete(h.id)
+	n.renegading.Delete(h.id)
 	h.core.Release()
 }
 

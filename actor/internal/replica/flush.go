@@ -29,7 +29,7 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 		rd.err = r.failed
 		return rd
 	}
-	rd.AfterCommit.Flushes++
+	mark := b.Len()
 	r.fold.Acknowledge()
 	if err := r.stage(b, false, func() {
 		r.folds = r.fold.Reduce()
@@ -77,6 +77,9 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 			Msg: &wire.CallReply{Output: f.Out, Error: errs.ToWire(err), Id: wire.FromID(f.ID)}})
 	}
 	r.folds = nil
+	if b.Len() > mark || len(ac.Replies) > 0 {
+		ac.Flushes++ // a batch made durable and answered (a tick's flush that writes nothing is not one)
+	}
 	r.replicate()
 	if invariants {
 		st := r.fold.State()

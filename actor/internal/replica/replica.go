@@ -438,6 +438,14 @@ func (r *Replica) handleRequest(s stashed) {
 }
 
 func (r *Replica) onCall(m *wire.Call, from ReplyTo, eventTime int64) {
+	if r.env.Leaving() {
+		// A departing node takes no new write: one it logged now would have to reach
+		// another replica before the node goes, and its copy may be one the handover is
+		// retiring (the simulation lost such writes, seed 216). The caller tries the next
+		// replica.
+		r.replyErr(from, false, errs.NotReplica)
+		return
+	}
 	if dl := deadlineOf(m); !dl.IsZero() && r.now.After(dl) {
 		// The caller gave up (its context ended): it may have retried elsewhere, and this
 		// attempt, delivered late (a stalled connection, a stopped process), could then be
@@ -607,10 +615,10 @@ func (r *Replica) target(p lattice.Peer) *wire.Target {
 }
 
 // checkDrain reports a stopping node's drain once no event this replica created waits
-// for its first acknowledgement by another replica: then losing this node loses none of
-// them.
+// for its first acknowledgement by another replica, and it has no renegade left to
+// propose again: then losing this node loses none of them.
 func (r *Replica) checkDrain() {
-	if !r.draining || !r.fold.OwnAckedElsewhere() {
+	if !r.draining || !r.fold.OwnAckedElsewhere() || len(r.renegades) > 0 {
 		return
 	}
 	r.out.Drained = true

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -39,6 +40,8 @@ type Node struct {
 	members     map[lattice.Peer]gc.Member
 	frozenUntil time.Time             // its view does not update before then (a lagging membership)
 	reports     map[string]gc.Replica // each active replica's latest description
+	leaving     bool                  // it hands its replicas over (Node.Stop's handover)
+	gone        bool                  // it left for good
 	settledAt   time.Time             // its first wake pass has settled (zero: not yet)
 	firstPass   time.Time             // when its first wake pass ran
 }
@@ -93,6 +96,8 @@ func (n *Node) every(d time.Duration, life int, fn func()) {
 func (n *Node) crash() {
 	n.w.logf("%s crashes", n.peer)
 	n.up = false
+	n.leaving = false // a crash ends a departure; the restart is an ordinary one
+	delete(n.w.departing, n.peer)
 	n.life++
 	n.reps = nil
 	n.dirty = nil
@@ -214,7 +219,7 @@ func (n *Node) wakePass() {
 // The replica.Env of the node's replicas.
 
 func (n *Node) Partial() bool { return n.partial || n.settledAt.IsZero() }
-func (n *Node) Leaving() bool { return false }
+func (n *Node) Leaving() bool { return n.leaving }
 func (n *Node) ReplicaSet(kind, key string) []lattice.Peer {
 	return gc.ReplicaSet(kind, key, n.hosts(), n.cfg.GC.ReplicationFactor)
 }
@@ -222,6 +227,9 @@ func (n *Node) hosts() []lattice.Peer { return peersOfNodes(n.sees) }
 func (n *Node) Members() []gc.Member {
 	out := make([]gc.Member, 0, len(n.members))
 	for _, m := range n.members {
+		if n.w.departing[m.Peer] {
+			m.Kinds = nil // it announced its departure: placement gives it nothing (actor's gcMembers)
+		}
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b gc.Member) int { return compare(a.Peer, b.Peer) })
@@ -412,4 +420,77 @@ func (n *Node) repropose(r *replica.Replica, list []lattice.Entry[[]byte]) {
 		})
 	}
 	next(0)
+}
+
+// leave is Node.Stop: the node hands its replicas over (each partition where it is a
+// participant joins its next owner and then unjoins this node), telling the others it is
+// departing, until none of its stored replicas has it as a participant or a minute
+// passes; then it stops cleanly (its replicas write what they hold) and leaves for good.
+func (n *Node) leave() {
+	if !n.up || n.leaving {
+		return
+	}
+	n.w.logf("%s leaves", n.peer)
+	n.leaving = true
+	n.w.departing[n.peer] = true
+	start, life := n.w.now, n.life
+	var step func()
+	step = func() {
+		if !n.up || n.life != life {
+			return
+		}
+		n.wakePass()
+		if n.notHandedOver() == 0 || n.w.now.Sub(start) > time.Minute {
+			n.drain(life, n.w.now)
+			return
+		}
+		n.w.after(n.cfg.GCInterval, step)
+	}
+	step()
+}
+
+// drain is the end of Node.Stop: every replica reports once its own events are held by
+// another replica, for at most 5 s. Drained, the node goes for good (its data with it);
+// otherwise Stop returns ErrUnreplicated, and the operator keeps its data directory and
+// starts it again: the simulation restarts it at the heal.
+func (n *Node) drain(life int, since time.Time) {
+	if !n.up || n.life != life {
+		return
+	}
+	drained := true
+	for _, k := range slices.Sorted(maps.Keys(n.reps)) {
+		if r := n.reps[k]; !r.Fold().OwnAckedElsewhere() || len(r.Renegades()) > 0 {
+			n.step(r, r.Drain(n.now()))
+			drained = false
+		}
+	}
+	if !drained && n.w.now.Sub(since) < 5*time.Second {
+		n.w.after(100*time.Millisecond, func() { n.drain(life, since) })
+		return
+	}
+	n.w.logf("%s stops (%d replicas not handed over, drained %v)", n.peer, n.notHandedOver(), drained)
+	for _, k := range slices.Sorted(maps.Keys(n.reps)) {
+		n.remove(n.reps[k])
+	}
+	n.up, n.gone, n.leaving = false, drained, false
+	n.life++
+	// It no longer announces its departure: the others forget it after 3 GCIntervals, as
+	// actor's departures do, and eject it as any gone peer.
+	n.w.after(3*n.cfg.GCInterval, func() { delete(n.w.departing, n.peer) })
+	n.w.membershipChanged(2 * time.Second)
+}
+
+// notHandedOver counts the stored partitions in which the node is still a participant.
+func (n *Node) notHandedOver() int {
+	left := 0
+	_ = n.store.Partitions(kindName, func(key string) bool {
+		// As actor's notHandedOver: a participant of the infimum (its own UnJoin may be
+		// pending), while another node hosts the kind.
+		r := n.activate(key)
+		if st := r.Fold().State(); st.HasBase && slices.Contains(st.Participants, n.peer) && len(n.sees) > 1 || len(r.Renegades()) > 0 {
+			left++
+		}
+		return true
+	})
+	return left
 }

@@ -64,6 +64,9 @@ type Options struct {
 	Keys, Ops int
 	// Faults enables splits, crashes and restarts; Lossy, drops and duplicates.
 	Faults, Lossy bool
+	// Leaves is how many nodes leave for good during the run, by a planned departure
+	// (Node.Stop's handover), never more than would leave fewer than three.
+	Leaves int
 	// Trace, when set, receives every line of the history as it happens.
 	Trace func(string)
 }
@@ -108,6 +111,9 @@ type World struct {
 	nodes  []*Node
 	byPeer map[lattice.Peer]*Node
 	group  map[*Node]int // split: nodes in different groups cannot talk, nor see each other
+	// departing: the peers that announced a planned departure (each node's Members lists
+	// them hosting nothing, as actor's departures do)
+	departing map[lattice.Peer]bool
 	ops    []*op
 	res    Result
 	trace  []string // the last lines of the history, for a failure report
@@ -172,7 +178,8 @@ func New(opt Options) *World {
 	if opt.Ops == 0 {
 		opt.Ops = 40 + rng.IntN(80)
 	}
-	w := &World{opt: opt, rng: rng, now: epoch, byPeer: map[lattice.Peer]*Node{}, group: map[*Node]int{}}
+	w := &World{opt: opt, rng: rng, now: epoch, byPeer: map[lattice.Peer]*Node{}, group: map[*Node]int{},
+		departing: map[lattice.Peer]bool{}}
 	w.res.Seed, w.res.Nodes = opt.Seed, opt.Nodes
 	return w
 }
@@ -209,12 +216,26 @@ func (w *World) Run() Result {
 			w.membershipChanged(2 * time.Second)
 		})
 	}
+	for range w.opt.Leaves {
+		at := time.Duration(w.rng.Int64N(int64(active)))
+		w.after(at, func() {
+			var stay []*Node
+			for _, n := range w.nodes {
+				if !n.gone && !n.leaving {
+					stay = append(stay, n)
+				}
+			}
+			if len(stay) > 3 {
+				stay[w.rng.IntN(len(stay))].leave()
+			}
+		})
+	}
 	// Heal: every fault ends, every node comes back, membership settles.
 	w.after(active+5*time.Second, func() {
 		w.logf("heal")
 		w.group = map[*Node]int{}
 		for _, n := range w.nodes {
-			if !n.up {
+			if !n.up && !n.gone {
 				n.restart()
 			}
 		}
@@ -285,7 +306,7 @@ func (w *World) scheduleFaults(active time.Duration) {
 				n.crash()
 				w.membershipChanged(2 * time.Second)
 				w.after(length, func() {
-					if !n.up {
+					if !n.up && !n.gone {
 						n.restart()
 						w.membershipChanged(2 * time.Second)
 					}
