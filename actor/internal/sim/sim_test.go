@@ -65,19 +65,24 @@ func TestSameSeedSameHistory(t *testing.T) {
 
 // regressions are seeds whose histories found a bug (each is named in the fix's comment);
 // they replay as long as the simulation draws the same history from them.
-var regressions = []int64{
-	30,   // genesis on the majority side of a partition whose replicas were all cut off
-	163,  // a node that joined alone on its side of a split, not partial
-	822,  // a re-proposal answered as a duplicate by a doomed copy
-	1752, // genesis by restarted nodes that had forgotten the members they knew
-	1835, // a stall: entries a taken infimum did not hold reported folded (lattice)
-	3777, // a re-proposal told 'folded elsewhere' of a copy the live history cut off (lattice)
-	4343, // a restarted node, not settled yet, vouched for a new node's placement
+var regressions = []struct {
+	seed   int64
+	leaves int
+}{
+	{30, 0},   // genesis on the majority side of a partition whose replicas were all cut off
+	{163, 0},  // a node that joined alone on its side of a split, not partial
+	{822, 0},  // a re-proposal answered as a duplicate by a doomed copy
+	{1752, 0}, // genesis by restarted nodes that had forgotten the members they knew
+	{1835, 0}, // a stall: entries a taken infimum did not hold reported folded (lattice)
+	{3777, 0}, // a re-proposal told 'folded elsewhere' of a copy the live history cut off (lattice)
+	{4343, 0}, // a restarted node, not settled yet, vouched for a new node's placement
+	{216, 1},  // a departing node took a write on a stale copy and left with it
 }
 
 func TestSimulationRegressions(t *testing.T) {
-	for _, s := range regressions {
-		w := New(Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2)})
+	for _, r := range regressions {
+		s := r.seed
+		w := New(Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Leaves: r.leaves})
 		if err := w.Run().Err(); err != nil {
 			for _, line := range w.Trace() {
 				t.Log(line)
