@@ -1,6 +1,9 @@
 package actor
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Clock is a node's time: every timestamp, timer and ticker of the runtime reads it (the
 // replicas' core takes the time as an input, from it). Default SystemClock. A test may
@@ -36,14 +39,14 @@ func after(c Clock, d time.Duration) (<-chan struct{}, Timer) {
 // time.Ticker's), until stop is called.
 type ticker struct {
 	C    chan struct{}
-	t    Timer
 	stop chan struct{}
+	mu   sync.Mutex // guards t: the first tick may fire before AfterFunc returns
+	t    Timer
 }
 
 func newTicker(c Clock, d time.Duration) *ticker {
 	tk := &ticker{C: make(chan struct{}, 1), stop: make(chan struct{})}
-	var fire func()
-	fire = func() {
+	fire := func() {
 		select {
 		case <-tk.stop:
 			return
@@ -53,13 +56,19 @@ func newTicker(c Clock, d time.Duration) *ticker {
 		case tk.C <- struct{}{}:
 		default:
 		}
+		tk.mu.Lock()
 		tk.t.Reset(d)
+		tk.mu.Unlock()
 	}
+	tk.mu.Lock()
 	tk.t = c.AfterFunc(d, fire)
+	tk.mu.Unlock()
 	return tk
 }
 
 func (tk *ticker) Stop() {
 	close(tk.stop)
+	tk.mu.Lock()
 	tk.t.Stop()
+	tk.mu.Unlock()
 }
