@@ -19,6 +19,8 @@
 //     directory, pebble's files damaged or missing, or pebble's identity
 //     record disagreeing with the manifest (the cause is wrapped too);
 //   - storage.ErrLocked: the directory is open already;
+//   - an error wrapping the cause (syscall.ENOSPC, syscall.EROFS, ...): the
+//     directory does not take a write and its fsync (a probe file, removed);
 //   - storage.ErrInvalidOptions.
 //
 // A new directory is created in an order that makes the manifest its commit
@@ -35,11 +37,20 @@
 // none. pebble's commit pipeline performs one fsync for all commits queued
 // while the previous fsync ran: group commit (Metrics.WALSyncs counts them).
 //
-// pebble treats a failed WAL write or fsync as fatal and calls its logger's
-// Fatalf, which must not return: this store logs it at Error and panics.
-// Retrying after a failed fsync is unsafe (the kernel may have dropped the
-// dirty pages and report success next time), and the process must not go on
-// acknowledging writes. Restarting recovers from the WAL.
+// A disk failure fails the store, never the process: a failed write, fsync,
+// file creation or rename (a full disk, an I/O error, a read-only or
+// unwritable directory), or a fatal pebble error, is final. The store logs it
+// once and every later call, the Commit under way included, returns an error
+// wrapping ErrFailed and the cause (test it with errors.Is, e.g.
+// syscall.ENOSPC). Retrying after a failed fsync is unsafe (the kernel may
+// have dropped the dirty pages and report success next time), and the process
+// must not go on acknowledging writes: it should stop, and restarting
+// recovers from the WAL. pebble never sees the error (it panics on some with
+// its mutex released, and waits forever on others): the goroutine that meets
+// it halts for good, and Commit returns the failure. Close of a failed store
+// returns the failure at once, leaving pebble where it halted. Open writes and
+// fsyncs a probe file first, so that opening a full, read-only or unwritable
+// directory fails at once with the cause.
 //
 // # Goroutines
 //
@@ -50,7 +61,10 @@
 // because pebble leaks its ticker when Open fails. Close waits for running
 // calls, closes pebble (which stops and waits for its goroutines), then stops
 // the ticker (which receives the stop synchronously, then returns). A failed
-// Open leaves no goroutine behind.
+// Open leaves no goroutine behind, unless the disk failed under it. Each
+// Commit runs pebble's commit on a goroutine of its own that returns before
+// Commit does, unless the store fails: goroutines that met a disk failure halt
+// for good, with pebble's.
 //
 // # Logging
 //

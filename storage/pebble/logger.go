@@ -12,12 +12,16 @@ import (
 // pebbleLogger routes pebble's logs to slog: message "pebble", the formatted
 // text under key "text". Infof logs at Info, Errorf at Error.
 //
-// Fatalf is how pebble reports a state it cannot continue from (a failed WAL
-// write or fsync, a broken invariant): it logs at Error, then panics, as
-// pebble requires it not to return. The panic is deliberate: after a failed
-// fsync the process cannot know what is durable, so it must not go on
-// acknowledging writes (see docs/storage.md).
-type pebbleLogger struct{ l *slog.Logger }
+// Fatalf is how pebble reports a state it cannot continue from (a failed
+// MANIFEST write, a broken invariant): it logs at Error, then fails the store
+// and halts the calling goroutine, as pebble requires it not to return.
+// Panicking instead would unwind pebble's stack past its locks (see failure).
+// After a failed fsync the process cannot know what is durable, so it must
+// not go on acknowledging writes (see docs/storage.md).
+type pebbleLogger struct {
+	l      *slog.Logger
+	failed *failure
+}
 
 var _ pebble.Logger = pebbleLogger{}
 
@@ -32,7 +36,7 @@ func (p pebbleLogger) Errorf(format string, args ...any) { p.log(slog.LevelError
 
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	text := p.log(slog.LevelError, format, args)
-	panic("storage: pebble fatal error: " + text)
+	p.failed.halt(newFatalError(text, args))
 }
 
 // eventListener logs the pebble events an operator should see. Without it,

@@ -60,7 +60,8 @@ func open(dir string, opts storage.Options, fsys vfs.FS) (_ *Store, err error) {
 			_ = healthChecks.Close()
 		}
 	}()
-	counter := &syncCountingFS{FS: pebbleFS}
+	failed := newFailure(opts.Logger)
+	counter := &syncCountingFS{FS: &guardFS{FS: pebbleFS, f: failed}}
 	if err := ensureDir(fsys, dir, opts.Create); err != nil {
 		return nil, err
 	}
@@ -68,13 +69,17 @@ func open(dir string, opts storage.Options, fsys vfs.FS) (_ *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := probe(fsys, dir); err != nil {
+		_ = unlock()
+		return nil, err
+	}
 	m, create, err := readOrNewManifest(fsys, dir, opts)
 	if err == nil {
 		var db *pebble.DB
-		if db, err = openData(fsys, counter, dir, m, opts, create); err == nil {
+		if db, err = openDataGuarded(fsys, counter, dir, m, opts, create, failed); err == nil {
 			opts.Logger.Info("storage opened", "dir", dir, "node", m.id.Node,
 				"incarnation", m.id.Incarnation, "created", create)
-			s := newStore(db, dir, m.id, opts.Logger, func() error {
+			s := newStore(db, dir, m.id, opts.Logger, failed, unlock, func() error {
 				_ = healthChecks.Close() // after pebble's Close: nothing uses the file system any more
 				return unlock()
 			})
@@ -83,8 +88,32 @@ func open(dir string, opts storage.Options, fsys vfs.FS) (_ *Store, err error) {
 		}
 		err = fmt.Errorf("%w (data directory %q)", err, dir)
 	}
+	if failed.Err() != nil {
+		healthChecks = nopCloser{} // pebble is stuck where it failed, on the file system
+	}
 	_ = unlock()
 	return nil, err
+}
+
+// openDataGuarded is openData on a goroutine of its own, which it waits for unless the
+// store fails first (a fatal pebble error or a failed write once pebble is open: that
+// goroutine then halts, see failure).
+func openDataGuarded(fsys, pebbleFS vfs.FS, dir string, m manifest, opts storage.Options, create bool, failed *failure) (*pebble.DB, error) {
+	type result struct {
+		db  *pebble.DB
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		db, err := openData(fsys, pebbleFS, dir, m, opts, create, failed)
+		done <- result{db, err}
+	}()
+	select {
+	case r := <-done:
+		return r.db, r.err
+	case <-failed.done:
+		return nil, failed.Err()
+	}
 }
 
 type nopCloser struct{}
@@ -113,7 +142,7 @@ func ensureDir(fsys vfs.FS, dir string, create bool) error {
 // openData opens pebble in dir/pebble and checks it against the manifest; or,
 // when create is set, creates it and then writes the manifest. A failed
 // creation removes what it made.
-func openData(fsys, pebbleFS vfs.FS, dir string, m manifest, opts storage.Options, create bool) (*pebble.DB, error) {
+func openData(fsys, pebbleFS vfs.FS, dir string, m manifest, opts storage.Options, create bool, failed *failure) (*pebble.DB, error) {
 	pdir := fsys.PathJoin(dir, pebbleDirName)
 	if !create {
 		// pebble would create a missing directory before failing.
@@ -122,7 +151,10 @@ func openData(fsys, pebbleFS vfs.FS, dir string, m manifest, opts storage.Option
 				storage.ErrCorrupt, pebbleDirName, err)
 		}
 	}
-	db, err := openPebble(pdir, opts, pebbleFS, create)
+	db, err := openPebble(pdir, opts, pebbleFS, create, failed)
+	if err == nil {
+		failed.live.Store(true) // from now on, a failed write halts where it fails
+	}
 	if err == nil && create {
 		err = initialize(fsys, dir, db, m)
 	} else if err == nil {
@@ -158,7 +190,7 @@ func readOrNewManifest(fsys vfs.FS, dir string, opts storage.Options) (m manifes
 	if err != nil {
 		return manifest{}, false, fmt.Errorf("storage: list %q: %w", dir, err)
 	}
-	names = slices.DeleteFunc(names, func(n string) bool { return n == lockName || n == manifestTmpName })
+	names = slices.DeleteFunc(names, func(n string) bool { return n == lockName || n == manifestTmpName || n == probeName })
 	if len(names) > 0 {
 		slices.Sort(names)
 		return manifest{}, false, fmt.Errorf("%w: %q holds %q but no %s; not taking it over "+
@@ -200,12 +232,12 @@ func checkIdentity(db *pebble.DB, id storage.Identity) error {
 }
 
 // openPebble opens (create: creates) the pebble database in dir.
-func openPebble(dir string, opts storage.Options, fsys vfs.FS, create bool) (*pebble.DB, error) {
+func openPebble(dir string, opts storage.Options, fsys vfs.FS, create bool, failed *failure) (*pebble.DB, error) {
 	po := &pebble.Options{
 		FS:                 fsys,
 		CacheSize:          opts.CacheSize,
 		MemTableSize:       uint64(opts.MemTableSize),
-		Logger:             pebbleLogger{opts.Logger},
+		Logger:             pebbleLogger{opts.Logger, failed},
 		EventListener:      eventListener(opts.Logger),
 		ErrorIfExists:      create,
 		ErrorIfNotExists:   !create,

@@ -20,6 +20,8 @@ type Store struct {
 	id      storage.Identity
 	log     *slog.Logger
 	release func() error // stops disk-health checks, releases the directory lock
+	unlock  func() error // releases the directory lock only (Close of a failed store)
+	failed  *failure
 
 	mu       sync.Mutex // guards closed; held only to enter a call
 	closed   bool
@@ -34,17 +36,20 @@ type Store struct {
 
 var _ storage.Store = (*Store)(nil)
 
-func newStore(db *pebble.DB, dir string, id storage.Identity, log *slog.Logger, release func() error) *Store {
-	return &Store{db: db, dir: dir, id: id, log: log, release: release}
+func newStore(db *pebble.DB, dir string, id storage.Identity, log *slog.Logger, failed *failure, unlock, release func() error) *Store {
+	return &Store{db: db, dir: dir, id: id, log: log, failed: failed, unlock: unlock, release: release}
 }
 
-// enter registers a call, failing once Close has begun; the caller must call
-// s.inflight.Done when it returns.
+// enter registers a call, failing once Close has begun or the store failed; the
+// caller must call s.inflight.Done when it returns.
 func (s *Store) enter() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return storage.ErrClosed
+	}
+	if err := s.failed.Err(); err != nil {
+		return err
 	}
 	s.inflight.Add(1)
 	return nil
@@ -54,8 +59,9 @@ func (s *Store) enter() error {
 // fsynced. pebble's commit pipeline shares one fsync among the commits queued
 // while the previous one ran (group commit).
 //
-// If the WAL write or fsync fails, pebble treats it as fatal: the store logs
-// the error and panics (see the package doc).
+// If a write or fsync fails (or already failed), the store fails: Commit
+// returns an error wrapping ErrFailed and the cause, and so does every later
+// call (see the package doc). Whether b was applied is then unknown.
 func (s *Store) Commit(b *storage.Batch) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -65,12 +71,26 @@ func (s *Store) Commit(b *storage.Batch) error {
 		return nil
 	}
 	pb := s.db.NewBatchWithSize(b.Size() + 48*b.Len())
-	defer pb.Close()
 	if err := fill(pb, b); err != nil {
+		pb.Close()
 		return fmt.Errorf("storage: commit: %w", err)
 	}
-	if err := pb.Commit(pebble.Sync); err != nil {
-		return wrapErr("commit", err)
+	// pebble's commit runs on a goroutine of its own, which halts if the disk
+	// fails under it (see failure): Commit then returns the failure.
+	done := make(chan error, 1)
+	go func() {
+		err := pb.Commit(pebble.Sync)
+		pb.Close()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.failed.fail(wrapErr("commit", err))
+			return s.failed.Err()
+		}
+	case <-s.failed.done:
+		return s.failed.Err()
 	}
 	s.commits.Add(1)
 	return nil
@@ -190,6 +210,11 @@ func (s *Store) Dir() string { return s.dir }
 
 // Close waits for running calls, closes pebble (which waits for its flushes
 // and compactions) and releases the directory lock. Later calls return nil.
+//
+// Close of a failed store returns its failure at once: it releases the
+// directory lock but leaves pebble where it halted (closing it could wait
+// forever); pebble's own lock on its files stays held until the process
+// exits, which it should.
 func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
@@ -197,6 +222,12 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		if err := s.failed.Err(); err != nil {
+			s.closeErr = err
+			_ = s.unlock()
+			s.log.Info("storage closed after failing: pebble is left where it halted", "dir", s.dir)
+			return
+		}
 		s.inflight.Wait()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = wrapErr("close", err)
