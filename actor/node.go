@@ -67,6 +67,11 @@ type Node struct {
 	// links, when set, decides what happens to each message to a peer (test harness).
 	links atomic.Pointer[func(to lattice.Peer) Link]
 
+	// A store failure stops the node (failstop.go): the cause, and Failed's channel.
+	failure  atomic.Pointer[error]
+	failed   chan struct{}
+	failOnce sync.Once
+
 	stopped  atomic.Bool
 	pool     *pool    // dispatcher of the router and its shards
 	replies  *replies // where the answers to this node's requests arrive
@@ -98,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
-		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1)}
+		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1), failed: make(chan struct{})}
 	n.clock.now = cfg.Clock.Now
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)
@@ -145,6 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.rebalance()
+	go n.failStop()
 	n.log.Info("node started", "peer", n.peer, "address", n.system.Address(), "kinds", slices.Sorted(maps.Keys(n.kinds)))
 	return n, nil
 }
@@ -421,13 +427,18 @@ func (n *Node) reachable(peer lattice.Peer) bool {
 	return ok
 }
 
-// commit makes b durable, counting the commit in the node's stats.
+// commit makes b durable, counting the commit in the node's stats. A failed commit
+// stops the node (fail).
 func (n *Node) commit(b *storage.Batch) error {
 	if b.Empty() {
 		return nil
 	}
 	n.stats.commits.Add(1)
-	return n.store.Commit(b)
+	err := n.store.Commit(b)
+	if err != nil {
+		n.fail(err)
+	}
+	return err
 }
 
 // send delivers a message to the router of the member hosting peer, fire-and-forget.
@@ -458,7 +469,10 @@ func (n *Node) deliver(peer lattice.Peer, msg any) {
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
-		n.handOver(ctx)
+		failed := n.Err() != nil // fail-stop: nothing can be handed over or drained
+		if !failed {
+			n.handOver(ctx)
+		}
 		n.stopped.Store(true)
 		if e := n.cfg.Membership.Stop(ctx); e != nil {
 			err = fmt.Errorf("actor: membership stop: %w", e)
@@ -466,7 +480,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		close(n.done)
 		n.bgCancel()
 		n.wg.Wait()
-		n.drain(ctx)
+		if !failed {
+			n.drain(ctx)
+		}
 		if e := n.system.Root.PoisonFuture(n.router).Wait(); e != nil && err == nil {
 			err = fmt.Errorf("actor: stopping replicas: %w", e)
 		}

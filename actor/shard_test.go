@@ -74,7 +74,7 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 	quiet := slog.New(slog.DiscardHandler)
 	system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
 	t.Cleanup(system.Shutdown)
-	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system,
+	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system, failed: make(chan struct{}),
 		kinds: map[string]KindSpec{plusKind.kindName(): plusKind},
 		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds()}}
 	n.rcfg = n.cfg.replicaConfig(n.peer)
