@@ -1,6 +1,8 @@
 package actor
 
 import (
+	"errors"
+
 	"github.com/legion-go/legion/actor/internal/errs"
 	"github.com/legion-go/legion/actor/internal/wire"
 )
@@ -25,6 +27,11 @@ var (
 	// ErrOutputUnknown: a consistent call's event was folded by another replica whose
 	// history this replica took over wholesale, so its final output is not known here.
 	ErrOutputUnknown = errs.OutputUnknown
+	// ErrUnreplicated (from Node.Stop): the node stopped while events it acknowledged
+	// (fast calls) were held by no other replica yet: it was cut off, or they did not
+	// replicate within the drain's time. They are on its disk only: keep its data
+	// directory and start the node again, or they are lost.
+	ErrUnreplicated = errors.New("actor: stopped with acknowledged events no other replica holds yet: keep the data directory and start the node again")
 )
 
 // RejectedError is returned when the kind's Apply (or Query) returned an error or

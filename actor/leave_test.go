@@ -14,6 +14,7 @@ import (
 
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/actor/actortest"
+	"github.com/legion-go/legion/lattice"
 )
 
 var departureKeys = flag.Int("actor.departure-keys", 40, "partitions in TestPlannedDeparture")
@@ -167,4 +168,30 @@ func TestPlannedDeparture(t *testing.T) {
 		t.Errorf("a consistent call waited %v during and %v after the departure: partitions waited for an ejection", slowest["during"], slowest["after"])
 	}
 	checkReplicasWithin(t, &actortest.Cluster{Nodes: stay, Registry: c.Registry}, acked, uncertain)
+}
+
+// TestStopUndrainedSaysSo: a node cut off from every peer acknowledges a fast call (the
+// event is on its disk only) and is stopped: no other replica can hold the event, so Stop
+// must say so (ErrUnreplicated: keep the data directory and start the node again) rather
+// than return nil and let the operator throw the node away with an acknowledged write.
+// Before, Stop logged a warning and returned nil.
+func TestStopUndrainedSaysSo(t *testing.T) {
+	opts := testOptions()
+	opts.Config.GCInterval = 50 * time.Millisecond
+	c := actortest.Start(t, 3, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n := c.Nodes[0]
+	ref := actor.RefOf(n, counterKind, "undrained")
+	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent); err != nil {
+		t.Fatal(err)
+	}
+	n.SetLinkFilter(func(lattice.Peer) bool { return false }) // n hears nobody, nobody hears n
+	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
+		t.Fatalf("fast call on the cut-off node: %v", err) // its own replica answers
+	}
+	err := n.Stop(ctx)
+	if !errors.Is(err, actor.ErrUnreplicated) {
+		t.Fatalf("Stop = %v, want ErrUnreplicated", err)
+	}
 }

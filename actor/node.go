@@ -480,8 +480,8 @@ func (n *Node) Stop(ctx context.Context) error {
 		close(n.done)
 		n.bgCancel()
 		n.wg.Wait()
-		if !failed {
-			n.drain(ctx)
+		if !failed && !n.drain(ctx) && err == nil {
+			err = ErrUnreplicated
 		}
 		if e := n.system.Root.PoisonFuture(n.router).Wait(); e != nil && err == nil {
 			err = fmt.Errorf("actor: stopping replicas: %w", e)
@@ -496,19 +496,19 @@ func (n *Node) Stop(ctx context.Context) error {
 
 // drain waits, within ctx (and at most 5 s), until every active replica's own events are
 // acknowledged by another replica: a fast call this node answered then survives the
-// node's going away for good.
-func (n *Node) drain(ctx context.Context) {
+// node's going away for good. It reports whether they were.
+func (n *Node) drain(ctx context.Context) bool {
 	wait := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, dl.Sub(n.cfg.Clock.Now()))
 	}
 	if wait <= 0 {
-		return
+		return false
 	}
 	res, err := n.system.Root.RequestFuture(n.router, &shardsOf{}, wait).Result()
 	shards, ok := res.([]*pa.PID)
 	if err != nil || !ok {
-		return
+		return false
 	}
 	done := make(chan struct{}, 1<<16)
 	futures := make([]*pa.Future, len(shards))
@@ -529,10 +529,11 @@ func (n *Node) drain(ctx context.Context) {
 		select {
 		case <-done:
 		case <-expired:
-			n.log.Warn("stopping with events not yet acknowledged elsewhere")
-			return
+			n.log.Warn("stopping with events not yet acknowledged elsewhere: keep the data directory and start the node again")
+			return false
 		}
 	}
+	return true
 }
 
 func (n *Node) shutdownRemote() {
