@@ -41,6 +41,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o nodeOptions
 	o.Register(fs)
 	fs.DurationVar(&o.ejectAfter, "eject-after", 0, "how long membership must report a peer gone before the replicas it shares with this node eject it (actor.Config.EjectAfter; 0: the runtime's default, 10s)")
+	fs.Int64Var(&o.memTableBytes, "memtable-bytes", 0, "the size in bytes of the store's memtable, flushed to a new file when full (storage.Options.MemTableSize; 0: 16 MiB)")
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
 	}
@@ -66,7 +67,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // nodeOptions are the node subcommand's flags.
 type nodeOptions struct {
 	nodeconf.Node
-	ejectAfter time.Duration
+	ejectAfter    time.Duration
+	memTableBytes int64
 }
 
 // server is a node with its store, its membership and its HTTP API.
@@ -105,7 +107,7 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		EjectAfter:        o.ejectAfter,
 	}
 	if o.Data != "" {
-		if s.store, err = pebblestore.Open(o.Data, storage.Options{Node: o.Name, Create: o.Init, Logger: logger}); err != nil {
+		if s.store, err = pebblestore.Open(o.Data, storage.Options{Node: o.Name, Create: o.Init, Logger: logger, MemTableSize: o.memTableBytes}); err != nil {
 			return nil, err
 		}
 		cfg.Store = s.store
@@ -121,9 +123,10 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 	return s, nil
 }
 
-// run serves HTTP until ctx ends or serving fails, then shuts everything down: HTTP
-// first (the requests in flight finish), then the node (it leaves the cluster), then
-// the store.
+// run serves HTTP until ctx ends, serving fails or the node fails (its store could not
+// write: the node stops by itself), then shuts everything down: HTTP first (the requests
+// in flight finish), then the node (it leaves the cluster), then the store. A failed
+// node exits non-zero with the cause.
 func (s *server) run(ctx context.Context, stderr io.Writer) int {
 	status := exitOK
 	served := make(chan error, 1)
@@ -132,6 +135,9 @@ func (s *server) run(ctx context.Context, stderr io.Writer) int {
 	case <-ctx.Done():
 	case err := <-served:
 		fmt.Fprintf(stderr, "node: http: %v\n", err)
+		status = exitFailed
+	case <-s.node.Failed():
+		fmt.Fprintf(stderr, "node: %v\n", s.node.Err())
 		status = exitFailed
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), s.stopTimeout)

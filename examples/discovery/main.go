@@ -152,6 +152,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err := <-served:
 		fmt.Fprintf(stderr, "discovery: http: %v\n", err)
 		status = exitFailed
+	case <-node.Failed(): // its store could not write: the node stops by itself
+		fmt.Fprintf(stderr, "discovery: %v\n", node.Err())
+		status = exitFailed
 	}
 	fmt.Fprintln(stdout, "shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), o.StopTimeout)
