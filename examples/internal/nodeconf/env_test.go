@@ -64,6 +64,9 @@ func TestNodeValidate(t *testing.T) {
 		"consul and seeds": {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", Seeds: "127.0.0.1:7946"},
 		"consul and key":   {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", GossipKeyFile: "/k"},
 		"tls without key":  {Name: "n1", MaxConns: 1, StopTimeout: time.Second, TLSCA: "/ca", TLSCert: "/c"},
+		"token, no consul": {Name: "n1", MaxConns: 1, StopTimeout: time.Second, ConsulTokenFile: "/t"},
+		"ca, no consul":    {Name: "n1", MaxConns: 1, StopTimeout: time.Second, ConsulCA: "/ca"},
+		"consul cert only": {Name: "n1", MaxConns: 1, StopTimeout: time.Second, Consul: "127.0.0.1:8500", ConsulCert: "/c"},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: valid", name)
@@ -75,6 +78,8 @@ func TestNodeValidate(t *testing.T) {
 		"gossip advertise a name":  {Gossip: "127.0.0.1:0", GossipAdvertise: "node-0.legion:7946"},
 		"gossip bound to a name":   {Gossip: "localhost:0"},
 		"gossip key file missing":  {Gossip: "127.0.0.1:0", GossipKeyFile: "/nonexistent/key"},
+		"consul token missing":     {Consul: "127.0.0.1:8500", ConsulTokenFile: "/nonexistent/token"},
+		"consul CA missing":        {Consul: "127.0.0.1:8500", ConsulCA: "/nonexistent/ca.pem"},
 	} {
 		if _, err := bad.Membership("legion", nil); err == nil {
 			t.Errorf("%s: a provider", name)

@@ -36,12 +36,19 @@ type Node struct {
 	Seeds           string // -seeds: comma-separated gossip addresses to join
 	Consul          string // -consul: a Consul agent's address; membership through Consul instead of gossip
 
-	// Security (issue #18): mutual TLS for remoting (actor.Config.TLS) and gossip's
-	// encryption key and label (gossip.Config.SecretKeyFile, Label). A Consul ACL token
-	// comes from the Consul client's environment (CONSUL_HTTP_TOKEN_FILE).
+	// Security (issue #18): mutual TLS for remoting (actor.Config.TLS), gossip's
+	// encryption key and label (gossip.Config.SecretKeyFile, Label), and the Consul
+	// provider's ACL token and HTTPS to its agent (consul.Config.TokenFile, TLS). Every
+	// secret is a file's path, never a value: a Secret mounted as files, not a flag in
+	// the process list or a variable in the pod's spec.
 	TLSCA, TLSCert, TLSKey string // -tls-ca, -tls-cert, -tls-key: PEM files; all three or none
 	GossipKeyFile          string // -gossip-key-file: a file holding the base64 key
 	GossipLabel            string // -gossip-label
+
+	ConsulTokenFile       string // -consul-token-file: a file holding the ACL token
+	ConsulCA              string // -consul-ca: PEM CA of the agent's HTTPS; turns HTTPS on
+	ConsulCert, ConsulKey string // -consul-cert, -consul-key: a client certificate for the agent
+	ConsulTLSServerName   string // -consul-tls-server-name: the name the agent's certificate carries
 
 	// StopTimeout is -stop-timeout: how long a node told to stop (SIGTERM) may take to
 	// finish the HTTP requests in flight, hand its replicas over (actor.Node.Stop) and
@@ -72,6 +79,11 @@ func (n *Node) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.TLSKey, "tls-key", "", "PEM file of this node's private key")
 	fs.StringVar(&n.GossipKeyFile, "gossip-key-file", "", "file holding the gossip encryption key, base64 of 16, 24 or 32 bytes (empty: gossip unencrypted)")
 	fs.StringVar(&n.GossipLabel, "gossip-label", "", "label sent with every gossip message; members with another label are dropped")
+	fs.StringVar(&n.ConsulTokenFile, "consul-token-file", "", "file holding the Consul ACL token, with -consul (empty: CONSUL_HTTP_TOKEN_FILE or CONSUL_HTTP_TOKEN, else the agent's default token)")
+	fs.StringVar(&n.ConsulCA, "consul-ca", "", "PEM file of the CA of the Consul agent's certificate, with -consul: the agent is spoken to over HTTPS")
+	fs.StringVar(&n.ConsulCert, "consul-cert", "", "PEM file of a client certificate for a Consul agent that verifies clients, with -consul-key")
+	fs.StringVar(&n.ConsulKey, "consul-key", "", "PEM file of the key of -consul-cert")
+	fs.StringVar(&n.ConsulTLSServerName, "consul-tls-server-name", "", "the name the Consul agent's certificate carries (empty: the host of -consul)")
 	fs.DurationVar(&n.StopTimeout, "stop-timeout", DefaultStopTimeout, "how long a stopping node (SIGTERM) may take to finish requests, hand its replicas over and leave; keep an orchestrator's grace period longer")
 	fs.BoolVar(&n.Verbose, "v", false, "log at info level (default: warnings and errors only)")
 }
@@ -90,6 +102,10 @@ func (n Node) Validate() error {
 		return errors.New("-consul: membership through Consul takes no -seeds, -gossip-advertise, -gossip-key-file or -gossip-label")
 	case (n.TLSCA != "" || n.TLSCert != "" || n.TLSKey != "") && (n.TLSCA == "" || n.TLSCert == "" || n.TLSKey == ""):
 		return errors.New("-tls-ca, -tls-cert and -tls-key go together")
+	case n.Consul == "" && (n.ConsulTokenFile != "" || n.ConsulCA != "" || n.ConsulCert != "" || n.ConsulKey != "" || n.ConsulTLSServerName != ""):
+		return errors.New("-consul-token-file, -consul-ca, -consul-cert, -consul-key and -consul-tls-server-name need -consul")
+	case (n.ConsulCert == "") != (n.ConsulKey == ""):
+		return errors.New("-consul-cert and -consul-key go together")
 	}
 	return nil
 }
@@ -121,7 +137,11 @@ type Provider interface {
 // the gossip one.
 func (n Node) Membership(service string, logger *slog.Logger) (Provider, error) {
 	if n.Consul != "" {
-		return consul.New(consul.Config{Address: n.Consul, Service: service, Logger: logger})
+		cfg := consul.Config{Address: n.Consul, Service: service, Logger: logger, TokenFile: n.ConsulTokenFile}
+		if n.ConsulCA != "" || n.ConsulCert != "" || n.ConsulTLSServerName != "" {
+			cfg.TLS = &consul.TLS{CAFile: n.ConsulCA, CertFile: n.ConsulCert, KeyFile: n.ConsulKey, ServerName: n.ConsulTLSServerName}
+		}
+		return consul.New(cfg)
 	}
 	cfg := gossip.Config{Logger: logger, SecretKeyFile: n.GossipKeyFile, Label: n.GossipLabel}
 	var err error
