@@ -51,16 +51,16 @@ func TestReplicationAfterALongCutFitsTheTransport(t *testing.T) {
 			t.Fatalf("%s: %v", k, err)
 		}
 	}
-	a.SetLinkFilter(func(to lattice.Peer) bool { return to != b.Peer() })
-	b.SetLinkFilter(func(to lattice.Peer) bool { return to != a.Peer() })
+	a.setLinkFilter(func(to lattice.Peer) bool { return to != b.Peer() })
+	b.setLinkFilter(func(to lattice.Peer) bool { return to != a.Peer() })
 	event := &wrapperspb.BytesValue{Value: []byte(strings.Repeat("x", 100<<10))}
 	for _, k := range keys {
 		if _, err := RefOf(a, blobKind, k).Call(ctx, event, Fast); err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
 	}
-	a.SetLinkFilter(nil)
-	b.SetLinkFilter(nil)
+	a.setLinkFilter(nil)
+	b.setLinkFilter(nil)
 	start := time.Now()
 	eventually(t, 60*time.Second, func() error {
 		for _, k := range keys {

@@ -98,9 +98,9 @@ func testComeback(t *testing.T, restart bool) {
 
 	// z is cut off and reported gone; its own clients keep calling it directly.
 	for _, n := range nodes {
-		n.SetLinkFilter(func(to lattice.Peer) bool { return to != z.peer })
+		n.setLinkFilter(func(to lattice.Peer) bool { return to != z.peer })
 	}
-	z.SetLinkFilter(func(to lattice.Peer) bool { return to == z.peer })
+	z.setLinkFilter(func(to lattice.Peer) bool { return to == z.peer })
 	if restart {
 		reg.Kill(string(z.peer))
 	} else {
@@ -159,7 +159,7 @@ func testComeback(t *testing.T, restart bool) {
 		z.Stop(ctx)
 		zc.Store.Close()
 		for _, n := range nodes { // the partition is over
-			n.SetLinkFilter(nil)
+			n.setLinkFilter(nil)
 		}
 		zc = cfg("z")
 		zc.Store = openStore()
@@ -173,9 +173,9 @@ func testComeback(t *testing.T, restart bool) {
 	} else {
 		// The partition is over and membership lists z again.
 		for _, n := range nodes {
-			n.SetLinkFilter(nil)
+			n.setLinkFilter(nil)
 		}
-		z.SetLinkFilter(nil)
+		z.setLinkFilter(nil)
 		reg.Restore(string(z.peer))
 	}
 	t.Cleanup(func() { z2.Stop(context.Background()) })

@@ -11,6 +11,7 @@ import (
 
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/gc"
+	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
 )
 
@@ -94,6 +95,13 @@ type Config struct {
 	Shards int
 	// Meta is published with the node's membership (for example its HTTP address).
 	Meta map[string]string
+	// Links, if set, decides what happens to each call, query and replication message this
+	// node sends to another peer: delivered, dropped or delayed (Link). Replies travel
+	// unaffected: a dropped or delayed request already drops or delays the exchange. It is
+	// called on the sending goroutine and must return at once. For fault injection: tests
+	// (actortest's Cut, Delay, Drop and Split set it) and demonstrations (the counter
+	// example's -partition scenario); nil in production.
+	Links func(to lattice.Peer) Link
 	// Clock is the node's time: timestamps (the hybrid logical clock's physical part),
 	// timers and tickers. Default SystemClock.
 	Clock Clock

@@ -14,7 +14,6 @@ import (
 
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/actor/actortest"
-	"github.com/legion-go/legion/lattice"
 )
 
 var departureKeys = flag.Int("actor.departure-keys", 40, "partitions in TestPlannedDeparture")
@@ -186,7 +185,8 @@ func TestStopUndrainedSaysSo(t *testing.T) {
 	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Consistent); err != nil {
 		t.Fatal(err)
 	}
-	n.SetLinkFilter(func(lattice.Peer) bool { return false }) // n hears nobody, nobody hears n
+	c.Cut(0, 1) // n hears nobody, nobody hears n
+	c.Cut(0, 2)
 	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
 		t.Fatalf("fast call on the cut-off node: %v", err) // its own replica answers
 	}

@@ -64,7 +64,7 @@ type Node struct {
 	viewMu     sync.Mutex
 	dropped    bool // guarded by viewMu: the last view did not list this node
 
-	// links, when set, decides what happens to each message to a peer (test harness).
+	// links is Config.Links (or what this package's tests set instead).
 	links atomic.Pointer[func(to lattice.Peer) Link]
 
 	// A store failure stops the node (failstop.go): the cause, and Failed's channel.
@@ -118,6 +118,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("actor: store belongs to node %q, not %q", id.Node, cfg.Name)
 	}
 	n.peer = lattice.Peer(n.store.Identity().Peer())
+	if cfg.Links != nil {
+		n.setLinks(cfg.Links)
+	}
 	n.rcfg = cfg.replicaConfig(n.peer)
 	if !n.holdsReplicas() {
 		// Nothing stored: no replica of this node can name a peer its membership has not
@@ -554,7 +557,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Link is what happens to one message a node sends to another peer: see SetLinkPolicy.
+// Link is what happens to one message a node sends to another peer: see Config.Links.
 type Link struct {
 	// Drop loses the message, as a cut or lossy network link would.
 	Drop bool
@@ -563,11 +566,8 @@ type Link struct {
 	Delay time.Duration
 }
 
-// SetLinkPolicy installs a policy consulted for each call, query and replication message
-// this node sends to the node hosting peer `to`: it may drop or delay it. (Replies travel
-// unaffected: a dropped or delayed request already drops or delays the exchange.) For
-// tests, such as actortest's Cut, Delay and Drop; nil removes it.
-func (n *Node) SetLinkPolicy(p func(to lattice.Peer) Link) {
+// setLinks replaces Config.Links on a running node (this package's tests); nil removes it.
+func (n *Node) setLinks(p func(to lattice.Peer) Link) {
 	if p == nil {
 		n.links.Store(nil)
 		return
@@ -575,13 +575,13 @@ func (n *Node) SetLinkPolicy(p func(to lattice.Peer) Link) {
 	n.links.Store(&p)
 }
 
-// SetLinkFilter is SetLinkPolicy for a link that is either up (f true) or cut (f false).
-func (n *Node) SetLinkFilter(f func(to lattice.Peer) bool) {
+// setLinkFilter is setLinks for a link that is either up (f true) or cut (f false).
+func (n *Node) setLinkFilter(f func(to lattice.Peer) bool) {
 	if f == nil {
-		n.SetLinkPolicy(nil)
+		n.setLinks(nil)
 		return
 	}
-	n.SetLinkPolicy(func(to lattice.Peer) Link { return Link{Drop: !f(to)} })
+	n.setLinks(func(to lattice.Peer) Link { return Link{Drop: !f(to)} })
 }
 
 // link applies the link policy, if any, to a message to peer.

@@ -166,6 +166,8 @@ func (c *Cluster) start(s *slot, i int, nodeOpts []NodeOption) *actor.Node {
 	}
 	s.peer = lattice.Peer(base.Identity().Peer())
 	pos := s.pos
+	peer := s.peer
+	cfg.Links = func(to lattice.Peer) actor.Link { return c.decide(pos, peer, to) }
 	provider := newViewProvider(c.Registry.Provider(), func(v discovery.View) discovery.View {
 		return c.filterView(pos, v)
 	})
@@ -195,8 +197,6 @@ func (c *Cluster) start(s *slot, i int, nodeOpts []NodeOption) *actor.Node {
 		}
 		c.t.Fatalf("start node %d: %v", pos, err)
 	}
-	peer := node.Peer()
-	node.SetLinkPolicy(func(to lattice.Peer) actor.Link { return c.decide(pos, peer, to) })
 	store := s.store
 	c.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

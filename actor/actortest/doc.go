@@ -23,7 +23,8 @@
 // Between any two nodes, traffic can be cut ([Cluster.Cut], both ways;
 // [Cluster.CutOneWay], one way), delayed ([Cluster.Delay]: messages may overtake each
 // other) or made lossy ([Cluster.Drop]), and restored ([Cluster.Heal]). The hooks act on
-// the calls, queries and replication messages a node sends (actor's Node.SetLinkPolicy);
+// the calls, queries and replication messages a node sends (actor's Config.Links, which the
+// cluster sets on every node it starts);
 // replies travel unaffected (a lost request loses the exchange). A lost call waits out
 // its attempt timeout and fails over, as over a real network.
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/discovery/memory"
+	"github.com/legion-go/legion/lattice"
 )
 
 // callTimeout bounds one increment, every attempt included.
@@ -101,6 +102,9 @@ func counterKeys(prefix string, n int) []string {
 type localCluster struct {
 	nodes   []*actor.Node
 	attempt time.Duration // the nodes' AttemptTimeout
+	// The -partition scenario's cut (partition.go): on, and node 0's peer.
+	cut  atomic.Bool
+	zero atomic.Pointer[lattice.Peer]
 }
 
 func startLocal(ctx context.Context, w io.Writer, attempt time.Duration) (*localCluster, error) {
@@ -113,12 +117,17 @@ func startLocal(ctx context.Context, w io.Writer, attempt time.Duration) (*local
 			ReplicationFactor: replicationFactor,
 			Membership:        reg.Provider(),
 			AttemptTimeout:    attempt,
+			Links:             c.links(i),
 		})
 		if err != nil {
 			c.stop()
 			return nil, err
 		}
 		c.nodes = append(c.nodes, n)
+		if i == 0 {
+			p := n.Peer()
+			c.zero.Store(&p)
+		}
 		fmt.Fprintf(w, "  node %d: peer %s, remoting on %s\n", i, n.Peer(), n.Address())
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -37,11 +37,11 @@ func runPartition(ctx context.Context, stdout, stderr io.Writer, duration time.D
 		return exitFailed
 	}
 	fmt.Fprintln(stdout, "\n2. cut: every message between node 0 and nodes 1, 2 is dropped, both ways")
-	cut(c.nodes, true)
+	cut(c, true)
 	sc.load(ctx, duration, max(callers/2, 1), seed)
 	sc.showProvisional()
 	fmt.Fprintln(stdout, "\n5. heal: the links are restored")
-	cut(c.nodes, false)
+	cut(c, false)
 	return sc.converge()
 }
 
@@ -146,17 +146,18 @@ func partitionKeys(n0 *actor.Node) []string {
 }
 
 // cut drops (or, with on false, restores) every message between node 0 and the others.
-func cut(nodes []*actor.Node, on bool) {
-	n0 := nodes[0].Peer()
-	for i, n := range nodes {
-		switch {
-		case !on:
-			n.SetLinkFilter(nil)
-		case i == 0:
-			n.SetLinkFilter(func(to lattice.Peer) bool { return to == n0 })
-		default:
-			n.SetLinkFilter(func(to lattice.Peer) bool { return to != n0 })
+func cut(c *localCluster, on bool) { c.cut.Store(on) }
+
+// links is node i's actor.Config.Links: while the cluster is cut, node 0 and the others
+// do not hear each other.
+func (c *localCluster) links(i int) func(to lattice.Peer) actor.Link {
+	return func(to lattice.Peer) actor.Link {
+		zero := c.zero.Load()
+		if !c.cut.Load() || zero == nil {
+			return actor.Link{}
 		}
+		toZero := to == *zero
+		return actor.Link{Drop: (i == 0) != toZero}
 	}
 }
 

@@ -114,9 +114,9 @@ type World struct {
 	// departing: the peers that announced a planned departure (each node's Members lists
 	// them hosting nothing, as actor's departures do)
 	departing map[lattice.Peer]bool
-	ops    []*op
-	res    Result
-	trace  []string // the last lines of the history, for a failure report
+	ops       []*op
+	res       Result
+	trace     []string // the last lines of the history, for a failure report
 }
 
 type event struct {
