@@ -122,7 +122,8 @@ func containerEnv(c corev1.Container, p pod) ([]string, map[string]string, error
 type nodeConfig map[string]string
 
 // resolve computes the node configuration of args (expanded) and env under fs, and
-// reports an argument or a variable that names no flag.
+// reports an argument or a variable that names no flag, and a flag given both ways (the
+// environment and the arguments must agree, and the binary would drop the variable).
 func (fs flagSet) resolve(args []string, vars map[string]string) (nodeConfig, error) {
 	cfg := nodeConfig{}
 	i := 0
@@ -159,9 +160,10 @@ func (fs flagSet) resolve(args []string, vars map[string]string) (nodeConfig, er
 			}
 			continue
 		}
-		if _, given := cfg[flag]; !given {
-			cfg[flag] = v
+		if a, given := cfg[flag]; given {
+			return nil, fmt.Errorf("-%s is both an argument (%q) and %s (%q): the argument wins, silently", flag, a, name, v)
 		}
+		cfg[flag] = v
 	}
 	return cfg, nil
 }

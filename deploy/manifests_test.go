@@ -261,6 +261,7 @@ func checkVariant(t *testing.T, v *variant) {
 	checkPorts(t, v, s, n)
 	checkProbes(t, n)
 	checkData(t, s, n)
+	checkSecrets(t, s, n)
 
 	// The disruption budget keeps a strict majority up, at this scale and any other.
 	if len(v.pdbs) != 1 {

@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +30,9 @@ import (
 // environment, the downward API's fields given as the kubelet would, and every name the
 // cluster's DNS would resolve (each pod's stable name, the headless Service's) replaced
 // by loopback addresses: pod i runs on its own address 127.a.b.(i+1), with the
-// manifest's ports. It waits for each pod's probes, drives increments through every
+// manifest's ports, its Secrets files of certificates and keys the test makes (remoting
+// is mutual TLS, gossip encrypted, as the manifest has it: checkRemotingTLS and
+// checkGossipKey make sure). It waits for each pod's probes, drives increments through every
 // pod, kills one with SIGKILL, goes on through the others, restarts the killed pod as
 // the StatefulSet would (same name, same volume) and checks that every node reads
 // exactly the acknowledged count. Then every pod stops on SIGTERM within the grace
@@ -47,10 +52,11 @@ func TestStatefulSetProcesses(t *testing.T) {
 	t.Logf("pods on 127.%d.%d.1 to .%d", net3[0], net3[1], *s.Spec.Replicas)
 	dns := newLoopbackDNS(s, "test", int(*s.Spec.Replicas), net3)
 	volumes := t.TempDir()
+	secrets := newTestSecrets(t, dns.ips)
 
 	pods := make([]*podProc, *s.Spec.Replicas)
 	for i := range pods {
-		pods[i] = startPod(t, s, dns, i, volumes)
+		pods[i] = startPod(t, s, dns, i, volumes, secrets)
 	}
 	for _, p := range pods {
 		p.waitReady(t, 60*time.Second)
@@ -60,6 +66,9 @@ func TestStatefulSetProcesses(t *testing.T) {
 			}
 		}
 	}
+
+	checkRemotingTLS(t, pods[0], secrets["counter-tls"])
+	checkGossipKey(t, s, dns, volumes, secrets, pods)
 
 	ledger := newLedger()
 	const keys = 20
@@ -77,7 +86,7 @@ func TestStatefulSetProcesses(t *testing.T) {
 	killed.kill(t)
 	drive(pods[:len(pods)-1], 2)
 	// The StatefulSet recreates the pod: same name, same volume, same configuration.
-	pods[len(pods)-1] = startPod(t, s, dns, len(pods)-1, volumes)
+	pods[len(pods)-1] = startPod(t, s, dns, len(pods)-1, volumes, secrets)
 	pods[len(pods)-1].waitReady(t, 60*time.Second)
 	drive(pods, 1)
 	for _, p := range pods {
@@ -105,12 +114,13 @@ func TestStatefulSetProcesses(t *testing.T) {
 type loopbackDNS struct {
 	set       *appsv1.StatefulSet
 	namespace string
-	ips       []string
+	ips       []string // of pods 0 to members-1, and of one more (the intruder)
+	members   int      // the pods the headless Service lists
 }
 
 func newLoopbackDNS(s *appsv1.StatefulSet, namespace string, pods int, net3 [2]int) loopbackDNS {
-	d := loopbackDNS{set: s, namespace: namespace}
-	for i := range pods {
+	d := loopbackDNS{set: s, namespace: namespace, members: pods}
+	for i := range pods + 1 {
 		d.ips = append(d.ips, fmt.Sprintf("127.%d.%d.%d", net3[0], net3[1], i+1))
 	}
 	return d
@@ -129,7 +139,7 @@ func (d loopbackDNS) resolve(s string) string {
 	return withPort.ReplaceAllStringFunc(s, func(m string) string {
 		_, port, _ := strings.Cut(m, ":")
 		var all []string
-		for _, ip := range d.ips {
+		for _, ip := range d.ips[:d.members] {
 			if port == "" {
 				all = append(all, ip)
 			} else {
@@ -144,7 +154,8 @@ func (d loopbackDNS) resolve(s string) string {
 type podProc struct {
 	name   string
 	n      node
-	http   string // host:port of the HTTP API
+	http   string     // host:port of the HTTP API
+	cfg    nodeConfig // its flags' values, paths replaced
 	cmd    *exec.Cmd
 	out    *syncBuffer
 	exited chan struct{}
@@ -152,15 +163,41 @@ type podProc struct {
 }
 
 // startPod starts pod i of s: the container's command (the built binary), arguments and
-// environment, its data volume a directory under volumes. It is killed when the test
-// ends.
-func startPod(t *testing.T, s *appsv1.StatefulSet, dns loopbackDNS, i int, volumes string) *podProc {
+// environment, its data volume a directory under volumes, its Secret volumes the files
+// of secrets under volumes/secrets (the same for every pod, as the Secrets are). It is
+// killed when the test ends.
+func startPod(t *testing.T, s *appsv1.StatefulSet, dns loopbackDNS, i int, volumes string, secrets secretFiles) *podProc {
+	t.Helper()
+	return startPodEnv(t, s, dns, i, volumes, secrets, nil)
+}
+
+// startPodEnv is startPod with the variables of drop left out of the container's
+// environment.
+func startPodEnv(t *testing.T, s *appsv1.StatefulSet, dns loopbackDNS, i int, volumes string, secrets secretFiles, drop []string) *podProc {
 	t.Helper()
 	p := pod{name: dns.podName(i), namespace: dns.namespace, ip: dns.ips[i], hostIP: dns.ips[i]}
 	n := resolveNode(t, s, p)
-	mount := n.c.VolumeMounts[0].MountPath
-	volume := filepath.Join(volumes, p.name)
-	onVolume := func(s string) string { return strings.ReplaceAll(s, mount, volume) }
+	spec := s.Spec.Template.Spec
+	// Each mount path of the container, replaced by the directory that stands for it.
+	dirs := secrets.materialize(t, spec, n.c, filepath.Join(volumes, "secrets"))
+	for _, m := range n.c.VolumeMounts {
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			if c.Name == m.Name {
+				dirs[m.MountPath] = filepath.Join(volumes, p.name)
+			}
+		}
+		if _, ok := dirs[m.MountPath]; !ok {
+			t.Fatalf("volume mount %s: neither a claimed volume nor a Secret", m.Name)
+		}
+	}
+	mounts := slicesKeys(dirs)
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) }) // the longest first
+	onVolume := func(s string) string {
+		for _, m := range mounts {
+			s = strings.ReplaceAll(s, m, dirs[m])
+		}
+		return s
+	}
 	pp := &podProc{name: p.name, n: n, out: &syncBuffer{}, exited: make(chan struct{})}
 	args := make([]string, len(n.args))
 	for j, a := range n.args {
@@ -168,14 +205,16 @@ func startPod(t *testing.T, s *appsv1.StatefulSet, dns loopbackDNS, i int, volum
 	}
 	pp.cmd = exec.Command(args[0], args[1:]...)
 	for _, kv := range n.env {
-		pp.cmd.Env = append(pp.cmd.Env, onVolume(dns.resolve(kv)))
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(drop, k) {
+			pp.cmd.Env = append(pp.cmd.Env, onVolume(dns.resolve(kv)))
+		}
 	}
 	pp.cmd.Stdout, pp.cmd.Stderr = pp.out, pp.out
 	cfg, err := n.flags.resolve(args[1:], envMap(pp.cmd.Env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp.http = cfg["http"]
+	pp.http, pp.cfg = cfg["http"], cfg
 	if err := pp.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,4 +388,94 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// checkRemotingTLS: p's remoting port serves TLS with the Secret's certificate, for p's
+// address, to a client with a certificate of the CA; a plain-text client is refused,
+// and p logs it.
+func checkRemotingTLS(t *testing.T, p *podProc, secret map[string][]byte) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(secret["ca.crt"]) {
+		t.Fatal("counter-tls ca.crt: no certificate")
+	}
+	cert, err := tls.X509KeyPair(secret["tls.crt"], secret["tls.key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := p.cfg["listen"]
+	host, _, _ := net.SplitHostPort(addr)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{RootCAs: roots, ServerName: host, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatalf("%s: a TLS client with the cluster's certificate: %v", p.name, err)
+	}
+	conn.Close()
+
+	plain, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	fmt.Fprint(plain, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") // a plain-text gRPC client's preface
+	waitOutput(t, p, "remoting refused a connection: TLS handshake failed", 15*time.Second)
+}
+
+// checkGossipKey: a node with the pods' configuration but no gossip key (an intruder on
+// the next loopback address, joining the same seeds) is refused by the members: a pod
+// logs the message it could not decrypt, the intruder never becomes ready, and no pod
+// lists it.
+func checkGossipKey(t *testing.T, s *appsv1.StatefulSet, dns loopbackDNS, volumes string, secrets secretFiles, pods []*podProc) {
+	t.Helper()
+	keyVar := ""
+	for _, kv := range pods[0].n.env {
+		if k, _, _ := strings.Cut(kv, "="); k == pods[0].n.flags.envName("gossip-key-file") {
+			keyVar = k
+		}
+	}
+	if keyVar == "" {
+		t.Fatal("the pods' environment sets no gossip key")
+	}
+	before := make([]int, len(pods))
+	for i, p := range pods {
+		before[i] = len(p.out.String())
+	}
+	intruder := startPodEnv(t, s, dns, dns.members, volumes, secrets, []string{keyVar})
+	// memberlist's error on a message it cannot decrypt (the intruder dials from
+	// 127.0.0.1, not its own address: the line cannot name it).
+	refusal := regexp.MustCompile(`(?m)^.*level=ERROR msg=memberlist .*$`)
+	deadline := time.Now().Add(20 * time.Second)
+	for refused := false; !refused; {
+		for i, p := range pods {
+			if m := refusal.FindString(p.out.String()[before[i]:]); m != "" {
+				t.Logf("%s refuses gossip without the key: %s", p.name, m)
+				refused = true
+			}
+		}
+		if !refused && time.Now().After(deadline) {
+			t.Fatalf("no pod logged refusing gossip from the node without the key within 20s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
+	if code, body := intruder.tryGet(intruder.n.c.ReadinessProbe.HTTPGet.Path); code != http.StatusServiceUnavailable {
+		t.Errorf("a node without the gossip key: readiness %d %s, want 503", code, body)
+	}
+	for _, p := range pods {
+		if _, body := p.get(t, "/members"); strings.Contains(body, dns.podName(dns.members)) {
+			t.Errorf("%s lists the node without the gossip key: %s", p.name, body)
+		}
+	}
+	intruder.kill(t)
+}
+
+// waitOutput polls p's output for line.
+func waitOutput(t *testing.T, p *podProc, line string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.out.String(), line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not log %q within %v", p.name, line, within)
+		}
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
 }
