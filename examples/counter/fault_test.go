@@ -210,8 +210,12 @@ func TestRestartWhileCutOff(t *testing.T) {
 	c.kill(2)
 	c.listen[2] = reservedAddr(t) // the firewall needs its remoting port before it starts
 	heal := cutOffAt(t, c.listen[2], c.gossip[2], gid, c.nodes[:2])
-	// The load starts first, so that calls reach n3 as soon as it serves.
-	during := c.startLoad("acked2.json", c.httpAddrs(), 2, 6*time.Second, keys, "fast")
+	// The load starts first, so that calls reach n3 as soon as it serves. New counters
+	// are refused at first: n3 may hold them, and genesis needs every replica a partition
+	// may have to answer (decision 0006, amended). Once n1 and n2 have ejected n3 and
+	// retired its tombstone (EjectAfter and a sweep), they start them without it; the
+	// load lasts long enough for that.
+	during := c.startLoad("acked2.json", c.httpAddrs(), 2, 25*time.Second, keys, "fast")
 	c.restart(2)
 	c.waitView(0, 2, 20*time.Second)
 	c.waitView(1, 2, 20*time.Second)
