@@ -154,8 +154,8 @@ func checkSecrets(t *testing.T, s *appsv1.StatefulSet, n node) {
 		} else if _, ok := keys[sm.key]; !ok {
 			t.Errorf("-%s %s: Secret %s has no key %s (secrets.sh gives it %v)", f, file, sm.secret.SecretName, sm.key, slicesKeys(keys))
 		}
-		if m := sm.secret.DefaultMode; m == nil || *m&0o040 == 0 || *m&0o007 != 0 {
-			t.Errorf("Secret volume %s: defaultMode %s: want the group (fsGroup, the node) to read it, others not", sm.mount.Name, showMode(m))
+		if m := sm.secret.DefaultMode; m == nil || *m&0o040 == 0 || *m&^0o440 != 0 {
+			t.Errorf("Secret volume %s: defaultMode %s: want the group (fsGroup, the node) to read it, no one to write or run it, others nothing (0440)", sm.mount.Name, showMode(m))
 		}
 	}
 	for _, v := range spec.Volumes {
