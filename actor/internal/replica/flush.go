@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -102,7 +103,7 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 		if r.failed == nil {
 			r.fail(err)
 		}
-		werr := errs.ToWire(err)
+		werr := errs.ToWire(refusal(err))
 		replies := ac.Replies[:0]
 		for _, p := range ac.Replies {
 			if _, ok := p.Msg.(*wire.CallReply); ok {
@@ -141,6 +142,14 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 	}
 	r.checkDrain()
 	return ac
+}
+
+// refusal is what a replica whose store failed answers: its node is stopping (fail-stop),
+// so the caller tries the next replica with the same request key. Nothing of the call
+// was acknowledged anywhere: the commit that failed held it, and what it would have sent
+// waited for that commit. (Answered with the store's error, the caller gave up instead.)
+func refusal(err error) error {
+	return fmt.Errorf("%w: the replica's store failed: %v", errs.Stopped, err)
 }
 
 // persist writes, synchronously (Effects.Write), what changed since the last commit,

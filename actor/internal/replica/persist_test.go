@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/legion-go/legion/actor/internal/errs"
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
@@ -149,12 +150,17 @@ func TestFailedCommitAnswersEveryWaiter(t *testing.T) {
 	n.call("consistent-2", &wire.Call{Event: encode(t, 3), ReplicaSet: set, Consistency: wire.Consistency_CONSISTENT})
 	require.Empty(t, n.replies, "nothing is answered before the commit")
 	n.flush(commitFails)
-	got := map[any]string{}
+	got := map[any]error{}
 	for _, rep := range n.replies {
-		got[rep.To] = rep.Msg.(*wire.CallReply).GetError().GetMessage()
+		got[rep.To] = errs.FromWire(rep.Msg.(*wire.CallReply).GetError())
 	}
-	require.Equal(t, map[any]string{"fast": errDisk.Error(), "consistent-1": errDisk.Error(),
-		"consistent-2": errDisk.Error()}, got)
+	require.Len(t, got, 3)
+	for to, err := range got {
+		// Stopped, with the cause: the caller tries the next replica (nothing of its call
+		// was acknowledged anywhere).
+		require.ErrorIs(t, err, errs.Stopped, "%v", to)
+		require.ErrorContains(t, err, errDisk.Error(), "%v", to)
+	}
 	require.Equal(t, Failed, r.Life())
 	_, found, err := n.store.Load(testPart)
 	require.NoError(t, err)

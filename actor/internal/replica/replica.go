@@ -405,7 +405,7 @@ func (r *Replica) Query(now time.Time, m *wire.Query, from ReplyTo) *Effects {
 // scratch only when none has one (sync.go).
 func (r *Replica) handleRequest(s stashed) {
 	if r.failed != nil {
-		r.replyErr(s.from, s.query, r.failed)
+		r.replyErr(s.from, s.query, refusal(r.failed))
 		return
 	}
 	if r.life == Syncing {
