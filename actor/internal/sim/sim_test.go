@@ -40,7 +40,7 @@ func TestSimulation(t *testing.T) {
 			for _, line := range w.Trace() {
 				t.Log(line)
 			}
-			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run TestSimulation -sim.seed0=%d -sim.seeds=1 -sim.trace", err, s)
+			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run 'TestSimulation$' -sim.seed0=%d -sim.seeds=1 -sim.trace", err, s)
 		}
 	}
 	for _, f := range failing {
@@ -87,7 +87,7 @@ func TestSimulationRegressions(t *testing.T) {
 			for _, line := range w.Trace() {
 				t.Log(line)
 			}
-			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run TestSimulation -sim.seed0=%d -sim.seeds=1 -sim.trace", err, s)
+			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run TestSimulationRegressions -v (its history is printed above)", err)
 		}
 	}
 }
