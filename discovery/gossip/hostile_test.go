@@ -7,10 +7,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/legion-go/legion/discovery/discoverytest"
+	"github.com/legion-go/legion/discovery/gossip"
 )
 
 // memberlist's message types (net.go) and what a push/pull header holds.
@@ -129,4 +132,109 @@ func TestHostileGossip(t *testing.T) {
 	waitView(t, c, a.self, b.self, c.self)
 	waitView(t, a, a.self, b.self, c.self)
 	waitView(t, b, a.self, b.self, c.self)
+}
+
+// Limits of the stream guard at its defaults (gossip.DefaultMaxMembers node states, 1 MiB
+// of user state), spelled out so the test also reads (and fails) without the guard.
+const (
+	guardMaxMembers   = 4096
+	guardMaxUserState = 1 << 20
+)
+
+// labeled prefixes a stream message with memberlist's label header.
+func labeled(label string, msg []byte) []byte {
+	return append(append([]byte{hasLabelMsg, byte(len(label))}, label...), msg...)
+}
+
+// heapGrowth opens conns connections to addr, writes msg on each and keeps them open
+// until the member closes them (it refused the message, or its TCPTimeout ended the
+// exchange), sampling the heap meanwhile; it returns the largest growth of HeapAlloc
+// over the heap before the first connection.
+func heapGrowth(t *testing.T, addr string, conns int, msg []byte) (growth uint64) {
+	t.Helper()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var wg sync.WaitGroup
+	for range conns {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Write(msg)
+			io.Copy(io.Discard, c) // until the member closes the connection
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > base {
+			growth = max(growth, ms.HeapAlloc-base)
+		}
+		select {
+		case <-done:
+			return growth
+		case <-time.After(2 * time.Millisecond): // sampling interval
+		}
+	}
+}
+
+// TestHostileHeadersBoundMemory sends push/pull headers that announce what memberlist
+// v0.7.0 accepts (2^20 node states, 20 MiB of user state: it allocates that much for the
+// connection before reading any of it, about 110 MB for the node states), the guard's
+// limits and one beyond, on many connections at once, to a member without a key and to
+// one with a key and a label. The heap never grows by more than 64 MiB, and both members
+// still serve: a new member joins each and is seen.
+func TestHostileHeadersBoundMemory(t *testing.T) {
+	log := discoverytest.NewLog(t)
+	a := startGossip(t, testConfig(log.Logger(), nil), discoverytest.NewMember("a"))
+	keyed := func(seeds ...string) gossip.Config {
+		c := testConfig(log.Logger(), seeds)
+		c.SecretKey, c.Label = bytes.Repeat([]byte{7}, 32), "legion-test"
+		return c
+	}
+	k := startGossip(t, keyed(), discoverytest.NewMember("k"))
+
+	const bound = 64 << 20
+	header := func(nodes, user int64) []byte { return append([]byte{pushPullMsg}, pushPullHeader(nodes, user)...) }
+	for _, p := range []struct {
+		name  string
+		conns int
+		msg   []byte
+	}{
+		{"2^20 nodes", 4, header(1<<20, 0)},
+		{"20 MiB of user state", 4, header(0, 20<<20)},
+		{"compressed, 2^20 nodes", 4, compressed(header(1<<20, 0))},
+		{"the node limit", 200, header(guardMaxMembers, 0)},
+		{"the user state limit", 200, header(0, guardMaxUserState)},
+		{"both limits, compressed", 200, compressed(header(guardMaxMembers, guardMaxUserState))},
+		{"one node beyond", 200, header(guardMaxMembers+1, 0)},
+		{"one user state byte beyond", 200, header(0, guardMaxUserState+1)},
+	} {
+		for _, n := range []struct {
+			node *gossipNode
+			msg  []byte
+		}{{a, p.msg}, {k, labeled("legion-test", p.msg)}} {
+			g := heapGrowth(t, n.node.Addr(), p.conns, n.msg)
+			t.Logf("%s, %d connections to %s: heap grew by %.1f MiB", p.name, p.conns, n.node.self.ID(), float64(g)/(1<<20))
+			if g > bound {
+				t.Errorf("%s, %d connections to %s: heap grew by %.1f MiB, want at most %d MiB",
+					p.name, p.conns, n.node.self.ID(), float64(g)/(1<<20), bound>>20)
+			}
+		}
+	}
+
+	b := startGossip(t, testConfig(log.Logger(), []string{a.Addr()}), discoverytest.NewMember("b"))
+	waitView(t, b, a.self, b.self)
+	waitView(t, a, a.self, b.self)
+	c := startGossip(t, keyed(k.Addr()), discoverytest.NewMember("c"))
+	waitView(t, c, k.self, c.self)
+	waitView(t, k, k.self, c.self)
 }
