@@ -79,6 +79,16 @@ type Config struct {
 	// network apart. It is no authentication (see SecretKey); with a key, it is
 	// authenticated with each message. At most 255 bytes. Default empty.
 	Label string
+	// MaxMembers bounds the cluster's size as this member accepts it: a full state
+	// exchange (push/pull, over TCP) announcing more node states, or more than 1 MiB
+	// of user state (this provider sends none), is refused before memberlist
+	// allocates for it, and memberlist reads at most MaxMembers KiB + 1 MiB from one
+	// TCP stream. Default 4096.
+	MaxMembers int
+	// MaxInboundStreams bounds the inbound TCP streams (joins, push/pulls, fallback
+	// probes) this member checks or handles at once; one more is closed at once.
+	// Default 32.
+	MaxInboundStreams int
 	// Logger receives the provider's and memberlist's logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -95,6 +105,8 @@ const (
 	DefaultTCPTimeout              = 2 * time.Second
 	DefaultRejoinInterval          = time.Second
 	DefaultLeaveTimeout            = time.Second
+	DefaultMaxMembers              = 4096
+	DefaultMaxInboundStreams       = 32
 )
 
 func (c Config) withDefaults() Config {
@@ -120,6 +132,8 @@ func (c Config) withDefaults() Config {
 	setD(&c.TCPTimeout, DefaultTCPTimeout)
 	setD(&c.RejoinInterval, DefaultRejoinInterval)
 	setD(&c.LeaveTimeout, DefaultLeaveTimeout)
+	setI(&c.MaxMembers, DefaultMaxMembers)
+	setI(&c.MaxInboundStreams, DefaultMaxInboundStreams)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,6 +178,10 @@ func (c Config) validate() error {
 		return bad("ProbeTimeout %v must be in (0, ProbeInterval %v)", c.ProbeTimeout, c.ProbeInterval)
 	case c.SuspicionMult < 1 || c.SuspicionMaxTimeoutMult < 1:
 		return bad("SuspicionMult and SuspicionMaxTimeoutMult must be at least 1")
+	case c.MaxMembers < 1 || c.MaxMembers > 1<<20:
+		return bad("MaxMembers %d: want 1 to %d", c.MaxMembers, 1<<20)
+	case c.MaxInboundStreams < 1:
+		return bad("MaxInboundStreams %d: want at least 1", c.MaxInboundStreams)
 	}
 	return nil
 }

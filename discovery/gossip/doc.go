@@ -20,11 +20,20 @@
 // capped exponential backoff and jitter, every [Config.RejoinInterval] at
 // most. Use [Provider.Addr] to learn a started provider's gossip address.
 //
+// # Hostile streams
+//
+// memberlist's TCP streams go through a guard around its NetTransport: a push/pull
+// announcing more than [Config.MaxMembers] node states or 1 MiB of user state is
+// refused before memberlist allocates for it, memberlist reads at most about
+// MaxMembers KiB + 1 MiB from one stream, and at most [Config.MaxInboundStreams]
+// inbound streams are handled at once. Encrypted streams are the key's to protect.
+//
 // # Goroutines
 //
 // A started provider owns two goroutines: the watcher (rebuilds and
 // publishes the view when memberlist reports a change) and the joiner
-// (retries the seeds while alone). memberlist runs its own goroutines
+// (retries the seeds while alone), plus the stream guard's acceptor and a
+// checker per inbound stream being checked. memberlist runs its own goroutines
 // (listeners, probe, gossip and push/pull timers, packet handler): Stop calls
 // Leave then Shutdown, which closes its sockets and waits for its listeners;
 // its timer goroutines exit on their own right after, as memberlist offers no

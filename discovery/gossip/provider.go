@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,8 +84,14 @@ func (p *Provider) Start(ctx context.Context, self discovery.Member) error {
 	}
 	log := p.cfg.Logger.With("member", self.ID())
 	ev := events{changed: make(chan struct{}, 1)}
-	ml, err := memberlist.Create(p.memberlistConfig(self.ID(), meta, ev, log))
+	mc := p.memberlistConfig(self.ID(), meta, ev, log)
+	guard, err := p.transport(mc, log)
 	if err != nil {
+		return fmt.Errorf("discovery/gossip: start memberlist on %s:%d: %w", p.cfg.BindAddr, p.cfg.BindPort, err)
+	}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		guard.Shutdown()
 		return fmt.Errorf("discovery/gossip: start memberlist on %s:%d: %w", p.cfg.BindAddr, p.cfg.BindPort, err)
 	}
 	p.started, p.ml, p.log = true, ml, log
@@ -132,6 +139,32 @@ func (p *Provider) memberlistConfig(name string, meta []byte, ev events, log *sl
 	c.Events = ev
 	c.Logger = newMemberlistLogger(log)
 	return c
+}
+
+// transport binds memberlist's NetTransport on c's address, wraps it in the stream
+// guard and sets it as c's transport; with port 0, it sets the port bound in c (as
+// memberlist does when it makes the transport itself, retrying a port taken for one of
+// UDP and TCP).
+func (p *Provider) transport(c *memberlist.Config, log *slog.Logger) (*guardTransport, error) {
+	nc := &memberlist.NetTransportConfig{BindAddrs: []string{c.BindAddr}, BindPort: c.BindPort, Logger: c.Logger}
+	var nt *memberlist.NetTransport
+	var err error
+	for range 10 {
+		if nt, err = memberlist.NewNetTransport(nc); err == nil || c.BindPort != 0 ||
+			!strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("could not set up network transport: %w", err)
+	}
+	if c.BindPort == 0 {
+		c.BindPort = nt.GetAutoBindPort()
+		c.AdvertisePort = cmp.Or(p.cfg.AdvertisePort, c.BindPort)
+	}
+	g := newGuardTransport(nt, newStreamLimits(p.cfg.MaxMembers), p.cfg.MaxInboundStreams, p.cfg.TCPTimeout, log)
+	c.Transport = g
+	return g, nil
 }
 
 // Addr returns the gossip address (host:port) other members use as a seed.
