@@ -23,6 +23,8 @@ type Agent struct {
 	dir     string // data dir and log file live here
 	node    string
 	http    int
+	https   int // 0: no HTTPS API
+	token   string
 	args    []string
 	logPath string
 
@@ -39,14 +41,18 @@ const (
 )
 
 // StartAgent starts a dev-mode Consul agent bound to 127.0.0.1 on free ports
-// with a temporary data dir, waits until it has a leader and its node is
-// healthy, and stops it when the test ends. It skips or fails the test as
-// [Binary] does when there is no Consul binary.
-func StartAgent(t testing.TB) *Agent {
+// with a temporary data dir, configured further by opts, waits until it has a
+// leader and its node is healthy, and stops it when the test ends. It skips or
+// fails the test as [Binary] does when there is no Consul binary.
+func StartAgent(t testing.TB, opts ...Option) *Agent {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin := Binary(t)
-	a := &Agent{bin: bin, dir: t.TempDir()}
-	ports := make([]int, 4)
+	a := &Agent{bin: bin, dir: t.TempDir(), token: o.token}
+	ports := make([]int, 5)
 	for i := range ports {
 		p, err := freePort(i == 1 || i == 2)
 		if err != nil {
@@ -55,6 +61,11 @@ func StartAgent(t testing.TB) *Agent {
 		ports[i] = p
 	}
 	a.http = ports[0]
+	https := "-1"
+	if o.https {
+		a.https = ports[4]
+		https = strconv.Itoa(a.https)
+	}
 	a.node = "legion-test-" + strconv.Itoa(a.http)
 	a.logPath = filepath.Join(a.dir, "consul.log")
 	a.args = []string{"agent", "-dev",
@@ -65,8 +76,15 @@ func StartAgent(t testing.TB) *Agent {
 		"-serf-lan-port", strconv.Itoa(ports[1]),
 		"-serf-wan-port", strconv.Itoa(ports[2]),
 		"-server-port", strconv.Itoa(ports[3]),
-		"-dns-port", "-1", "-grpc-port", "-1", "-grpc-tls-port", "-1", "-https-port", "-1",
+		"-dns-port", "-1", "-grpc-port", "-1", "-grpc-tls-port", "-1", "-https-port", https,
 		"-log-level", "info",
+	}
+	for i, f := range o.files {
+		path := filepath.Join(a.dir, fmt.Sprintf("extra-%d.%s", i, f.ext))
+		if err := os.WriteFile(path, []byte(f.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.args = append(a.args, "-config-file", path)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -80,6 +98,15 @@ func StartAgent(t testing.TB) *Agent {
 
 // Addr returns the agent's HTTP API address, "127.0.0.1:port".
 func (a *Agent) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.http)) }
+
+// HTTPSAddr returns the agent's HTTPS API address, "127.0.0.1:port", or ""
+// when the agent was started without [WithTLS].
+func (a *Agent) HTTPSAddr() string {
+	if a.https == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.https))
+}
 
 // Start starts the agent if it is not running and waits until it is ready.
 func (a *Agent) Start(t testing.TB) {
@@ -166,14 +193,15 @@ func (a *Agent) waitReady(exited <-chan struct{}) error {
 
 func (a *Agent) ready(client *http.Client) error {
 	var leader string
-	if err := getJSON(client, "http://"+a.Addr()+"/v1/status/leader", &leader); err != nil {
+	if err := getJSON(client, "http://"+a.Addr()+"/v1/status/leader", "", &leader); err != nil {
 		return err
 	}
 	if leader == "" {
 		return fmt.Errorf("no leader yet")
 	}
 	var checks []struct{ CheckID, Status string }
-	if err := getJSON(client, "http://"+a.Addr()+"/v1/health/node/"+a.node, &checks); err != nil {
+	// With ACLs on (default deny) an anonymous read of the node sees nothing.
+	if err := getJSON(client, "http://"+a.Addr()+"/v1/health/node/"+a.node, a.token, &checks); err != nil {
 		return err
 	}
 	for _, c := range checks {
@@ -184,8 +212,17 @@ func (a *Agent) ready(client *http.Client) error {
 	return fmt.Errorf("node not healthy yet")
 }
 
-func getJSON(client *http.Client, url string, v any) error {
-	resp, err := client.Get(url)
+// getJSON GETs url, with token as the ACL token unless it is empty, and
+// decodes the answer into v.
+func getJSON(client *http.Client, url, token string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func TestAgent(t *testing.T) {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	leader := func() string {
 		var l string
-		if err := getJSON(client, "http://"+a.Addr()+"/v1/status/leader", &l); err != nil {
+		if err := getJSON(client, "http://"+a.Addr()+"/v1/status/leader", "", &l); err != nil {
 			return ""
 		}
 		return l
@@ -82,5 +82,28 @@ func TestAgent(t *testing.T) {
 	t.Logf("restart took %v", time.Since(t0))
 	if leader() == "" {
 		t.Error("no leader after Restart")
+	}
+}
+
+// TestAgentOptions: WithACL turns default-deny ACLs on (an anonymous read of
+// the node sees nothing, the management token sees it) and WithConfig's HCL
+// reaches the agent.
+func TestAgentOptions(t *testing.T) {
+	const token = "3f1e6d2a-9c4b-4e7f-8a51-0b2c3d4e5f60"
+	a := StartAgent(t, WithACL(token), WithConfig(`node_meta { legion = "options" }`))
+	if a.HTTPSAddr() != "" {
+		t.Errorf("HTTPSAddr = %q without WithTLS", a.HTTPSAddr())
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var nodes []struct{ Node string }
+	if err := getJSON(client, "http://"+a.Addr()+"/v1/catalog/nodes", "", &nodes); err != nil || len(nodes) != 0 {
+		t.Errorf("anonymous read of the nodes: %v, %v; want none", nodes, err)
+	}
+	var self struct{ Meta map[string]string }
+	if err := getJSON(client, "http://"+a.Addr()+"/v1/agent/self", token, &self); err != nil {
+		t.Fatal(err)
+	}
+	if got := self.Meta["legion"]; got != "options" {
+		t.Errorf("node meta legion = %q, want the one WithConfig set", got)
 	}
 }

@@ -22,7 +22,14 @@
 // a temporary data dir, waits until it has a leader and its node is healthy,
 // and stops it when the test ends. The agent can be stopped, started again
 // and restarted on the same ports (dev mode keeps no state across restarts,
-// so registrations are forgotten, as after a real agent crash).
+// so registrations are forgotten, as after a real agent crash). Options
+// configure it further: [WithACL] turns ACLs on (default policy deny, a given
+// initial management token, which the readiness check then sends);
+// [WithTLS] opens an HTTPS API on a free loopback port ([Agent.HTTPSAddr])
+// with given CA, certificate and key files, optionally verifying clients;
+// [WithConfig] adds any other agent configuration in HCL. Each becomes a file
+// passed with -config-file; the command-line flags (ports, addresses) win
+// over them.
 //
 // When no binary can be had (no go command, no network), tests that need one
 // are skipped, except when the environment variable CI is "true": then they
