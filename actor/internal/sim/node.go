@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -232,7 +233,7 @@ func (n *Node) Members() []gc.Member {
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b gc.Member) int { return compare(a.Peer, b.Peer) })
+	slices.SortFunc(out, func(a, b gc.Member) int { return cmp.Compare(a.Peer, b.Peer) })
 	return out
 }
 func (n *Node) Reachable(p lattice.Peer) bool {
@@ -248,15 +249,6 @@ func (n *Node) ReserveHandoff() bool {
 func (n *Node) ReleaseHandoff() { n.handoffs-- }
 func (n *Node) Handoffs() int   { return n.handoffs }
 
-func compare(a, b lattice.Peer) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // activate returns the node's replica of key, loading it from the store if needed.
 func (n *Node) activate(key string) *replica.Replica {
