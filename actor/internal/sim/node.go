@@ -249,7 +249,6 @@ func (n *Node) ReserveHandoff() bool {
 func (n *Node) ReleaseHandoff() { n.handoffs-- }
 func (n *Node) Handoffs() int   { return n.handoffs }
 
-
 // activate returns the node's replica of key, loading it from the store if needed.
 func (n *Node) activate(key string) *replica.Replica {
 	if r, ok := n.reps[key]; ok {
