@@ -22,7 +22,9 @@ var blobKind = &Kind[*wrapperspb.Int64Value, *wrapperspb.BytesValue, *wrapperspb
 		s.Value += int64(len(e.Value))
 		return s, wrapperspb.Int64(s.Value), nil
 	},
-	Query: func(s *wrapperspb.Int64Value, _ *wrapperspb.BytesValue) (*wrapperspb.Int64Value, error) { return s, nil },
+	Query: func(s *wrapperspb.Int64Value, _ *wrapperspb.BytesValue) (*wrapperspb.Int64Value, error) {
+		return s, nil
+	},
 }
 
 // TestReplicationAfterALongCutFitsTheTransport: while a link is cut, one node logs 10 MB
