@@ -103,13 +103,6 @@ func (e *Effects) reset() {
 		Repropose: e.Repropose[:0]}
 }
 
-// Empty reports whether the effects ask for nothing.
-func (e *Effects) Empty() bool {
-	return len(e.Replies) == 0 && len(e.Sends) == 0 && len(e.Timers) == 0 && len(e.Logs) == 0 && !e.Flush &&
-		e.Write == nil && len(e.Repropose) == 0 && e.Report == nil && !e.Drained &&
-		e.Received == 0 && e.Flushes == 0 && e.Forks == 0
-}
-
 // Ready is a flush in progress: Ready staged its writes into the shell's batch; once the
 // batch is committed, Advance releases AfterCommit if the commit succeeded, and answers
 // every waiter with the error if it failed. Nothing here may leave before the commit.

@@ -57,7 +57,7 @@ func (r *Replica) onGC() {
 				continue
 			}
 			r.log(LevelInfo, "handing off", "to", a.Peer)
-			r.joins[a.Peer] = now
+			r.joins[a.Peer] = true
 			r.full[a.Peer] = true
 			r.broadcast = true
 		case gc.Leave:

@@ -128,7 +128,7 @@ type Replica struct {
 	// Membership of the partition (gc): when the infimum last moved, and the joins this
 	// replica wrote that have not completed (each holds one of the node's handoff slots).
 	lastAdvance time.Time
-	joins       map[lattice.Peer]time.Time
+	joins       map[lattice.Peer]bool
 
 	// stale: the replica was loaded from disk. It may have been ejected while its node was
 	// away, so before it acts it merges a live replica's state (resync).
@@ -180,11 +180,10 @@ func New(cfg *Config, env Env, kind, key string, newFold func() Fold) *Replica {
 		stored: map[lattice.EventID]bool{}, waiters: map[lattice.EventID]waiter{},
 		notify: map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{},
 		outstanding: map[lattice.Peer]time.Time{}, deferred: map[lattice.Peer]bool{},
-		joins: map[lattice.Peer]time.Time{}}
+		joins: map[lattice.Peer]bool{}}
 }
 
-// Kind, Key and Origin name the partition.
-func (r *Replica) Kind() string   { return r.kind }
+// Key and Origin name the partition.
 func (r *Replica) Key() string    { return r.key }
 func (r *Replica) Origin() string { return r.origin }
 
