@@ -40,6 +40,8 @@ var rules = []rule{
 		"github.com/gogo/protobuf", "github.com/lithammer/shortuuid/v4", "github.com/lmittmann/tint",
 		"github.com/orcaman/concurrent-map", "github.com/prometheus/client_golang", "github.com/twmb/murmur3",
 		"go.opentelemetry.io/otel", "golang.org/x/net", "google.golang.org/grpc", "google.golang.org/protobuf"}},
+	// The admin HTTP API: the node's snapshots, and Prometheus' handler for /metrics.
+	{prefix: "actor/admin", allow: []string{"actor", "lattice", "gc", "discovery", "github.com/prometheus/client_golang"}},
 	// actor reaches Proto.Actor through actor/internal/protoactor only: upstream's
 	// github.com/asynkron/protoactor-go is allowed nowhere.
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc"}},
