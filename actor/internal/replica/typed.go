@@ -14,7 +14,7 @@ import (
 	"github.com/legion-go/legion/lattice"
 )
 
-// Spec is what a fold needs of a kind (package actor's Kind).
+// Spec is what a fold needs of a kind of protobuf messages, with the query an E.
 type Spec[S, E, O proto.Message] struct {
 	Name     string
 	Behavior lattice.Behavior[S, E, O]
@@ -23,23 +23,79 @@ type Spec[S, E, O proto.Message] struct {
 	Query func(state S, query E) (O, error)
 }
 
+// CodecSpec is what a fold needs of a kind of any types (package actor's Kind): its
+// behaviour and the codecs of its state, events and outputs. Its query type is hidden in
+// Query, which decodes a query itself.
+type CodecSpec[S, E, O any] struct {
+	Name     string
+	Behavior lattice.Behavior[S, E, O]
+	Initial  func() S
+	State    wire.Codec[S]
+	Event    wire.Codec[E]
+	Output   wire.Codec[O]
+	// OutputSize and AppendOutput, if both set, are an output's encoded size and what
+	// appends its encoding computed with that size (protobuf's cached size): Reduce then
+	// encodes a reduce's outputs into one array.
+	OutputSize   func(O) int
+	AppendOutput func([]byte, O) ([]byte, error)
+	// Query, if not nil, decodes a query and returns the function that answers it from a
+	// state it must not modify. A decoding error is the caller's: a bad payload.
+	Query func(query []byte) (func(state S) (O, error), error)
+}
+
 // typedFold implements Fold for one kind.
-type typedFold[S, E, O proto.Message] struct {
-	k  *Spec[S, E, O]
-	st *lattice.State[S, E, O]
-	cs wire.Codec[S]
-	ce wire.Codec[E]
+type typedFold[S, E, O any] struct {
+	name     string
+	behavior lattice.Behavior[S, E, O]
+	initial  func() S
+	query    func([]byte) (func(S) (O, error), error)
+	st       *lattice.State[S, E, O]
+	cs       wire.Codec[S]
+	ce       wire.Codec[E]
+	co       wire.Codec[O]
+	// outSize, if not nil, is an output's encoded size and outAppend appends its encoding
+	// (protobuf's cached size): Reduce then encodes all outputs into one array.
+	outSize   func(O) int
+	outAppend func([]byte, O) ([]byte, error)
 }
 
-// NewFold returns an empty fold of the kind k for the partition origin on self.
+// NewFold returns an empty fold of the protobuf kind k for the partition origin on self.
 func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattice.Peer) Fold {
-	return &typedFold[S, E, O]{k: k, st: lattice.NewJoiner(k.Behavior, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E]()}
+	f := &typedFold[S, E, O]{name: k.Name, behavior: k.Behavior, initial: k.Initial,
+		st: lattice.NewJoiner(k.Behavior, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E](), co: ProtoCodec[O](),
+		outSize:   func(o O) int { return proto.Size(o) },
+		outAppend: func(b []byte, o O) ([]byte, error) { return cachedSize.MarshalAppend(b, o) },
+	}
+	if q := k.Query; q != nil {
+		f.query = func(b []byte) (func(S) (O, error), error) {
+			e, err := f.ce.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			return func(s S) (O, error) { return q(s, e) }, nil
+		}
+	}
+	return f
 }
 
-// ProtoCodec is the protobuf codec of M.
+// NewCodecFold returns an empty fold of the kind k for the partition origin on self.
+func NewCodecFold[S, E, O any](k *CodecSpec[S, E, O], origin string, self lattice.Peer) Fold {
+	f := &typedFold[S, E, O]{name: k.Name, behavior: k.Behavior, initial: k.Initial, query: k.Query,
+		st: lattice.NewJoiner(k.Behavior, origin, self), cs: k.State, ce: k.Event, co: k.Output}
+	if k.OutputSize != nil && k.AppendOutput != nil {
+		f.outSize, f.outAppend = k.OutputSize, k.AppendOutput
+	}
+	return f
+}
+
+// cachedSize marshals a message whose size proto.Size just computed, with maps in key
+// order.
+var cachedSize = proto.MarshalOptions{UseCachedSize: true, Deterministic: true}
+
+// ProtoCodec is the protobuf codec of M (maps in key order).
 func ProtoCodec[M proto.Message]() wire.Codec[M] {
 	return wire.Codec[M]{
-		Encode: func(m M) ([]byte, error) { return proto.Marshal(m) },
+		Encode: func(m M) ([]byte, error) { return proto.MarshalOptions{Deterministic: true}.Marshal(m) },
 		Decode: func(b []byte) (M, error) {
 			var m M
 			m = m.ProtoReflect().New().Interface().(M)
@@ -58,7 +114,7 @@ func (f *typedFold[S, E, O]) Top() []lattice.Peer { return f.st.Participants() }
 
 func (f *typedFold[S, E, O]) Genesis(participants []lattice.Peer) {
 	c := f.st.Clock()
-	f.st = lattice.New(f.k.Behavior, f.st.Origin(), f.st.Self(), participants, f.k.Initial())
+	f.st = lattice.New(f.behavior, f.st.Origin(), f.st.Self(), participants, f.initial())
 	f.st.Witness(c)
 }
 
@@ -75,7 +131,7 @@ func (f *typedFold[S, E, O]) Restore(m *wire.Snapshot) error {
 		return fmt.Errorf("actor: stored replica of %q found under %q", snap.Origin, f.st.Origin())
 	}
 	c := f.st.Clock()
-	f.st = lattice.Restore(f.k.Behavior, f.st.Self(), snap)
+	f.st = lattice.Restore(f.behavior, f.st.Self(), snap)
 	f.st.Witness(c)
 	return nil
 }
@@ -95,7 +151,7 @@ func (f *typedFold[S, E, O]) Event(b []byte, time int64, req string) (lattice.Ev
 		}
 		return id, nil, err
 	}
-	ob, err := proto.Marshal(out)
+	ob, err := f.co.Encode(out)
 	if err != nil {
 		return id, nil, fmt.Errorf("actor: encode output: %w", err)
 	}
@@ -103,10 +159,10 @@ func (f *typedFold[S, E, O]) Event(b []byte, time int64, req string) (lattice.Ev
 }
 
 func (f *typedFold[S, E, O]) Query(b []byte, stable bool) (out []byte, err error) {
-	if f.k.Query == nil {
-		return nil, fmt.Errorf("%w: kind %q has no Query", errs.BadPayload, f.k.Name)
+	if f.query == nil {
+		return nil, fmt.Errorf("%w: kind %q has no Query", errs.BadPayload, f.name)
 	}
-	q, err := f.ce.Decode(b)
+	answer, err := f.query(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errs.BadPayload, err)
 	}
@@ -119,11 +175,11 @@ func (f *typedFold[S, E, O]) Query(b []byte, stable bool) (out []byte, err error
 			err = &errs.Rejected{Msg: fmt.Sprint(r), Panic: true}
 		}
 	}()
-	o, err := f.k.Query(s, q)
+	o, err := answer(s)
 	if err != nil {
 		return nil, &errs.Rejected{Msg: err.Error()}
 	}
-	return proto.Marshal(o)
+	return f.co.Encode(o)
 }
 
 func (f *typedFold[S, E, O]) Propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error) {
@@ -184,23 +240,31 @@ func (f *typedFold[S, E, O]) Acknowledge() int { return f.st.Acknowledge() }
 func (f *typedFold[S, E, O]) Reduce() []Folded {
 	fs := f.st.Reduce()
 	out := make([]Folded, len(fs))
-	// The outputs are marshalled into one array, each capped so that none can grow into
-	// the next: one allocation per reduce instead of one per output.
-	size := 0
-	for i := range fs {
-		if x := &fs[i]; x.Kind == lattice.Event && x.Err == nil {
-			size += proto.Size(x.Output)
+	// With protobuf, the outputs are marshalled into one array, each capped so that none
+	// can grow into the next: one allocation per reduce instead of one per output.
+	var buf []byte
+	if f.outSize != nil {
+		size := 0
+		for i := range fs {
+			if x := &fs[i]; x.Kind == lattice.Event && x.Err == nil {
+				size += f.outSize(x.Output)
+			}
 		}
+		buf = make([]byte, 0, size)
 	}
-	buf := make([]byte, 0, size)
 	for i := range fs {
 		x := &fs[i]
 		out[i] = Folded{ID: x.ID, Kind: x.Kind, Req: x.Req, Err: x.Err}
 		if x.Kind != lattice.Event || x.Err != nil {
 			continue
 		}
+		if f.outAppend == nil {
+			b, err := f.co.Encode(x.Output)
+			out[i].Out, out[i].Err = b, err
+			continue
+		}
 		start := len(buf)
-		b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, x.Output)
+		b, err := f.outAppend(buf, x.Output)
 		if err != nil {
 			out[i].Err = err
 			continue

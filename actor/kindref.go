@@ -1,0 +1,114 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
+)
+
+// KindRef is a reference to one partition of a KindOf, usable from any node (including a
+// client-only one); it encodes with the kind's codec. It is a small value: make one per
+// call if convenient. Its methods behave as Ref's.
+type KindRef[S, E, Q, O any] struct {
+	n    *Node
+	kind *KindOf[S, E, Q, O]
+	key  string
+}
+
+// Ref returns a reference to the partition of kind k with the given key, through node n.
+// A key must be non-empty UTF-8 of at most MaxKeyBytes: the KindRef's methods refuse
+// another with ErrInvalidKey (see ValidateKey to check one first).
+func (k *KindOf[S, E, Q, O]) Ref(n *Node, key string) KindRef[S, E, Q, O] {
+	return KindRef[S, E, Q, O]{n: n, kind: k, key: key}
+}
+
+// Call logs an event in the partition and returns its output, as Ref.Call does: failover
+// to the next replica after Config.AttemptTimeout, one request key on every attempt (so a
+// retried call applies once), a *RejectedError when Apply rejected the event.
+func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
+	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
+	b, err := r.kind.codec().Marshal(event)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	req := randomHex(12) // the same on every attempt
+	var deadline int64
+	if dl, ok := ctx.Deadline(); ok {
+		deadline = dl.UnixNano()
+	}
+	// A fresh message per attempt: one sent to this node's own router is not copied, and
+	// a timed-out attempt may still be in its mailbox.
+	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
+	})
+	return r.decode(res, err)
+}
+
+// Query answers the kind's Query on one replica without logging an event, as Ref.Query.
+func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel) (O, error) {
+	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
+	b, err := r.kind.codec().Marshal(query)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
+	})
+	return r.decode(res, err)
+}
+
+// QueryReplica answers the kind's Query on the replica held by one peer, with no
+// failover: for checking what each replica holds.
+func (r KindRef[S, E, Q, O]) QueryReplica(ctx context.Context, peer lattice.Peer, query Q, level ReadLevel) (O, error) {
+	var zero O
+	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
+	b, err := r.kind.codec().Marshal(query)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	msg := &wire.Query{To: &wire.Target{Kind: r.kind.Name, Key: r.key, Peer: string(peer)}, Query: b,
+		Level: wire.ReadLevel(level), ReplicaSet: peerStrings(r.Replicas())}
+	return r.decode(r.n.attempt(ctx, peer, msg))
+}
+
+// Replicas returns the partition's replica set by this node's current membership view, in
+// the order calls try them.
+func (r KindRef[S, E, Q, O]) Replicas() []lattice.Peer { return r.n.replicaSet(r.kind.Name, r.key) }
+
+// decode turns a replica's reply (a CallReply or a QueryReply) into the output or the
+// error it carries.
+func (r KindRef[S, E, Q, O]) decode(res proto.Message, err error) (O, error) {
+	var out O
+	if err != nil {
+		return out, err
+	}
+	var werr *wire.Error
+	var b []byte
+	switch reply := res.(type) {
+	case *wire.CallReply:
+		werr, b = reply.GetError(), reply.GetOutput()
+	case *wire.QueryReply:
+		werr, b = reply.GetError(), reply.GetOutput()
+	default:
+		return out, fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	if err := fromWire(werr); err != nil {
+		return out, err
+	}
+	if err := r.kind.codec().Unmarshal(b, &out); err != nil {
+		return out, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
+	}
+	return out, nil
+}
