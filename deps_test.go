@@ -43,8 +43,11 @@ var rules = []rule{
 	// The admin HTTP API: the node's snapshots, and Prometheus' handler for /metrics.
 	{prefix: "actor/admin", allow: []string{"actor", "lattice", "gc", "discovery", "github.com/prometheus/client_golang"}},
 	// actor reaches Proto.Actor through actor/internal/protoactor only: upstream's
-	// github.com/asynkron/protoactor-go is allowed nowhere.
-	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc"}},
+	// github.com/asynkron/protoactor-go is allowed nowhere. Its metrics and traces use
+	// Prometheus's client (a registry the user passes) and OpenTelemetry's API (a tracer
+	// provider the user passes; decision 0009).
+	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc",
+		"github.com/prometheus/client_golang", "go.opentelemetry.io/otel"}},
 	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf",
 		"golang.org/x/net/netutil"}}, // netutil: the HTTP servers' cap on connections
 }

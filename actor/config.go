@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
@@ -105,6 +107,12 @@ type Config struct {
 	// Clock is the node's time: timestamps (the hybrid logical clock's physical part),
 	// timers and tickers. Default SystemClock.
 	Clock Clock
+	// Metrics, if set, is where the node registers its Prometheus collectors (namespace
+	// "legion"; docs/operations.md, "Metrics", lists them) at Start, and unregisters them
+	// at Stop. Two nodes on one registry collide: give each its own, or wrap it with
+	// prometheus.WrapRegistererWith and a label naming the node. Start fails if a
+	// collector cannot be registered. Nil (the default): no metrics, and no cost.
+	Metrics prometheus.Registerer
 }
 
 const routerName = "legion"

@@ -77,6 +77,7 @@ type Node struct {
 	replies  *replies // where the answers to this node's requests arrive
 	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
 	stats    nodeStats
+	metrics  *metrics // nil without Config.Metrics
 	stopOnce sync.Once
 	done     chan struct{}
 	wg       sync.WaitGroup
@@ -129,6 +130,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.instance = randomHex(6)
 	n.view.Store(newViewIndex(discovery.View{}))
+	if cfg.Metrics != nil {
+		n.metrics = newMetrics(n)
+		if err := n.metrics.register(cfg.Metrics, n); err != nil {
+			n.closeStore()
+			return nil, fmt.Errorf("actor: registering metrics: %w", err)
+		}
+	}
+	started := false
+	defer func() {
+		if !started && n.metrics != nil {
+			n.metrics.unregister(cfg.Metrics)
+		}
+	}()
 
 	if err := n.startRemote(); err != nil {
 		n.closeStore()
@@ -154,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.rebalance()
 	go n.failStop()
+	started = true
 	n.log.Info("node started", "peer", n.peer, "address", n.system.Address(), "kinds", slices.Sorted(maps.Keys(n.kinds)))
 	return n, nil
 }
@@ -236,6 +251,9 @@ func (n *Node) setView(v discovery.View) {
 		n.system.Root.Send(n.router, &resync{})
 	}
 	if n.members.update(v, n.cfg.Clock.Now()) {
+		if n.metrics != nil {
+			n.metrics.viewChanges.Inc()
+		}
 		select {
 		case n.rewake <- struct{}{}:
 		default:
@@ -437,7 +455,14 @@ func (n *Node) commit(b *storage.Batch) error {
 		return nil
 	}
 	n.stats.commits.Add(1)
+	var start time.Time
+	if n.metrics != nil {
+		start = n.cfg.Clock.Now()
+	}
 	err := n.store.Commit(b)
+	if n.metrics != nil {
+		n.metrics.commitSeconds.Observe(n.cfg.Clock.Now().Sub(start).Seconds())
+	}
 	if err != nil {
 		n.fail(err)
 	}
@@ -492,6 +517,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		n.stopBackground()
 		n.shutdownRemote()
 		n.closeStore()
+		if n.metrics != nil {
+			n.metrics.unregister(n.cfg.Metrics)
+		}
 		n.log.Info("node stopped", "peer", n.peer)
 	})
 	return err

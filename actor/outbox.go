@@ -18,6 +18,7 @@ import (
 // replicas that are ready to run queue theirs, and then sends whatever has gathered.
 // An idle node so sends at once; a busy one sends fewer, larger messages.
 type outbox struct {
+	peer    *peerMetrics // nil without metrics
 	mu      sync.Mutex
 	queue   []*wire.Replicate
 	sending bool
@@ -42,7 +43,11 @@ func (n *Node) outboxOf(peer lattice.Peer) *outbox {
 	if ob, ok := n.outboxes.Load(peer); ok {
 		return ob.(*outbox)
 	}
-	ob, _ := n.outboxes.LoadOrStore(peer, &outbox{})
+	fresh := &outbox{}
+	if n.metrics != nil {
+		fresh.peer = n.metrics.peer(peer)
+	}
+	ob, _ := n.outboxes.LoadOrStore(peer, fresh)
 	return ob.(*outbox)
 }
 
@@ -50,6 +55,9 @@ func (n *Node) outboxOf(peer lattice.Peer) *outbox {
 func (n *Node) post(peer lattice.Peer, m *wire.Replicate) {
 	n.stats.sent.Add(1)
 	ob := n.outboxOf(peer)
+	if ob.peer != nil {
+		ob.peer.sent[replicateType(m)].Inc()
+	}
 	ob.mu.Lock()
 	ob.queue = append(ob.queue, m)
 	start := !ob.sending
@@ -84,6 +92,10 @@ func (n *Node) sendOutbox(peer lattice.Peer, ob *outbox) {
 		}
 		for _, b := range n.batches(q) {
 			n.stats.envelopes.Add(1)
+			if ob.peer != nil {
+				ob.peer.envelopes.Inc()
+				ob.peer.bytesSent.Add(float64(envelopeBytes(b)))
+			}
 			n.system.Root.Send(pid, b)
 		}
 	}
@@ -128,4 +140,12 @@ func (n *Node) dropItem(m *wire.Replicate, err error) {
 	n.stats.dropped.Add(1)
 	t := m.GetTo()
 	n.log.Error("replication message dropped: cannot be sent", "kind", t.GetKind(), "key", t.GetKey(), "to", t.GetPeer(), "err", err)
+}
+
+// envelopeBytes is the encoded size of b's payload: its frame, or its protobuf items.
+func envelopeBytes(b *wire.Batch) int {
+	if f := b.GetFrame(); len(f) > 0 {
+		return len(f)
+	}
+	return proto.Size(b)
 }

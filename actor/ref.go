@@ -59,7 +59,11 @@ func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[
 // and was retried on the next is applied once: the partition treats the later copy as a
 // duplicate. A call that fails altogether (ctx ended, no replica answered) has an unknown
 // outcome: it may have been applied.
-func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
+func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (out O, err error) {
+	if r.n.metrics != nil {
+		start := r.n.cfg.Clock.Now()
+		defer func() { r.n.observe(false, r.kind.Name, levelName(c), start, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -109,7 +113,11 @@ func decodeReply[O proto.Message](res proto.Message, err error) (O, error) {
 }
 
 // Query answers the kind's Query on one replica without logging an event.
-func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, error) {
+func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (out O, err error) {
+	if r.n.metrics != nil {
+		start := r.n.cfg.Clock.Now()
+		defer func() { r.n.observe(true, r.kind.Name, readLevelName(level), start, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -139,19 +147,23 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 	}
 	sset := peerStrings(set)
 	var last error
-	for _, p := range set {
+	for i, p := range set {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(ErrUnavailable, err, last)
 		}
+		next := i+1 < len(set)
 		res, err := n.attempt(ctx, p, build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset))
 		if err != nil {
+			n.observeAttempt(kind, err, nil, next)
 			last = err
 			continue
 		}
 		if e := replyError(res); e != nil && (errors.Is(e, ErrNotReplica) || errors.Is(e, ErrStopped) || errors.Is(e, ErrUnavailable)) {
+			n.observeAttempt(kind, nil, e, next)
 			last = e
 			continue
 		}
+		n.observeAttempt(kind, nil, nil, next)
 		return res, nil
 	}
 	return nil, errors.Join(ErrUnavailable, last)
@@ -194,7 +206,7 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 	}
 	pid, ok := n.routerOf(p)
 	if !ok {
-		return nil, fmt.Errorf("actor: no member hosts %s", p)
+		return nil, fmt.Errorf("%w %s", errNoRoute, p)
 	}
 	id, sender, reply := n.replies.expect()
 	n.system.Root.RequestWithCustomSender(pid, msg, sender)
@@ -212,8 +224,12 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 	}
 }
 
-// errNoReply is an attempt that got no answer within the attempt timeout.
-var errNoReply = errors.New("actor: no reply within the attempt timeout")
+// errNoReply is an attempt that got no answer within the attempt timeout; errNoRoute, one
+// to a peer membership knows no member for.
+var (
+	errNoReply = errors.New("actor: no reply within the attempt timeout")
+	errNoRoute = errors.New("actor: no member hosts")
+)
 
 // Replicas returns the partition's replica set by this node's current membership view, in
 // the order calls try them.

@@ -57,6 +57,9 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 	for _, t := range eff.Timers {
 		s.arm(h, t)
 	}
+	if n.metrics != nil && len(eff.Logs) > 0 {
+		n.metrics.countLogs(h.id.kind, eff.Logs)
+	}
 	for _, l := range eff.Logs {
 		n.log.Log(context.Background(), slog.Level(l.Level), l.Msg, append([]any{"partition", h.core.Origin()}, l.Args...)...)
 	}
@@ -170,7 +173,7 @@ func (e env) ReplicaSet(kind, key string) []lattice.Peer { return e.n.replicaSet
 func (e env) Members() []gc.Member                       { return e.n.gcMembers() }
 func (e env) Reachable(p lattice.Peer) bool              { return e.n.reachable(p) }
 func (e env) ReserveHandoff() bool                       { return e.n.reserveHandoff() }
-func (e env) ReleaseHandoff()                            { e.n.inFlight.Add(-1) }
+func (e env) ReleaseHandoff()                            { e.n.releaseHandoff() }
 func (e env) Handoffs() int                              { return int(e.n.inFlight.Load()) }
 
 // replicaConfig is the replicas' part of c.

@@ -62,6 +62,7 @@ func (r *router) Receive(ctx pa.Context) {
 		}
 		ctx.Forward(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()))
 	case *wire.Replicate:
+		r.n.countReceived(m)
 		if err := r.check(m.GetTo(), 0); err != nil {
 			r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
 			return
@@ -76,7 +77,11 @@ func (r *router) Receive(ctx pa.Context) {
 				return
 			}
 		}
+		if r.n.metrics != nil && len(items) > 0 { // one node sent them all
+			r.n.metrics.peer(r.n.senderLabel(items[0].GetFrom())).bytesR.Add(float64(envelopeBytes(m)))
+		}
 		for _, m := range items {
+			r.n.countReceived(m)
 			if err := r.check(m.GetTo(), 0); err != nil {
 				r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
 				continue

@@ -109,6 +109,7 @@ func (s *shard) Receive(ctx pa.Context) {
 		for id, h := range s.replicas {
 			h.release(s.n)
 			delete(s.replicas, id)
+			s.n.countActive(id.kind, -1, "restarted")
 		}
 		s.dirty, s.flushQueued = s.dirty[:0], false
 	}
@@ -131,6 +132,7 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 		h := &hosted{id: id, core: replica.New(&n.rcfg, env{n}, id.kind, id.key,
 			func() replica.Fold { return folds(origin, n.peer) })}
 		s.replicas[id] = h // before Start, which may queue a flush
+		s.n.countActive(id.kind, 1, "")
 		rec, found, err := n.store.Load(storage.Partition{Kind: id.kind, Key: id.key})
 		s.perform(ctx, h, h.core.Start(n.cfg.Clock.Now(), rec, found, err))
 		if !h.core.Life().Gone() {
@@ -157,6 +159,9 @@ func (s *shard) remove(h *hosted) {
 		return
 	}
 	delete(s.replicas, h.id)
+	if s.n.metrics != nil {
+		s.n.countActive(h.id.kind, -1, removal(h))
+	}
 	b := &s.single
 	b.Reset()
 	if h.core.Final(b) && s.n.commit(b) == nil {
@@ -184,6 +189,7 @@ func (s *shard) stopAll() {
 	}
 	for id, h := range s.replicas {
 		delete(s.replicas, id)
+		s.n.countActive(id.kind, -1, "stopped")
 		h.release(s.n)
 	}
 }
