@@ -218,7 +218,7 @@ func TestViews(t *testing.T) {
 	}
 }
 
-// TestStallsAfterCut: with node 0 cut off from node 2, node 0's fast calls wait for node
+// TestStallsAfterCut: with node 2 cut off from nodes 0 and 1, the fast calls wait for node
 // 2's acks, and /api/stalls names node 2 (live: membership still lists it).
 func TestStallsAfterCut(t *testing.T) {
 	c, urls := cluster(t, 3, actor.Config{}, admin.Options{})
@@ -227,7 +227,8 @@ func TestStallsAfterCut(t *testing.T) {
 	if code := get(t, urls[0]+"/api/stalls", &s); code != 200 || len(s.Peers) != 0 {
 		t.Logf("before the cut: %d %+v", code, s) // acks may still be on their way
 	}
-	c.Cut(0, 2)
+	c.Cut(0, 2) // node 2's links, both ways: membership still lists it
+	c.Cut(1, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := range 5 {
@@ -252,6 +253,7 @@ func TestStallsAfterCut(t *testing.T) {
 		t.Fatalf("status after the cut: %+v", st)
 	}
 	c.Heal(0, 2)
+	c.Heal(1, 2)
 	actortest.Eventually(t, 20*time.Second, func() error {
 		get(t, urls[0]+"/api/stalls", &s)
 		if len(s.Peers) != 0 {

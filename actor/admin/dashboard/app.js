@@ -32,7 +32,6 @@ function secs(s) {
   return (s / 3600).toFixed(1) + " h";
 }
 
-function short(peer) { return peer; }
 
 function renderStatus(st) {
   document.getElementById("node").textContent = (st.name || "") + " " + st.peer;
@@ -65,20 +64,21 @@ function renderMembers(ms) {
     const state = m.live ? (m.departing ? "departing" : "live") : "gone";
     const admin = m.meta && m.meta.admin ? el("a", { href: "http://" + m.meta.admin + "/" }, m.meta.admin) : "";
     return el("tr", { class: m.live ? "live" : "gone", "data-peer": m.peer },
-      el("td", {}, short(m.peer) + (m.self ? " (this node)" : "")), el("td", {}, m.name || ""), el("td", {}, m.address || ""),
+      el("td", {}, m.peer + (m.self ? " (this node)" : "")), el("td", {}, m.name || ""), el("td", {}, m.address || ""),
       el("td", {}, (m.kinds || []).join(", ")), el("td", { class: m.live ? "ok" : "bad" }, state), el("td", {}, secs(m.for_seconds)),
       el("td", {}, admin));
   }));
 }
 
-function renderStalls(s, live) {
-  document.getElementById("stalls-count").textContent = s.peers.length + " peers, " + s.total + " partitions";
+function renderStalls(s) {
+  const n = (k, w) => k + " " + w + (k === 1 ? "" : "s");
+  document.getElementById("stalls-count").textContent = n(s.peers.length, "peer") + ", " + n(s.total, "partition");
   fill("stalled-peers", s.peers.map((p) => el("tr", { class: "stalled", "data-peer": p.peer },
-    el("td", {}, short(p.peer)), el("td", { class: p.live ? "warn" : "bad" }, p.live ? "stalled (live)" : "stalled (gone)"),
+    el("td", {}, p.peer), el("td", { class: p.live ? "warn" : "bad" }, p.live ? "stalled (live)" : "stalled (gone)"),
     el("td", {}, p.partitions), el("td", {}, p.acks), el("td", {}, secs(p.stalled_seconds)))));
   fill("stalled-partitions", s.partitions.map((p) => el("tr", { class: "stalled" },
     el("td", {}, p.kind + "/" + p.key), el("td", {}, p.pending), el("td", {}, secs(p.stalled_seconds)),
-    el("td", {}, p.owed.map((o) => short(o.peer) + ":" + o.acks).join(", ")))));
+    el("td", {}, p.owed.map((o) => o.peer + ":" + o.acks).join(", ")))));
 }
 
 function renderPartitions(p, h) {
