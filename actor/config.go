@@ -51,7 +51,10 @@ type Config struct {
 	// at every start, nothing survives the process. The node does not close a Store it
 	// was given.
 	Store storage.Store
-	// Logger receives the node's logs. Nil discards them.
+	// Logger receives the node's logs. Nil discards them. Records at Info and above are
+	// rate-limited by level and message: past 5 of one in 10 s the others are counted, and
+	// the count logged as one "log lines suppressed" line (docs/operations.md, "Logs").
+	// Proto.Actor's own Info lines (its connections) are logged at Debug.
 	Logger *slog.Logger
 	// AttemptTimeout bounds one attempt of a call on one replica before the caller tries
 	// the next replica of the partition. Default 2s. The caller's context bounds the

@@ -34,7 +34,8 @@ import (
 type Node struct {
 	cfg      Config
 	rcfg     replica.Config // the replicas' part of cfg
-	log      *slog.Logger
+	log      *slog.Logger   // Config.Logger, rate-limited by logs (logs.go)
+	logs     *limiter
 	peer     lattice.Peer
 	instance string
 	kinds    map[string]KindSpec
@@ -103,9 +104,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
+	n := &Node{cfg: cfg, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1), failed: make(chan struct{})}
 	n.clock.now = cfg.Clock.Now
+	n.logs = newLimiter(cfg.Logger.Handler(), cfg.Clock.Now)
+	n.log = slog.New(&limitedHandler{inner: cfg.Logger.Handler(), lim: n.logs})
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)
 	for _, k := range cfg.Kinds {
@@ -180,7 +183,7 @@ func (n *Node) startRemote() (err error) {
 	if err != nil {
 		return err
 	}
-	logger := n.log
+	logger := slog.New(&limitedHandler{inner: n.cfg.Logger.Handler(), lim: n.logs, quiet: true})
 	n.system = pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return logger }))
 	// Only options every gRPC from the one go.mod requires to the newest has: no receive
 	// buffer pool (gRPC pools received buffers by itself from v1.66 on, and the option of
@@ -300,6 +303,7 @@ func (n *Node) rebalance() {
 			}
 		case <-sweep.C:
 			n.sweepMembers()
+			n.logs.flush(false)
 		}
 	}
 }
@@ -520,6 +524,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		if n.metrics != nil {
 			n.metrics.unregister(n.cfg.Metrics)
 		}
+		n.logs.flush(true)
 		n.log.Info("node stopped", "peer", n.peer)
 	})
 	return err

@@ -61,7 +61,11 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 		n.metrics.countLogs(h.id.kind, eff.Logs)
 	}
 	for _, l := range eff.Logs {
-		n.log.Log(context.Background(), slog.Level(l.Level), l.Msg, append([]any{"partition", h.core.Origin()}, l.Args...)...)
+		level := slog.Level(l.Level)
+		if level == slog.LevelInfo && n.leaving.Load() {
+			level = slog.LevelDebug // a planned departure's handoffs: Node.handOver logs their sum
+		}
+		n.log.Log(context.Background(), level, l.Msg, append([]any{"partition", h.core.Origin()}, l.Args...)...)
 	}
 	if eff.Received > 0 {
 		n.stats.received.Add(int64(eff.Received))

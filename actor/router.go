@@ -1,7 +1,10 @@
 package actor
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
@@ -64,7 +67,7 @@ func (r *router) Receive(ctx pa.Context) {
 	case *wire.Replicate:
 		r.n.countReceived(m)
 		if err := r.check(m.GetTo(), 0); err != nil {
-			r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
+			r.dropped(m, err)
 			return
 		}
 		ctx.Forward(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()))
@@ -83,7 +86,7 @@ func (r *router) Receive(ctx pa.Context) {
 		for _, m := range items {
 			r.n.countReceived(m)
 			if err := r.check(m.GetTo(), 0); err != nil {
-				r.n.log.Warn("replication message dropped", "from", m.GetFrom(), "err", err)
+				r.dropped(m, err)
 				continue
 			}
 			ctx.Send(r.shard(m.GetTo().GetKind(), m.GetTo().GetKey()), m)
@@ -129,4 +132,15 @@ func (r *router) check(t *wire.Target, payload int) error {
 // shard returns the shard that hosts the partition (kind, key).
 func (r *router) shard(kind, key string) *pa.PID {
 	return r.shards[shardOf(kind, key, len(r.shards))]
+}
+
+// dropped logs a replication message the router refused. One to a stopping node is
+// expected (its peers replicate until they see it gone; anti-entropy resends what
+// mattered) and logged at Debug; another is a warning.
+func (r *router) dropped(m *wire.Replicate, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, ErrStopped) {
+		level = slog.LevelDebug
+	}
+	r.n.log.Log(context.Background(), level, "replication message dropped", "from", m.GetFrom(), "err", err)
 }
