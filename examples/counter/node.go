@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"time"
@@ -42,6 +43,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.Register(fs)
 	fs.DurationVar(&o.ejectAfter, "eject-after", 0, "how long membership must report a peer gone before the replicas it shares with this node eject it (actor.Config.EjectAfter; 0: the runtime's default, 10s)")
 	fs.Int64Var(&o.memTableBytes, "memtable-bytes", 0, "the size in bytes of the store's memtable, flushed to a new file when full (storage.Options.MemTableSize; 0: 16 MiB)")
+	fs.StringVar(&o.pprof, "pprof", "", "host:port to serve Go's profiles on, /debug/pprof/ (net/http/pprof; port 0: a free one; empty: off)")
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
 	}
@@ -57,6 +59,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "node: %v\n", err)
 		return exitFailed
 	}
+	if s.pprofLn != nil {
+		fmt.Fprintf(stdout, "pprof http://%s/debug/pprof/\n", s.pprofLn.Addr())
+	}
 	fmt.Fprintf(stdout, "ready name=%s peer=%s http=%s membership=%s remoting=%s\n",
 		o.Name, s.node.Peer(), s.ln.Addr(), s.membership.Addr(), s.node.Address())
 	status := s.run(ctx, stderr)
@@ -69,6 +74,7 @@ type nodeOptions struct {
 	nodeconf.Node
 	ejectAfter    time.Duration
 	memTableBytes int64
+	pprof         string // -pprof: host:port of the profiling endpoint; empty: none
 }
 
 // server is a node with its store, its membership and its HTTP API.
@@ -80,6 +86,9 @@ type server struct {
 	http       *http.Server
 	// stopTimeout bounds run's shutdown (-stop-timeout).
 	stopTimeout time.Duration
+	// pprofLn and pprof serve net/http/pprof (-pprof); nil when off.
+	pprofLn net.Listener
+	pprof   *http.Server
 }
 
 // openServer opens the store, binds the HTTP listener (the node publishes its address
@@ -116,6 +125,12 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		return nil, err
 	}
 	cfg.Meta = map[string]string{"http": s.ln.Addr().String()}
+	if o.pprof != "" {
+		if s.pprofLn, err = net.Listen("tcp", o.pprof); err != nil {
+			return nil, fmt.Errorf("-pprof: %w", err)
+		}
+		s.pprof = &http.Server{Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	}
 	if s.node, err = actor.Start(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -131,6 +146,11 @@ func (s *server) run(ctx context.Context, stderr io.Writer) int {
 	status := exitOK
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
+	if s.pprof != nil {
+		profiled := make(chan struct{})
+		go func() { defer close(profiled); s.pprof.Serve(s.pprofLn) }()
+		defer func() { s.pprof.Close(); <-profiled }()
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-served:
@@ -162,9 +182,24 @@ func (s *server) close() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.pprofLn != nil {
+		s.pprofLn.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
+}
+
+// pprofRoutes serves Go's runtime profiles (CPU, execution trace, heap, goroutines, ...)
+// under /debug/pprof/, as net/http/pprof does on the default mux.
+func pprofRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // api is a node's HTTP API. Its handlers run concurrently, and block for at most

@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompare runs the whole harness on a tiny load: it builds the counter example and
+// the service, installs and starts PostgreSQL and Redis (skipping when they cannot be
+// installed), runs every system once, and checks that each acknowledged increments, that
+// none but the read-then-write lost any, and that the table has a cell for each. Then
+// the read-then-write on one hot key must lose updates: the lost count is what the
+// comparison is about, so it must be seen to count.
+func TestCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the harness builds binaries and starts databases")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	modDir, err := ModuleDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: PostgreSQL runs as its own user, which must traverse the path.
+	dir, err := os.MkdirTemp("", "legion-bench-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := Build(ctx, modDir, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := StartServers(ctx, b, dir)
+	if errors.Is(err, ErrNoServers) {
+		t.Skipf("PostgreSQL or Redis cannot be installed here (scripts/install.sh needs root and Debian's packages): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ss.Stop)
+
+	tiny := Workload{Name: "4 clients, 20 keys", Clients: 4, Keys: 20}
+	var log bytes.Buffer
+	results, err := Compare(ctx, b, ss, Config{Rounds: 1, Duration: 500 * time.Millisecond, Warmup: -1,
+		Workloads: []Workload{tiny}, Dir: dir, Log: &log})
+	t.Logf("runs:\n%s", log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(Systems) {
+		t.Fatalf("%d results, want one per system (%d)", len(results), len(Systems))
+	}
+	for _, r := range results {
+		switch {
+		case r.AckedTotal() == 0:
+			t.Errorf("%s: no increment acknowledged (%d failed)", r.System.Name, r.Failed)
+		case r.Err != nil:
+			t.Errorf("%s: final counts: %v", r.System.Name, r.Err)
+		case r.System.Backend != BackendReadWrite && (r.Lost != 0 || r.Extra != 0):
+			t.Errorf("%s: lost %d, extra %d of %d acknowledged", r.System.Name, r.Lost, r.Extra, r.AckedTotal())
+		}
+		if len(r.Latencies) != int(r.AckedTotal()) || r.Quantile(0.5) <= 0 || r.Quantile(0.99) < r.Quantile(0.5) {
+			t.Errorf("%s: %d latencies for %d acknowledged, p50 %v, p99 %v", r.System.Name, len(r.Latencies), r.AckedTotal(), r.Quantile(0.5), r.Quantile(0.99))
+		}
+	}
+	var table bytes.Buffer
+	Table(&table, results)
+	t.Logf("table:\n%s", table.String())
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 3 || strings.Count(lines[2], "/s, p50 ") != len(Systems) {
+		t.Errorf("want a header, a rule and one row with a cell per system:\n%s", table.String())
+	}
+
+	hot := Workload{Name: "8 clients, 1 key", Clients: 8, Keys: 1}
+	results, err = Compare(ctx, b, ss, Config{Rounds: 1, Duration: time.Second, Warmup: -1,
+		Workloads: []Workload{hot}, Systems: []System{Systems[3]}, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Lost == 0 || r.Err != nil {
+		t.Errorf("read-then-write, 8 clients on one key: lost %d of %d acknowledged (%v): it cannot lose nothing", r.Lost, r.AckedTotal(), r.Err)
+	}
+}

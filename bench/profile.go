@@ -1,0 +1,337 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ProfileConfig is one profiled run of the counter's three nodes, fast increments.
+type ProfileConfig struct {
+	Workload Workload
+	// Duration is the load; the measurements cover all of it but the first and the
+	// last second. At least 3 s.
+	Duration time.Duration
+	Dir      string // the nodes' data
+	Out      string // where the profiles and traces are written
+}
+
+// NodeProfile is what one node did in the measured window.
+type NodeProfile struct {
+	Name            string
+	UserCPU, SysCPU time.Duration    // from /proc/PID/stat
+	Stats           map[string]int64 // the change of GET /stats (actor.Stats)
+	ReplBytes       int64            // bytes sent on its remoting connections (ss)
+	ReplSegments    int64            // TCP segments sent on them
+	Perf            map[string]int64 // perf stat counts (syscalls, context switches); nil without perf
+}
+
+// ProfileResult is one profiled run.
+type ProfileResult struct {
+	Workload   Workload
+	Window     time.Duration
+	Increments int64 // acknowledged in the window
+	Rate       float64
+	Nodes      []NodeProfile
+	Files      []string // the CPU profiles and traces written
+	PerfErr    error    // why perf counts are missing, if they are
+}
+
+// perfEvents are the counts perf stat takes of each node.
+var perfEvents = []string{
+	"task-clock", "context-switches", "cpu-migrations",
+	"raw_syscalls:sys_enter",
+	"syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync", "syscalls:sys_enter_sync_file_range",
+	"syscalls:sys_enter_write", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_writev",
+	"syscalls:sys_enter_read", "syscalls:sys_enter_futex", "syscalls:sys_enter_epoll_pwait",
+	"syscalls:sys_enter_nanosleep",
+}
+
+// Profile starts three counter nodes, drives c.Workload's fast increments, and while it
+// runs takes each node's CPU profile (written to c.Out), its CPU time, replication
+// counters and bytes, and perf's syscall and context-switch counts (when perf works
+// here); then, in a second short run, a one-second execution trace of each node (for
+// off-CPU time: go tool trace -pprof=sync|syscall|net|sched).
+func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, error) {
+	slug := strings.NewReplacer(" ", "", ",", "").Replace(c.Workload.Name)
+	dir := filepath.Join(c.Dir, "profile-"+slug)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	g, err := startLegion(ctx, b, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer g.stop()
+	w := c.Workload
+	drive(ctx, g.targets(), w.Clients, counterKeys("warm-", w.Keys), "consistency=fast", 300*time.Millisecond)
+
+	window := c.Duration - 2*time.Second
+	secs := int(window / time.Second)
+	window = time.Duration(secs) * time.Second
+	var acked atomic.Int64
+	loadDone := make(chan LoadResult, 1)
+	go func() {
+		loadDone <- driveCounted(ctx, g.targets(), w.Clients, counterKeys("p-", w.Keys), "consistency=fast", c.Duration, &acked)
+	}()
+	time.Sleep(time.Second) // the load's first second is not measured
+
+	res := &ProfileResult{Workload: w, Window: window}
+	before := snapshot(ctx, g)
+	n0 := acked.Load()
+	var wg sync.WaitGroup
+	perfs := make([]map[string]int64, len(g))
+	perfErrs := make([]error, len(g))
+	for i, in := range g {
+		file := filepath.Join(c.Out, fmt.Sprintf("%s-%s.cpu.pprof", slug, in.name[len("legion "):]))
+		res.Files = append(res.Files, file)
+		wg.Go(func() {
+			fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", in.pprof, secs), file)
+		})
+		wg.Go(func() { perfs[i], perfErrs[i] = perfStat(ctx, in.pid(), window) })
+	}
+	wg.Wait()
+	after := snapshot(ctx, g)
+	res.Increments = acked.Load() - n0
+	res.Rate = float64(res.Increments) / window.Seconds()
+	<-loadDone
+	for i, in := range g {
+		np := NodeProfile{Name: in.name[len("legion "):], Stats: map[string]int64{}, Perf: perfs[i]}
+		np.UserCPU = after.cpu[i][0] - before.cpu[i][0]
+		np.SysCPU = after.cpu[i][1] - before.cpu[i][1]
+		for k, v := range after.stats[i] {
+			np.Stats[k] = v - before.stats[i][k]
+		}
+		for sock, a := range after.socks[i] {
+			bf := before.socks[i][sock]
+			np.ReplBytes += a[0] - bf[0]
+			np.ReplSegments += a[1] - bf[1]
+		}
+		if perfErrs[i] != nil {
+			res.PerfErr = perfErrs[i]
+		}
+		res.Nodes = append(res.Nodes, np)
+	}
+
+	// Traces, in a run of their own: tracing costs CPU the profile should not see.
+	go func() {
+		loadDone <- drive(ctx, g.targets(), w.Clients, counterKeys("t-", w.Keys), "consistency=fast", 3*time.Second)
+	}()
+	time.Sleep(time.Second)
+	for _, in := range g {
+		file := filepath.Join(c.Out, fmt.Sprintf("%s-%s.trace", slug, in.name[len("legion "):]))
+		res.Files = append(res.Files, file)
+		wg.Go(func() { fetch(ctx, "http://"+in.pprof+"/debug/pprof/trace?seconds=1", file) })
+	}
+	wg.Wait()
+	<-loadDone
+	return res, nil
+}
+
+// Print writes r as a few lines: the rate, and per increment each node's CPU time,
+// replication messages and bytes, syscalls and fsyncs.
+func (r *ProfileResult) Print(w io.Writer) {
+	inc := float64(max(1, r.Increments))
+	fmt.Fprintf(w, "\n%s, fast: %d increments in %v, %.0f/s\n", r.Workload.Name, r.Increments, r.Window, r.Rate)
+	fmt.Fprintf(w, "  per increment     %8s %8s %8s %7s %7s %7s %7s %7s %8s %7s %7s %7s\n",
+		"user us", "sys us", "cpu us", "sent", "envel", "recv", "flush", "commit", "bytes", "segs", "fsync", "ctxsw")
+	var tot NodeProfile
+	tot.Stats, tot.Perf = map[string]int64{}, map[string]int64{}
+	for _, n := range r.Nodes {
+		printNode(w, n, inc)
+		tot.UserCPU += n.UserCPU
+		tot.SysCPU += n.SysCPU
+		for k, v := range n.Stats {
+			tot.Stats[k] += v
+		}
+		for k, v := range n.Perf {
+			tot.Perf[k] += v
+		}
+		tot.ReplBytes += n.ReplBytes
+		tot.ReplSegments += n.ReplSegments
+	}
+	tot.Name = "all"
+	printNode(w, tot, inc)
+	if r.PerfErr != nil {
+		fmt.Fprintf(w, "  perf: %v\n", r.PerfErr)
+	} else {
+		fmt.Fprintf(w, "  syscalls per increment (all nodes):")
+		for _, e := range perfEvents[3:] {
+			fmt.Fprintf(w, " %s=%.2f", strings.TrimPrefix(strings.TrimPrefix(e, "syscalls:sys_enter_"), "raw_syscalls:sys_enter"), float64(tot.Perf[e])/inc)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "  wrote %s\n", f)
+	}
+}
+
+func printNode(w io.Writer, n NodeProfile, inc float64) {
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / inc }
+	per := func(v int64) float64 { return float64(v) / inc }
+	fsync := n.Perf["syscalls:sys_enter_fsync"] + n.Perf["syscalls:sys_enter_fdatasync"]
+	fmt.Fprintf(w, "  %-16s  %8.0f %8.0f %8.0f %7.2f %7.2f %7.2f %7.2f %7.2f %8.0f %7.2f %7.2f %7.2f\n", n.Name,
+		us(n.UserCPU), us(n.SysCPU), us(n.UserCPU+n.SysCPU),
+		per(n.Stats["Sent"]), per(n.Stats["Envelopes"]), per(n.Stats["Received"]), per(n.Stats["Flushes"]), per(n.Stats["Commits"]),
+		per(n.ReplBytes), per(n.ReplSegments), per(fsync), per(n.Perf["context-switches"]))
+}
+
+// snap is the nodes' counters at one moment, in the group's order.
+type snap struct {
+	cpu   [][2]time.Duration // user, system
+	stats []map[string]int64
+	socks []map[string][2]int64 // remoting connection -> bytes sent, segments sent
+}
+
+func snapshot(ctx context.Context, g group) snap {
+	var s snap
+	remoting := map[string]bool{}
+	for _, in := range g {
+		if _, port, ok := strings.Cut(in.remoting, ":"); ok {
+			remoting[port] = true
+		}
+	}
+	socks := tcpSockets()
+	for _, in := range g {
+		s.cpu = append(s.cpu, procCPU(in.pid()))
+		st := map[string]int64{}
+		getJSON(ctx, "http://"+in.http+"/stats", &st)
+		s.stats = append(s.stats, st)
+		mine := map[string][2]int64{}
+		for _, k := range socks {
+			if k.pid == in.pid() && (remoting[port(k.local)] || remoting[port(k.peer)]) {
+				mine[k.local+" "+k.peer] = [2]int64{k.bytesSent, k.segsOut}
+			}
+		}
+		s.socks = append(s.socks, mine)
+	}
+	return s
+}
+
+func port(hostPort string) string {
+	i := strings.LastIndexByte(hostPort, ':')
+	return hostPort[i+1:]
+}
+
+// procCPU returns the user and system CPU time process pid has used (its threads, not
+// its waited-for children).
+func procCPU(pid int) [2]time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return [2]time.Duration{}
+	}
+	// The command name, in parentheses, may hold spaces: the fields start after ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	// utime and stime are fields 14 and 15 of the whole line, 12 and 13 here, in clock
+	// ticks: 100 a second on Linux (sysconf(_SC_CLK_TCK)).
+	const tick = 10 * time.Millisecond
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return [2]time.Duration{time.Duration(u) * tick, time.Duration(s) * tick}
+}
+
+// tcpSocket is one established TCP connection as ss shows it.
+type tcpSocket struct {
+	local, peer        string
+	pid                int
+	bytesSent, segsOut int64
+}
+
+var (
+	ssPid   = regexp.MustCompile(`pid=(\d+)`)
+	ssBytes = regexp.MustCompile(`bytes_sent:(\d+)`)
+	ssSegs  = regexp.MustCompile(`segs_out:(\d+)`)
+)
+
+// tcpSockets lists the machine's established TCP connections with their owners and
+// counters (ss -tinp); nil without ss.
+func tcpSockets() []tcpSocket {
+	out, err := exec.Command("ss", "-tinpH", "state", "established").Output()
+	if err != nil {
+		return nil
+	}
+	var socks []tcpSocket
+	lines := strings.Split(string(out), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		f := strings.Fields(lines[i])
+		if len(f) < 5 || !strings.HasPrefix(lines[i+1], "\t") {
+			continue
+		}
+		k := tcpSocket{local: f[2], peer: f[3]}
+		if m := ssPid.FindStringSubmatch(lines[i]); m != nil {
+			k.pid, _ = strconv.Atoi(m[1])
+		}
+		if m := ssBytes.FindStringSubmatch(lines[i+1]); m != nil {
+			k.bytesSent, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		if m := ssSegs.FindStringSubmatch(lines[i+1]); m != nil {
+			k.segsOut, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		socks = append(socks, k)
+		i++
+	}
+	return socks
+}
+
+// perfStat counts perfEvents in process pid for d with perf stat.
+func perfStat(ctx context.Context, pid int, d time.Duration) (map[string]int64, error) {
+	if _, err := exec.LookPath("perf"); err != nil {
+		return nil, fmt.Errorf("no perf (apt-get install linux-perf): %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "perf", "stat", "-x", ",", "-e", strings.Join(perfEvents, ","),
+		"-p", strconv.Itoa(pid), "--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("perf stat: %w: %s", err, tail(string(out)))
+	}
+	counts := map[string]int64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue // <not counted>, <not supported>
+		}
+		counts[f[2]] = int64(v)
+	}
+	if len(counts) == 0 {
+		return nil, fmt.Errorf("perf stat counted nothing: %s", tail(string(out)))
+	}
+	return counts, nil
+}
+
+// fetch GETs url into file.
+func fetch(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// System is one column of the table: how to start it and how to read its counters.
+type System struct {
+	Name string
+	// Legion is the counter example's consistency level ("fast", "consistent"); empty
+	// for a stateless service.
+	Legion string
+	// Backend is the stateless service's backend (BackendUpsert, ...); empty for Legion.
+	Backend string
+}
+
+// Systems are the table's columns, in its order.
+var Systems = []System{
+	{Name: "Legion fast", Legion: "fast"},
+	{Name: "Legion consistent", Legion: "consistent"},
+	{Name: "PostgreSQL atomic upsert", Backend: BackendUpsert},
+	{Name: "PostgreSQL read-then-write", Backend: BackendReadWrite},
+	{Name: "Redis INCRBY, fsync always", Backend: BackendRedisIncrBy},
+}
+
+// Config is one comparison.
+type Config struct {
+	// Rounds is how many times every (workload, system) runs; the systems alternate
+	// within a round, in an order rotated round by round. Zero: 2.
+	Rounds int
+	// Duration is one run's load. Zero: 4 s.
+	Duration time.Duration
+	// Warmup is the load before each run, on other counters, not counted (connections,
+	// the first activations). Zero: 300 ms; negative: none.
+	Warmup time.Duration
+	// Workloads and Systems select what runs. Nil: all of Workloads and Systems.
+	Workloads []Workload
+	Systems   []System
+	// Dir holds the binaries and every system's data; it must exist.
+	Dir string
+	// Log receives a line per run (nil: discarded).
+	Log io.Writer
+}
+
+func (c Config) withDefaults() Config {
+	if c.Rounds <= 0 {
+		c.Rounds = 2
+	}
+	if c.Duration <= 0 {
+		c.Duration = 4 * time.Second
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 300 * time.Millisecond
+	}
+	if c.Workloads == nil {
+		c.Workloads = Workloads
+	}
+	if c.Systems == nil {
+		c.Systems = Systems
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// Result is one run of one workload against one system.
+type Result struct {
+	System   System
+	Workload Workload
+	Round    int
+	LoadResult
+	// Lost is the acknowledged increments missing from the final counts: the sum over
+	// counters of max(0, acknowledged - final value).
+	Lost int64
+	// Extra is the sum over counters of max(0, final - acknowledged - failed): more
+	// than any call could have made (it should be zero).
+	Extra int64
+	// Err is why the final counts could not be read, if so.
+	Err error
+}
+
+// Compare runs every workload against every system c.Rounds times, alternating, and
+// returns the results in the order they ran. Each run starts its system afresh (three
+// Legion nodes on new stores, or three service instances; the database servers are
+// started once, in ss) and stops it after, so that no idle system loads the machine
+// during another's run.
+func Compare(ctx context.Context, b Binaries, ss *Servers, c Config) ([]Result, error) {
+	c = c.withDefaults()
+	var out []Result
+	n := 0
+	for round := range c.Rounds {
+		for _, w := range c.Workloads {
+			for i := range c.Systems {
+				s := c.Systems[(i+round)%len(c.Systems)]
+				n++
+				r, err := runOnce(ctx, b, ss, c, s, w, filepath.Join(c.Dir, fmt.Sprintf("run%03d", n)))
+				if err != nil {
+					return out, fmt.Errorf("round %d, %s, %s: %w", round+1, w.Name, s.Name, err)
+				}
+				r.Round = round + 1
+				out = append(out, r)
+				fmt.Fprintf(c.Log, "round %d  %-24s %-28s %7.0f/s  p50=%-8v p99=%-8v acked=%d lost=%d failed=%d\n",
+					r.Round, w.Name, s.Name, r.Rate(), r.Quantile(0.5).Round(10*time.Microsecond),
+					r.Quantile(0.99).Round(10*time.Microsecond), r.AckedTotal(), r.Lost, r.Failed)
+				if r.Err != nil {
+					fmt.Fprintf(c.Log, "  final counts: %v\n", r.Err)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// runOnce starts s, drives w against it for c.Duration after a warm-up, reads the final
+// counts and stops s.
+func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w Workload, dir string) (Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, err
+	}
+	g, err := startSystem(ctx, b, ss, s, dir)
+	if err != nil {
+		return Result{}, err
+	}
+	defer g.stop()
+	prefix := fmt.Sprintf("r%s-", filepath.Base(dir))
+	query := ""
+	if s.Legion != "" {
+		query = "consistency=" + s.Legion
+	}
+	if c.Warmup > 0 {
+		drive(ctx, g.targets(), w.Clients, counterKeys(prefix+"w", w.Keys), query, c.Warmup)
+	}
+	keys := counterKeys(prefix, w.Keys)
+	lr := drive(ctx, g.targets(), w.Clients, keys, query, c.Duration)
+	r := Result{System: s, Workload: w, LoadResult: lr}
+	var touched []string
+	for _, k := range keys {
+		if lr.Acked[k] > 0 {
+			touched = append(touched, k)
+		}
+	}
+	final, err := finalValues(ctx, ss, s, g, touched)
+	r.Err = err
+	for _, k := range touched {
+		v, ok := final[k]
+		if !ok {
+			continue // unread: counted in r.Err
+		}
+		r.Lost += max(0, lr.Acked[k]-v)
+	}
+	var total int64
+	for _, v := range final {
+		total += v
+	}
+	r.Extra = max(0, total-lr.AckedTotal()-lr.Failed)
+	return r, nil
+}
+
+// startSystem starts the instances of s.
+func startSystem(ctx context.Context, b Binaries, ss *Servers, s System, dir string) (group, error) {
+	if s.Legion != "" {
+		return startLegion(ctx, b, dir)
+	}
+	return startServices(b, ss, s.Backend)
+}
+
+// finalValues reads the counters keys of s once the load is over.
+func finalValues(ctx context.Context, ss *Servers, s System, g group, keys []string) (map[string]int64, error) {
+	switch {
+	case s.Legion != "":
+		return legionValues(ctx, g.targets()[0], keys, 30*time.Second)
+	case s.Backend == BackendRedisIncrBy:
+		return redisValues(ctx, ss.Redis, keys)
+	}
+	return postgresValues(ctx, ss.Postgres, keys)
+}
