@@ -48,6 +48,8 @@ var rules = []rule{
 	// provider the user passes; decision 0009).
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc",
 		"github.com/prometheus/client_golang", "go.opentelemetry.io/otel"}},
+	// Commands: the operator's CLI speaks to the admin API (its JSON types).
+	{prefix: "cmd", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "cmd"}},
 	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf",
 		"golang.org/x/net/netutil"}}, // netutil: the HTTP servers' cap on connections
 }
