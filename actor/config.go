@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/gc"
@@ -51,11 +52,14 @@ type Config struct {
 	// at every start, nothing survives the process. The node does not close a Store it
 	// was given.
 	Store storage.Store
-	// Logger receives the node's logs. Nil discards them. Records at Info and above are
-	// rate-limited by level and message: past 5 of one in 10 s the others are counted, and
-	// the count logged as one "log lines suppressed" line (docs/operations.md, "Logs").
-	// Proto.Actor's own Info lines (its connections) are logged at Debug.
+	// Logger receives the node's logs. Nil discards them. Proto.Actor's own Info lines
+	// (its connections) are logged at Debug.
 	Logger *slog.Logger
+	// LogRepeats rate-limits the node's logs at Info and above by level and message: past
+	// LogRepeats records of one message in 10 s the others are counted, and the count is
+	// logged as one "log lines suppressed" line once the 10 s are over
+	// (docs/operations.md, "Logs"). Default 5; negative: no limit.
+	LogRepeats int
 	// AttemptTimeout bounds one attempt of a call on one replica before the caller tries
 	// the next replica of the partition. Default 2s. The caller's context bounds the
 	// whole call.
@@ -116,6 +120,14 @@ type Config struct {
 	// prometheus.WrapRegistererWith and a label naming the node. Start fails if a
 	// collector cannot be registered. Nil (the default): no metrics, and no cost.
 	Metrics prometheus.Registerer
+	// TracerProvider, if set, traces every call and query this node makes and the work
+	// each causes on this node's replicas (docs/operations.md, "Tracing", lists the
+	// spans): the caller's trace context crosses every hop, in the messages. Nil (the
+	// default): no tracing, at the cost of a nil check per hop; to follow OpenTelemetry's
+	// global provider, pass otel.GetTracerProvider(). A node that does not trace ignores
+	// the trace context of what it receives. Turn it on once every node of the cluster
+	// runs a version that knows it: an older one refuses traced replication messages.
+	TracerProvider trace.TracerProvider
 }
 
 const routerName = "legion"
@@ -153,6 +165,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Shards == 0 {
 		c.Shards = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.LogRepeats == 0 {
+		c.LogRepeats = logBurst
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -34,6 +34,7 @@ func pair(t *testing.T, logs *logCounts, configure func(i int, c *Config)) (a, b
 			ReplicationFactor: 2, AttemptTimeout: time.Second}
 		if i == 0 {
 			cfg.Logger = slog.New(logs)
+			cfg.LogRepeats = -1 // the tests count every line
 		}
 		if configure != nil {
 			configure(i, &cfg)

@@ -10,7 +10,8 @@ import (
 // A node's logs are rate-limited by message: a node with thousands of replicas repeats
 // the same line (a replica handing off, a refused replication message) once per
 // partition, and a graceful stop of three idle nodes printed hundreds. The node's
-// logger passes the first logBurst records of each level and message in a logWindow,
+// logger passes the first Config.LogRepeats records (default logBurst) of each level and
+// message in a logWindow,
 // counts the others, and reports the count as one line ("log lines suppressed", with the
 // message, level and count) once the window is over: at the next record with that
 // message, at the node's next membership sweep (Config.GCInterval), or when it stops.
@@ -29,6 +30,7 @@ const (
 type limiter struct {
 	now   func() time.Time
 	inner slog.Handler // the handler summaries go to (without the derived attributes)
+	burst int
 	mu    sync.Mutex
 	keys  map[logKey]*logCount
 }
@@ -44,13 +46,17 @@ type logCount struct {
 	suppressed int
 }
 
-func newLimiter(h slog.Handler, now func() time.Time) *limiter {
-	return &limiter{now: now, inner: h, keys: map[logKey]*logCount{}}
+// newLimiter limits records to burst per key and window (negative: no limit).
+func newLimiter(h slog.Handler, now func() time.Time, burst int) *limiter {
+	return &limiter{now: now, inner: h, burst: burst, keys: map[logKey]*logCount{}}
 }
 
 // admit reports whether a record of key may be logged now; due is the suppressed count of
 // key's last window, if that window is over (to report before the record).
 func (l *limiter) admit(k logKey, now time.Time) (ok bool, due int) {
+	if l.burst < 0 {
+		return true, 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.keys[k]
@@ -65,7 +71,7 @@ func (l *limiter) admit(k logKey, now time.Time) (ok bool, due int) {
 		due = c.suppressed
 		*c = logCount{start: now}
 	}
-	if c.passed < logBurst {
+	if c.passed < l.burst {
 		c.passed++
 		return true, due
 	}

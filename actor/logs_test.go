@@ -23,7 +23,7 @@ func TestLogLimiter(t *testing.T) {
 			}
 			return a
 		}})
-	lim := newLimiter(inner, func() time.Time { return now })
+	lim := newLimiter(inner, func() time.Time { return now }, logBurst)
 	log := slog.New(&limitedHandler{inner: inner, lim: lim}).With("node", "n1")
 	for i := range 3 * logBurst {
 		log.Warn("replication message dropped", "i", i)

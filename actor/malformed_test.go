@@ -82,7 +82,7 @@ func TestMalformedFrame(t *testing.T) {
 	defer cancel()
 	logs := &logCounts{n: map[string]int{}}
 	n, err := Start(ctx, Config{Name: "solo", Membership: memory.NewRegistry().Provider(), Kinds: []KindSpec{plusKind},
-		Logger: slog.New(logs)})
+		Logger: slog.New(logs), LogRepeats: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 	"github.com/legion-go/legion/actor/internal/protoactor/remote"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/legion-go/legion/actor/internal/replica"
@@ -78,7 +79,8 @@ type Node struct {
 	replies  *replies // where the answers to this node's requests arrive
 	outboxes sync.Map // lattice.Peer -> *outbox: replication messages to send
 	stats    nodeStats
-	metrics  *metrics // nil without Config.Metrics
+	metrics  *metrics     // nil without Config.Metrics
+	tracer   trace.Tracer // nil without Config.TracerProvider
 	stopOnce sync.Once
 	done     chan struct{}
 	wg       sync.WaitGroup
@@ -107,7 +109,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1), failed: make(chan struct{})}
 	n.clock.now = cfg.Clock.Now
-	n.logs = newLimiter(cfg.Logger.Handler(), cfg.Clock.Now)
+	if cfg.TracerProvider != nil {
+		n.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
+	n.logs = newLimiter(cfg.Logger.Handler(), cfg.Clock.Now, cfg.LogRepeats)
 	n.log = slog.New(&limitedHandler{inner: cfg.Logger.Handler(), lim: n.logs})
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)

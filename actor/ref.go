@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"
@@ -64,6 +65,11 @@ func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (out O, 
 		start := r.n.cfg.Clock.Now()
 		defer func() { r.n.observe(false, r.kind.Name, levelName(c), start, err) }()
 	}
+	if r.n.tracer != nil {
+		var span trace.Span
+		ctx, span = r.n.startCall(ctx, "legion.call", r.kind.Name, r.key, levelName(c))
+		defer func() { endSpan(span, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -118,6 +124,11 @@ func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (out 
 		start := r.n.cfg.Clock.Now()
 		defer func() { r.n.observe(true, r.kind.Name, readLevelName(level), start, err) }()
 	}
+	if r.n.tracer != nil {
+		var span trace.Span
+		ctx, span = r.n.startCall(ctx, "legion.query", r.kind.Name, r.key, readLevelName(level))
+		defer func() { endSpan(span, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -151,19 +162,28 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(ErrUnavailable, err, last)
 		}
-		next := i+1 < len(set)
-		res, err := n.attempt(ctx, p, build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset))
+		msg := build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset)
+		actx, span := ctx, trace.Span(nil)
+		if n.tracer != nil {
+			actx, span = n.startAttempt(ctx, p, msg)
+		}
+		res, err := n.attempt(actx, p, msg)
+		var refusal error
+		if e := replyError(res); err == nil && e != nil && (errors.Is(e, ErrNotReplica) || errors.Is(e, ErrStopped) || errors.Is(e, ErrUnavailable)) {
+			refusal = e
+		}
+		n.observeAttempt(kind, err, refusal, i+1 < len(set))
+		if span != nil {
+			endAttempt(span, err, refusal)
+		}
 		if err != nil {
-			n.observeAttempt(kind, err, nil, next)
 			last = err
 			continue
 		}
-		if e := replyError(res); e != nil && (errors.Is(e, ErrNotReplica) || errors.Is(e, ErrStopped) || errors.Is(e, ErrUnavailable)) {
-			n.observeAttempt(kind, nil, e, next)
-			last = e
+		if refusal != nil {
+			last = refusal
 			continue
 		}
-		n.observeAttempt(kind, nil, nil, next)
 		return res, nil
 	}
 	return nil, errors.Join(ErrUnavailable, last)

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 
 	"github.com/legion-go/legion/actor/internal/replica"
@@ -22,6 +24,9 @@ type hosted struct {
 	tick, gc Timer // the anti-entropy and gc timers, made once, reset after
 	sync     Timer
 	draining chan<- struct{}
+	// trace: the span (a traced request's or replication message's handling) that the
+	// replica's next flush is a child of; invalid when untraced.
+	trace trace.SpanContext
 }
 
 // timerMsg is the message a replica's timer sends through its shard; reproposed, a
@@ -48,10 +53,16 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 	n := s.n
 	for _, r := range eff.Replies {
 		if to, ok := r.To.(*pa.PID); ok && to != nil {
+			if len(s.trace.replies) > 0 {
+				s.replied(to)
+			}
 			ctx.Send(to, r.Msg)
 		}
 	}
 	for _, m := range eff.Sends {
+		if n.tracer != nil {
+			s.traceSend(m.To, m.Msg)
+		}
 		n.send(m.To, m.Msg)
 	}
 	for _, t := range eff.Timers {

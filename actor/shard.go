@@ -1,6 +1,8 @@
 package actor
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
 
 	"github.com/legion-go/legion/actor/internal/replica"
@@ -31,6 +33,7 @@ type shard struct {
 	flushQueued  bool
 	batch        storage.Batch // flush's and stopAll's, reused
 	single       storage.Batch // remove's
+	trace        tracing       // tracing.go
 }
 
 type ready struct {
@@ -58,12 +61,26 @@ func (s *shard) Receive(ctx pa.Context) {
 	switch m := ctx.Message().(type) {
 	case *wire.Call:
 		h := s.replica(ctx, m.GetTo())
+		if m.Trace != nil && s.n.tracer != nil {
+			s.traceRequest("legion.replica.call", h, m.Trace, ctx.Sender())
+			defer s.untrace(h)
+		}
 		s.step(ctx, h, h.core.Call(s.n.cfg.Clock.Now(), m, ctx.Sender(), s.n.clock.Now()))
 	case *wire.Query:
 		h := s.replica(ctx, m.GetTo())
+		if m.Trace != nil && s.n.tracer != nil {
+			s.traceRequest("legion.replica.query", h, m.Trace, ctx.Sender())
+			defer s.untrace(h)
+		}
 		s.step(ctx, h, h.core.Query(s.n.cfg.Clock.Now(), m, ctx.Sender()))
 	case *wire.Replicate:
 		h := s.replica(ctx, m.GetTo())
+		if m.Trace != nil && s.n.tracer != nil {
+			if span := s.traceReplicate(h, m); span != nil {
+				defer span.End()
+			}
+			defer s.untrace(h)
+		}
 		s.step(ctx, h, h.core.Replicate(s.n.cfg.Clock.Now(), m))
 	case *wake:
 		h := s.activate(ctx, m.id)
@@ -100,12 +117,14 @@ func (s *shard) Receive(ctx pa.Context) {
 	case *pa.Started:
 		s.self = ctx.Self()
 	case *pa.Stopping:
+		s.endTraces("replica stopped")
 		s.stopAll()
 	case *pa.Restarting:
 		// A handler panicked: the shard starts over empty and its replicas come back from
 		// the store on demand. What they held in memory only is not written (nothing of it
 		// was acknowledged): it may be what made one panic.
 		s.n.log.Error("a shard panicked: its replicas start over from the store", "replicas", len(s.replicas))
+		s.endTraces("shard restarted")
 		for id, h := range s.replicas {
 			h.release(s.n)
 			delete(s.replicas, id)
@@ -222,9 +241,28 @@ func (s *shard) flush(ctx pa.Context) {
 		}
 		readies = append(readies, ready{h, h.core.Ready(now, b)})
 	}
+	var flushSpan, commitSpan trace.Span
+	if s.n.tracer != nil {
+		flushSpan, commitSpan = s.startFlush(readies)
+	}
 	err := s.n.commit(b)
+	if commitSpan != nil {
+		endSpan(commitSpan, err)
+	}
 	for _, r := range readies {
+		if flushSpan == nil {
+			s.step(ctx, r.h, r.h.core.Advance(now, r.rd, err))
+			continue
+		}
+		if r.h.trace.IsValid() {
+			s.trace.sends = flushSpan.SpanContext()
+		}
+		r.h.trace = trace.SpanContext{}
 		s.step(ctx, r.h, r.h.core.Advance(now, r.rd, err))
+		s.trace.sends = trace.SpanContext{}
+	}
+	if flushSpan != nil {
+		endSpan(flushSpan, err)
 	}
 	clear(readies)
 	s.readies = readies[:0]

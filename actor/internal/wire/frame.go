@@ -25,10 +25,12 @@ import (
 //	frame   = version(byte 1) nstrings string*nstrings
 //	          nitems ndiffs nentries nacks npeers nevents item*nitems
 //	string  = len bytes                    (valid UTF-8)
-//	item    = header(byte) [kind key peer] from body
 //	header  = bits 0-1: body (0 none, 1 diff, 2 snapshot, 3 need full);
 //	          bit 2: the item has a target (kind key peer follow);
-//	          bit 3: the diff has a base id
+//	          bit 3: the diff has a base id;
+//	          bit 4: the item has a trace context (trace follows from)
+//	item    = header(byte) [kind key peer] from [trace] body
+//	trace   = len, protobuf Trace
 //	body    = diff | snapshot(len, protobuf Snapshot) | need full (nothing)
 //	diff    = origin from [counter peer] digest npeers peer*npeers
 //	          n entry*n n ack*n
@@ -54,6 +56,9 @@ const (
 	bodyMask     = 3
 	hasTarget    = 1 << 2
 	hasBase      = 1 << 3
+	// hasTrace: only a node that traces sets it, and a node of a version before it
+	// refuses the frame: turn tracing on once every node runs a version that has it.
+	hasTrace = 1 << 4
 )
 
 // Least encoded sizes, which bound the counts a frame may declare by its length.
@@ -175,6 +180,9 @@ func (e *frameEncoder) item(m *Replicate) error {
 	if m.To != nil {
 		header |= hasTarget
 	}
+	if m.Trace != nil {
+		header |= hasTrace
+	}
 	e.body = append(e.body, header)
 	if t := m.To; t != nil {
 		if err := e.str(t.Kind); err != nil {
@@ -189,6 +197,14 @@ func (e *frameEncoder) item(m *Replicate) error {
 	}
 	if err := e.str(m.From); err != nil {
 		return err
+	}
+	if m.Trace != nil {
+		buf, err := proto.Marshal(m.Trace)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrFrame, err)
+		}
+		e.uvarint(uint64(len(buf)))
+		e.body = append(e.body, buf...)
 	}
 	switch b := m.Body.(type) {
 	case *Replicate_Diff:
@@ -484,7 +500,7 @@ func (d *frameDecoder) item(it *frameItem) bool {
 	}
 	header := d.b[0]
 	d.b = d.b[1:]
-	if header&^(bodyMask|hasTarget|hasBase) != 0 || header&hasBase != 0 && header&bodyMask != bodyDiff {
+	if header&^(bodyMask|hasTarget|hasBase|hasTrace) != 0 || header&hasBase != 0 && header&bodyMask != bodyDiff {
 		d.fail("item header %#x", header)
 		return false
 	}
@@ -494,6 +510,13 @@ func (d *frameDecoder) item(it *frameItem) bool {
 		m.To = &it.to
 	}
 	m.From = d.str()
+	if header&hasTrace != 0 {
+		t := new(Trace)
+		if err := proto.Unmarshal(d.bytes(), t); err != nil && d.err == nil {
+			d.fail("trace: %v", err)
+		}
+		m.Trace = t
+	}
 	switch header & bodyMask {
 	case bodyDiff:
 		if header&hasBase != 0 {

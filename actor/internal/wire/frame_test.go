@@ -37,6 +37,9 @@ func sampleItems(t testing.TB) []*Replicate {
 		{To: to("key-17", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}},
 		{To: to("", ""), Body: &Replicate_Diff{Diff: &Diff{BaseId: &EventID{}}}},
 		{From: "héllo"},
+		{To: to("key-17", "n1~0002"), From: "n0~0001", Body: &Replicate_Diff{Diff: live}, Trace: &Trace{
+			TraceId: []byte("0123456789abcdef"), SpanId: []byte("01234567"), Flags: 1, State: "vendor=x"}},
+		{To: to("key-17", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}, Trace: &Trace{}},
 	}
 }
 

@@ -1008,7 +1008,9 @@ type Replicate struct {
 	//	*Replicate_Diff
 	//	*Replicate_Snapshot
 	//	*Replicate_NeedFull
-	Body          isReplicate_Body `protobuf_oneof:"body"`
+	Body isReplicate_Body `protobuf_oneof:"body"`
+	// The trace context of the flush that sent it, when the node traces (unset otherwise).
+	Trace         *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1087,6 +1089,13 @@ func (x *Replicate) GetNeedFull() *NeedFull {
 		if x, ok := x.Body.(*Replicate_NeedFull); ok {
 			return x.NeedFull
 		}
+	}
+	return nil
+}
+
+func (x *Replicate) GetTrace() *Trace {
+	if x != nil {
+		return x.Trace
 	}
 	return nil
 }
@@ -1220,7 +1229,9 @@ type Call struct {
 	Deadline int64 `protobuf:"varint,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// The call's idempotency key, the same on every attempt: a call retried on another
 	// replica is applied once.
-	Req           string `protobuf:"bytes,6,opt,name=req,proto3" json:"req,omitempty"`
+	Req string `protobuf:"bytes,6,opt,name=req,proto3" json:"req,omitempty"`
+	// The attempt's trace context, when the caller traces (unset otherwise).
+	Trace         *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1297,6 +1308,13 @@ func (x *Call) GetReq() string {
 	return ""
 }
 
+func (x *Call) GetTrace() *Trace {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type CallReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Output        []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
@@ -1359,11 +1377,13 @@ func (x *CallReply) GetId() *EventID {
 
 // Query evaluates the kind's read-only query on one replica, without logging an event.
 type Query struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	To            *Target                `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
-	Query         []byte                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
-	Level         ReadLevel              `protobuf:"varint,3,opt,name=level,proto3,enum=legion.wire.ReadLevel" json:"level,omitempty"`
-	ReplicaSet    []string               `protobuf:"bytes,4,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	To         *Target                `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	Query      []byte                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Level      ReadLevel              `protobuf:"varint,3,opt,name=level,proto3,enum=legion.wire.ReadLevel" json:"level,omitempty"`
+	ReplicaSet []string               `protobuf:"bytes,4,rep,name=replica_set,json=replicaSet,proto3" json:"replica_set,omitempty"`
+	// The attempt's trace context, when the caller traces (unset otherwise).
+	Trace         *Trace `protobuf:"bytes,5,opt,name=trace,proto3" json:"trace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1426,6 +1446,83 @@ func (x *Query) GetReplicaSet() []string {
 	return nil
 }
 
+func (x *Query) GetTrace() *Trace {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
+// Trace is a W3C trace context (OpenTelemetry's trace.SpanContext): the span a message was
+// sent from, which the receiver's spans take as their parent.
+type Trace struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TraceId       []byte                 `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"` // 16 bytes
+	SpanId        []byte                 `protobuf:"bytes,2,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`    // 8 bytes
+	Flags         uint32                 `protobuf:"varint,3,opt,name=flags,proto3" json:"flags,omitempty"`
+	State         string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"` // the tracestate header's value
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Trace) Reset() {
+	*x = Trace{}
+	mi := &file_wire_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trace) ProtoMessage() {}
+
+func (x *Trace) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trace.ProtoReflect.Descriptor instead.
+func (*Trace) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Trace) GetTraceId() []byte {
+	if x != nil {
+		return x.TraceId
+	}
+	return nil
+}
+
+func (x *Trace) GetSpanId() []byte {
+	if x != nil {
+		return x.SpanId
+	}
+	return nil
+}
+
+func (x *Trace) GetFlags() uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return 0
+}
+
+func (x *Trace) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
 type QueryReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Output        []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
@@ -1436,7 +1533,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1545,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1558,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1488,7 +1585,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1597,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1610,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Error) GetCode() Code {
@@ -1543,7 +1640,7 @@ type Departing struct {
 
 func (x *Departing) Reset() {
 	*x = Departing{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1652,7 @@ func (x *Departing) String() string {
 func (*Departing) ProtoMessage() {}
 
 func (x *Departing) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1665,7 @@ func (x *Departing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Departing.ProtoReflect.Descriptor instead.
 func (*Departing) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Departing) GetPeer() string {
@@ -1648,19 +1745,20 @@ const file_wire_proto_rawDesc = "" +
 	"\x06Target\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
-	"\x04peer\x18\x03 \x01(\tR\x04peer\"\xe6\x01\n" +
+	"\x04peer\x18\x03 \x01(\tR\x04peer\"\x90\x02\n" +
 	"\tReplicate\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12'\n" +
 	"\x04diff\x18\x03 \x01(\v2\x11.legion.wire.DiffH\x00R\x04diff\x123\n" +
 	"\bsnapshot\x18\x04 \x01(\v2\x15.legion.wire.SnapshotH\x00R\bsnapshot\x124\n" +
-	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFullB\x06\n" +
+	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFull\x12(\n" +
+	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05traceB\x06\n" +
 	"\x04bodyJ\x04\b\x06\x10\a\"K\n" +
 	"\x05Batch\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\"\n" +
 	"\n" +
-	"\bNeedFull\"\xcc\x01\n" +
+	"\bNeedFull\"\xf6\x01\n" +
 	"\x04Call\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12:\n" +
@@ -1668,17 +1766,24 @@ const file_wire_proto_rawDesc = "" +
 	"\vreplica_set\x18\x04 \x03(\tR\n" +
 	"replicaSet\x12\x1a\n" +
 	"\bdeadline\x18\x05 \x01(\x03R\bdeadline\x12\x10\n" +
-	"\x03req\x18\x06 \x01(\tR\x03req\"s\n" +
+	"\x03req\x18\x06 \x01(\tR\x03req\x12(\n" +
+	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05trace\"s\n" +
 	"\tCallReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\x12$\n" +
-	"\x02id\x18\x03 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\x91\x01\n" +
+	"\x02id\x18\x03 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xbb\x01\n" +
 	"\x05Query\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\fR\x05query\x12,\n" +
 	"\x05level\x18\x03 \x01(\x0e2\x16.legion.wire.ReadLevelR\x05level\x12\x1f\n" +
 	"\vreplica_set\x18\x04 \x03(\tR\n" +
-	"replicaSet\"N\n" +
+	"replicaSet\x12(\n" +
+	"\x05trace\x18\x05 \x01(\v2\x12.legion.wire.TraceR\x05trace\"g\n" +
+	"\x05Trace\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12\x17\n" +
+	"\aspan_id\x18\x02 \x01(\fR\x06spanId\x12\x14\n" +
+	"\x05flags\x18\x03 \x01(\rR\x05flags\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\"N\n" +
 	"\n" +
 	"QueryReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
@@ -1721,7 +1826,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1743,16 +1848,17 @@ var file_wire_proto_goTypes = []any{
 	(*Call)(nil),       // 17: legion.wire.Call
 	(*CallReply)(nil),  // 18: legion.wire.CallReply
 	(*Query)(nil),      // 19: legion.wire.Query
-	(*QueryReply)(nil), // 20: legion.wire.QueryReply
-	(*Error)(nil),      // 21: legion.wire.Error
-	(*Departing)(nil),  // 22: legion.wire.Departing
-	nil,                // 23: legion.wire.Infimum.LastEntry
+	(*Trace)(nil),      // 20: legion.wire.Trace
+	(*QueryReply)(nil), // 21: legion.wire.QueryReply
+	(*Error)(nil),      // 22: legion.wire.Error
+	(*Departing)(nil),  // 23: legion.wire.Departing
+	nil,                // 24: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	23, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	24, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
 	7,  // 4: legion.wire.Infimum.recent:type_name -> legion.wire.Request
 	3,  // 5: legion.wire.Request.id:type_name -> legion.wire.EventID
 	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
@@ -1768,20 +1874,23 @@ var file_wire_proto_depIdxs = []int32{
 	10, // 16: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
 	8,  // 17: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
 	16, // 18: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	14, // 19: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	13, // 20: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 21: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	21, // 22: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 23: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	13, // 24: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 25: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	21, // 26: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 27: legion.wire.Error.code:type_name -> legion.wire.Code
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 19: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
+	14, // 20: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	13, // 21: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 22: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	20, // 23: legion.wire.Call.trace:type_name -> legion.wire.Trace
+	22, // 24: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 25: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	13, // 26: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 27: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	20, // 28: legion.wire.Query.trace:type_name -> legion.wire.Trace
+	22, // 29: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 30: legion.wire.Error.code:type_name -> legion.wire.Code
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1800,7 +1909,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
