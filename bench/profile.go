@@ -25,6 +25,7 @@ type ProfileConfig struct {
 	Duration time.Duration
 	Dir      string // the nodes' data
 	Out      string // where the profiles and traces are written
+	InMemory bool   // nodes without a store
 }
 
 // NodeProfile is what one node did in the measured window.
@@ -46,6 +47,9 @@ type ProfileResult struct {
 	Nodes      []NodeProfile
 	Files      []string // the CPU profiles and traces written
 	PerfErr    error    // why perf counts are missing, if they are
+	// SyncP50 and SyncP99 are the disk's 4 KiB append + fdatasync latency, measured
+	// just before the run (SyncLatency).
+	SyncP50, SyncP99 time.Duration
 }
 
 // perfEvents are the counts perf stat takes of each node.
@@ -69,7 +73,8 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	g, err := startLegion(ctx, b, dir)
+	p50, p99, _ := SyncLatency(dir, 200)
+	g, err := startLegion(ctx, b, dir, !c.InMemory)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	}()
 	time.Sleep(time.Second) // the load's first second is not measured
 
-	res := &ProfileResult{Workload: w, Window: window}
+	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99}
 	before := snapshot(ctx, g)
 	n0 := acked.Load()
 	var wg sync.WaitGroup
@@ -143,7 +148,8 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 // replication messages and bytes, syscalls and fsyncs.
 func (r *ProfileResult) Print(w io.Writer) {
 	inc := float64(max(1, r.Increments))
-	fmt.Fprintf(w, "\n%s, fast: %d increments in %v, %.0f/s\n", r.Workload.Name, r.Increments, r.Window, r.Rate)
+	fmt.Fprintf(w, "\n%s, fast: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name,
+		r.Increments, r.Window, r.Rate, r.SyncP50.Round(10*time.Microsecond), r.SyncP99.Round(10*time.Microsecond))
 	fmt.Fprintf(w, "  per increment     %8s %8s %8s %7s %7s %7s %7s %7s %8s %7s %7s %7s\n",
 		"user us", "sys us", "cpu us", "sent", "envel", "recv", "flush", "commit", "bytes", "segs", "fsync", "ctxsw")
 	var tot NodeProfile
@@ -168,7 +174,7 @@ func (r *ProfileResult) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  syscalls per increment (all nodes):")
 		for _, e := range perfEvents[3:] {
-			fmt.Fprintf(w, " %s=%.2f", strings.TrimPrefix(strings.TrimPrefix(e, "syscalls:sys_enter_"), "raw_syscalls:sys_enter"), float64(tot.Perf[e])/inc)
+			fmt.Fprintf(w, " %s=%.2f", syscallLabel(e), float64(tot.Perf[e])/inc)
 		}
 		fmt.Fprintln(w)
 	}
@@ -334,4 +340,12 @@ func fetch(ctx context.Context, url, file string) error {
 		err = e
 	}
 	return err
+}
+
+// syscallLabel names a perf event in Print's syscall line.
+func syscallLabel(event string) string {
+	if event == "raw_syscalls:sys_enter" {
+		return "all"
+	}
+	return strings.TrimPrefix(event, "syscalls:sys_enter_")
 }

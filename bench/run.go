@@ -17,6 +17,8 @@ type System struct {
 	Legion string
 	// Backend is the stateless service's backend (BackendUpsert, ...); empty for Legion.
 	Backend string
+	// InMemory runs the Legion nodes without a store (no -data): what durability costs.
+	InMemory bool
 }
 
 // Systems are the table's columns, in its order.
@@ -27,6 +29,10 @@ var Systems = []System{
 	{Name: "PostgreSQL read-then-write", Backend: BackendReadWrite},
 	{Name: "Redis INCRBY, fsync always", Backend: BackendRedisIncrBy},
 }
+
+// InMemory is a further column, not in the default table: Legion fast with in-memory
+// replicas (the nodes have no store, so nothing is persisted before an answer).
+var InMemory = System{Name: "Legion fast, in memory", Legion: "fast", InMemory: true}
 
 // Config is one comparison.
 type Config struct {
@@ -95,6 +101,10 @@ func Compare(ctx context.Context, b Binaries, ss *Servers, c Config) ([]Result, 
 	var out []Result
 	n := 0
 	for round := range c.Rounds {
+		if p50, p99, err := SyncLatency(c.Dir, 200); err == nil {
+			fmt.Fprintf(c.Log, "round %d  the disk: 4 KiB append + fdatasync p50=%v p99=%v\n", round+1,
+				p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+		}
 		for _, w := range c.Workloads {
 			for i := range c.Systems {
 				s := c.Systems[(i+round)%len(c.Systems)]
@@ -165,7 +175,7 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 // startSystem starts the instances of s.
 func startSystem(ctx context.Context, b Binaries, ss *Servers, s System, dir string) (group, error) {
 	if s.Legion != "" {
-		return startLegion(ctx, b, dir)
+		return startLegion(ctx, b, dir, !s.InMemory)
 	}
 	return startServices(b, ss, s.Backend)
 }

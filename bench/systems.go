@@ -141,15 +141,18 @@ var (
 	serviceReady = regexp.MustCompile(`(?m)^ready http=(\S+)$`)
 )
 
-// startLegion starts three counter nodes (R = 3) on pebble stores under dir, joined by
-// gossip, each with its profiling endpoint, and waits until each sees all three.
-func startLegion(ctx context.Context, b Binaries, dir string) (group, error) {
+// startLegion starts three counter nodes (R = 3), on pebble stores under dir when
+// durable (else in memory), joined by gossip, each with its profiling endpoint, and
+// waits until each sees all three.
+func startLegion(ctx context.Context, b Binaries, dir string, durable bool) (group, error) {
 	var g group
 	seed := ""
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("n%d", i)
-		args := []string{"node", "-init", "-name", name, "-data", filepath.Join(dir, name),
-			"-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-pprof", "127.0.0.1:0"}
+		args := []string{"node", "-name", name, "-http", "127.0.0.1:0", "-gossip", "127.0.0.1:0", "-pprof", "127.0.0.1:0"}
+		if durable {
+			args = append(args, "-init", "-data", filepath.Join(dir, name))
+		}
 		if seed != "" {
 			args = append(args, "-seeds", seed)
 		}

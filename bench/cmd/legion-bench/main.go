@@ -53,17 +53,17 @@ func compare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 2, "runs of every (workload, system), alternating")
 	duration := fs.Duration("duration", 4*time.Second, "load of one run")
 	workloads := fs.String("workloads", "all", "comma-separated workload numbers (1: 64 clients on 50 keys, 2: 64 on 10,000, 3: 1 client), or all")
-	systems := fs.String("systems", "all", "comma-separated system numbers (1: Legion fast, 2: Legion consistent, 3: PostgreSQL upsert, 4: PostgreSQL read-then-write, 5: Redis), or all")
+	systems := fs.String("systems", "all", "comma-separated system numbers (1: Legion fast, 2: Legion consistent, 3: PostgreSQL upsert, 4: PostgreSQL read-then-write, 5: Redis, 6: Legion fast in memory), or all (1 to 5)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	c := bench.Config{Rounds: *rounds, Duration: *duration, Log: stdout}
 	var err error
-	if c.Workloads, err = pick(bench.Workloads, *workloads); err != nil {
+	if c.Workloads, err = pick(bench.Workloads, bench.Workloads, *workloads); err != nil {
 		fmt.Fprintf(stderr, "-workloads: %v\n", err)
 		return 2
 	}
-	if c.Systems, err = pick(bench.Systems, *systems); err != nil {
+	if c.Systems, err = pick(append(slices.Clip(bench.Systems), bench.InMemory), bench.Systems, *systems); err != nil {
 		fmt.Fprintf(stderr, "-systems: %v\n", err)
 		return 2
 	}
@@ -124,10 +124,10 @@ func (e *environment) close() {
 	os.RemoveAll(e.dir)
 }
 
-// pick selects items by their 1-based numbers, comma-separated, or all of them.
-func pick[T any](all []T, spec string) ([]T, error) {
+// pick selects items of all by their 1-based numbers, comma-separated; "all" is def.
+func pick[T any](all, def []T, spec string) ([]T, error) {
 	if spec == "all" {
-		return all, nil
+		return def, nil
 	}
 	var out []T
 	for _, f := range strings.Split(spec, ",") {
@@ -146,6 +146,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "directory for the profiles and traces (required)")
 	duration := fs.Duration("duration", 6*time.Second, "load of one profiled run (the CPU profile covers all but its first and last second)")
 	workloads := fs.String("workloads", "all", "comma-separated workload numbers, or all")
+	memory := fs.Bool("memory", false, "nodes without a store (in-memory replicas)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -153,7 +154,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "profile: -out is required, and -duration at least 3s")
 		return 2
 	}
-	wls, err := pick(bench.Workloads, *workloads)
+	wls, err := pick(bench.Workloads, bench.Workloads, *workloads)
 	if err != nil {
 		fmt.Fprintf(stderr, "-workloads: %v\n", err)
 		return 2
@@ -179,7 +180,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range wls {
-		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out})
+		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out, InMemory: *memory})
 		if err != nil {
 			fmt.Fprintf(stderr, "profile: %s: %v\n", w.Name, err)
 			return 1
