@@ -3,9 +3,11 @@ package actor
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/discovery/memory"
@@ -42,6 +44,9 @@ func benchNodes(b *testing.B, store string, r int) []*Node {
 	var nodes []*Node
 	for i := range 3 {
 		cfg := Config{Name: fmt.Sprintf("d%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}, ReplicationFactor: r}
+		if os.Getenv("LEGION_BENCH_METRICS") != "" { // the cost of metrics (docs/operations.md, "Metrics")
+			cfg.Metrics = prometheus.NewRegistry()
+		}
 		if store == "pebble" {
 			s, err := pebblestore.Open(b.TempDir(), storage.Options{Node: cfg.Name, Create: true})
 			if err != nil {

@@ -244,3 +244,41 @@ func TestMetricsRegistryCollision(t *testing.T) {
 		t.Errorf("the first node's legion_membership_members = %v (found %v), want 1", v, found)
 	}
 }
+
+// TestMetricsEjectionAndHandoff: when one of four nodes crashes, the survivors eject it
+// from the partitions it replicated and hand them to the fourth node; the counters of
+// ejections and handoffs (read from the replicas' log lines) count them, and every
+// handoff ends.
+func TestMetricsEjectionAndHandoff(t *testing.T) {
+	regs := make([]*prometheus.Registry, 4)
+	for i := range regs {
+		regs[i] = prometheus.NewRegistry()
+	}
+	o := churnOptions()
+	o.Configure = func(i int, c *actor.Config) { c.Metrics = regs[i] }
+	c := actortest.Start(t, 4, o)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 12 {
+		if _, err := actor.RefOf(c.Nodes[0], counterKind, key(i)).Call(ctx, wrapperspb.Int64(1), actor.Consistent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Crash(3)
+	actortest.Eventually(t, 20*time.Second, func() error {
+		var ejections, started, ended, inFlight float64
+		for _, r := range regs[:3] {
+			ss := gather(t, r)
+			e, _ := sum(ss, "legion_ejections_total", map[string]string{"kind": "counter"})
+			s, _ := sum(ss, "legion_handoffs_started_total", map[string]string{"kind": "counter"})
+			d, _ := sum(ss, "legion_handoffs_ended_total", nil)
+			f, _ := sum(ss, "legion_handoffs_in_flight", nil)
+			ejections, started, ended, inFlight = ejections+e, started+s, ended+d, inFlight+f
+		}
+		if ejections == 0 || started == 0 || ended < started || inFlight != 0 {
+			return fmt.Errorf("ejections %v, handoffs started %v, ended %v, in flight %v: want some ejected and handed off, all ended",
+				ejections, started, ended, inFlight)
+		}
+		return nil
+	})
+}
