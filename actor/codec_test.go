@@ -157,6 +157,20 @@ func TestPlainKindNeedsCodec(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+	// A state JSON cannot encode does not start either.
+	type withChan struct{ C chan int }
+	bad := &actor.KindOf[withChan, string, string, int]{Name: "chan", Codec: actor.JSON,
+		Initial: func() withChan { return withChan{C: make(chan int)} },
+		Apply:   func(s withChan, _ string, _ lattice.Meta) (withChan, int, error) { return s, 0, nil }}
+	n, err = actor.Start(context.Background(), actor.Config{Name: "n", Membership: memory.NewRegistry().Provider(),
+		Kinds: []actor.KindSpec{bad}})
+	if err == nil {
+		n.Stop(context.Background())
+		t.Fatal("a kind whose state JSON cannot encode started")
+	}
+	if !strings.Contains(err.Error(), "the initial state does not encode") {
+		t.Errorf("error %q", err)
+	}
 	// Protobuf types with the protobuf codec, and plain types with JSON, start.
 	ok := &actor.KindOf[*wrapperspb.Int64Value, *wrapperspb.Int64Value, *wrapperspb.StringValue, *wrapperspb.Int64Value]{
 		Name: "ok", Apply: func(s, _ *wrapperspb.Int64Value, _ lattice.Meta) (*wrapperspb.Int64Value, *wrapperspb.Int64Value, error) {

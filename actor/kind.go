@@ -59,8 +59,14 @@ func (k *KindOf[S, E, Q, O]) validate() error {
 		return fmt.Errorf("actor: kind %q without Apply", k.Name)
 	}
 	if _, ok := k.codec().(protobufCodec); ok {
-		return errors.Join(checkProto[S](k.Name, "state"), checkProto[E](k.Name, "event"),
-			checkProto[Q](k.Name, "query"), checkProto[O](k.Name, "output"))
+		if err := errors.Join(checkProto[S](k.Name, "state"), checkProto[E](k.Name, "event"),
+			checkProto[Q](k.Name, "query"), checkProto[O](k.Name, "output")); err != nil {
+			return err
+		}
+	}
+	// A state the codec cannot encode would fail its first snapshot (or clone): say so now.
+	if _, err := k.codec().Marshal(k.InitialState()); err != nil {
+		return fmt.Errorf("actor: kind %q: the initial state does not encode: %w", k.Name, err)
 	}
 	return nil
 }
