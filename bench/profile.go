@@ -47,6 +47,10 @@ type ProfileResult struct {
 	Nodes      []NodeProfile
 	Files      []string // the CPU profiles and traces written
 	PerfErr    error    // why perf counts are missing, if they are
+	// Idle is what the nodes did in IdleWindow right after the load: the cost of the
+	// partitions the load left active (gc ticks, anti-entropy).
+	Idle       []NodeProfile
+	IdleWindow time.Duration
 	// SyncP50 and SyncP99 are the disk's 4 KiB append + fdatasync latency, measured
 	// just before the run (SyncLatency).
 	SyncP50, SyncP99 time.Duration
@@ -111,23 +115,17 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	res.Increments = acked.Load() - n0
 	res.Rate = float64(res.Increments) / window.Seconds()
 	<-loadDone
-	for i, in := range g {
-		np := NodeProfile{Name: in.name[len("legion "):], Stats: map[string]int64{}, Perf: perfs[i]}
-		np.UserCPU = after.cpu[i][0] - before.cpu[i][0]
-		np.SysCPU = after.cpu[i][1] - before.cpu[i][1]
-		for k, v := range after.stats[i] {
-			np.Stats[k] = v - before.stats[i][k]
-		}
-		for sock, a := range after.socks[i] {
-			bf := before.socks[i][sock]
-			np.ReplBytes += a[0] - bf[0]
-			np.ReplSegments += a[1] - bf[1]
-		}
+	res.Nodes = between(g, before, after)
+	for i := range g {
+		res.Nodes[i].Perf = perfs[i]
 		if perfErrs[i] != nil {
 			res.PerfErr = perfErrs[i]
 		}
-		res.Nodes = append(res.Nodes, np)
 	}
+	res.IdleWindow = 2 * time.Second
+	idle0 := snapshot(ctx, g)
+	time.Sleep(res.IdleWindow) // a fixed window to measure, not a wait for a state
+	res.Idle = between(g, idle0, snapshot(ctx, g))
 
 	// Traces, in a run of their own: tracing costs CPU the profile should not see.
 	go func() {
@@ -178,6 +176,18 @@ func (r *ProfileResult) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(r.Idle) > 0 {
+		var cpu time.Duration
+		var sent, flushes int64
+		for _, n := range r.Idle {
+			cpu += n.UserCPU + n.SysCPU
+			sent += n.Stats["Sent"]
+			flushes += n.Stats["Flushes"]
+		}
+		secs := r.IdleWindow.Seconds()
+		fmt.Fprintf(w, "  idle, the %v after the load (all nodes): CPU %.0f ms/s, %.0f replication messages/s, %.0f flushes/s\n",
+			r.IdleWindow, float64(cpu)/float64(time.Millisecond)/secs, float64(sent)/secs, float64(flushes)/secs)
+	}
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "  wrote %s\n", f)
 	}
@@ -191,6 +201,26 @@ func printNode(w io.Writer, n NodeProfile, inc float64) {
 		us(n.UserCPU), us(n.SysCPU), us(n.UserCPU+n.SysCPU),
 		per(n.Stats["Sent"]), per(n.Stats["Envelopes"]), per(n.Stats["Received"]), per(n.Stats["Flushes"]), per(n.Stats["Commits"]),
 		per(n.ReplBytes), per(n.ReplSegments), per(fsync), per(n.Perf["context-switches"]))
+}
+
+// between returns what each node of g did from snapshot a to snapshot b.
+func between(g group, a, b snap) []NodeProfile {
+	var out []NodeProfile
+	for i, in := range g {
+		np := NodeProfile{Name: in.name[len("legion "):], Stats: map[string]int64{}}
+		np.UserCPU = b.cpu[i][0] - a.cpu[i][0]
+		np.SysCPU = b.cpu[i][1] - a.cpu[i][1]
+		for k, v := range b.stats[i] {
+			np.Stats[k] = v - a.stats[i][k]
+		}
+		for sock, x := range b.socks[i] {
+			y := a.socks[i][sock]
+			np.ReplBytes += x[0] - y[0]
+			np.ReplSegments += x[1] - y[1]
+		}
+		out = append(out, np)
+	}
+	return out
 }
 
 // snap is the nodes' counters at one moment, in the group's order.

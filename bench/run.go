@@ -89,6 +89,17 @@ type Result struct {
 	Extra int64
 	// Err is why the final counts could not be read, if so.
 	Err error
+	// CPU is the CPU time the system used during the run: its three instances, and for
+	// the stateless services the database server's processes. The load generator's is
+	// not in it.
+	CPU time.Duration
+	// Overhead says how long the system took to start and its counts to be read.
+	Overhead string
+}
+
+// CPUPerIncrement is r.CPU divided by the acknowledged increments.
+func (r Result) CPUPerIncrement() time.Duration {
+	return r.CPU / time.Duration(max(1, r.AckedTotal()))
 }
 
 // Compare runs every workload against every system c.Rounds times, alternating, and
@@ -115,12 +126,13 @@ func Compare(ctx context.Context, b Binaries, ss *Servers, c Config) ([]Result, 
 				}
 				r.Round = round + 1
 				out = append(out, r)
-				fmt.Fprintf(c.Log, "round %d  %-24s %-28s %7.0f/s  p50=%-8v p99=%-8v acked=%d lost=%d failed=%d\n",
+				fmt.Fprintf(c.Log, "round %d  %-24s %-28s %7.0f/s  p50=%-8v p99=%-8v cpu/inc=%-7v acked=%d lost=%d failed=%d\n",
 					r.Round, w.Name, s.Name, r.Rate(), r.Quantile(0.5).Round(10*time.Microsecond),
-					r.Quantile(0.99).Round(10*time.Microsecond), r.AckedTotal(), r.Lost, r.Failed)
+					r.Quantile(0.99).Round(10*time.Microsecond), r.CPUPerIncrement().Round(time.Microsecond), r.AckedTotal(), r.Lost, r.Failed)
 				if r.Err != nil {
 					fmt.Fprintf(c.Log, "  final counts: %v\n", r.Err)
 				}
+				fmt.Fprintf(c.Log, "  (%s)\n", r.Overhead)
 			}
 		}
 	}
@@ -133,11 +145,13 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{}, err
 	}
+	t0 := time.Now()
 	g, err := startSystem(ctx, b, ss, s, dir)
 	if err != nil {
 		return Result{}, err
 	}
 	defer g.stop()
+	started := time.Since(t0)
 	prefix := fmt.Sprintf("r%s-", filepath.Base(dir))
 	query := ""
 	if s.Legion != "" {
@@ -147,16 +161,23 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 		drive(ctx, g.targets(), w.Clients, counterKeys(prefix+"w", w.Keys), query, c.Warmup)
 	}
 	keys := counterKeys(prefix, w.Keys)
+	pids := g.pids()
+	if s.Backend != "" {
+		pids = append(pids, ss.serverPIDs(s.Backend)...)
+	}
+	cpu0 := cpuOf(pids)
 	lr := drive(ctx, g.targets(), w.Clients, keys, query, c.Duration)
-	r := Result{System: s, Workload: w, LoadResult: lr}
+	r := Result{System: s, Workload: w, LoadResult: lr, CPU: cpuOf(pids) - cpu0}
 	var touched []string
 	for _, k := range keys {
 		if lr.Acked[k] > 0 {
 			touched = append(touched, k)
 		}
 	}
+	t1 := time.Now()
 	final, err := finalValues(ctx, ss, s, g, touched)
 	r.Err = err
+	r.Overhead = fmt.Sprintf("start %v, final counts %v", started.Round(100*time.Millisecond), time.Since(t1).Round(100*time.Millisecond))
 	for _, k := range touched {
 		v, ok := final[k]
 		if !ok {

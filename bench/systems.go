@@ -127,6 +127,14 @@ func (g group) targets() []string {
 	return out
 }
 
+func (g group) pids() []int {
+	var out []int
+	for _, in := range g {
+		out = append(out, in.pid())
+	}
+	return out
+}
+
 func (g group) stop() {
 	var wg sync.WaitGroup
 	for _, in := range g {

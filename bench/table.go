@@ -10,8 +10,17 @@ import (
 
 // Table prints results as one Markdown table: a row per workload, a column per system,
 // each cell the range over rounds of the rate, p50 and p99, and the acknowledged
-// increments lost over all rounds.
+// increments lost over all rounds. A second table has the CPU time per increment of
+// each system's processes.
 func Table(w io.Writer, results []Result) {
+	table(w, results, cell)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU per acknowledged increment, µs: the system's processes (three instances, and the database server's), not the load generator's")
+	fmt.Fprintln(w)
+	table(w, results, cpuCell)
+}
+
+func table(w io.Writer, results []Result, cell func([]Result) string) {
 	var systems []System
 	var workloads []Workload
 	cells := map[[2]string][]Result{}
@@ -79,6 +88,18 @@ func cell(rs []Result) string {
 		s += " (some counts unread)"
 	}
 	return s
+}
+
+// cpuCell formats the range over rounds of the CPU per increment, in µs.
+func cpuCell(rs []Result) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	var us []float64
+	for _, r := range rs {
+		us = append(us, float64(r.CPUPerIncrement())/float64(time.Microsecond))
+	}
+	return span(us, func(v float64) string { return fmt.Sprintf("%.0f", v) })
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
