@@ -45,7 +45,7 @@ var rules = []rule{
 	// actor reaches Proto.Actor through actor/internal/protoactor only: upstream's
 	// github.com/asynkron/protoactor-go is allowed nowhere. Its metrics and traces use
 	// Prometheus's client (a registry the user passes) and OpenTelemetry's API (a tracer
-	// provider the user passes; decision 0009).
+	// provider the user passes; decision 0010).
 	{prefix: "actor", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "google.golang.org/protobuf", "google.golang.org/grpc",
 		"github.com/prometheus/client_golang", "go.opentelemetry.io/otel"}},
 	// Commands: the operator's CLI speaks to the admin API (its JSON types).
