@@ -126,6 +126,9 @@ func (s *State[S, E, O]) insertLocal(id EventID, d Delta[E]) {
 // one it acknowledged wins; among entries new at once, the lower id. A joining replica
 // acknowledges nothing below its own Join. See docs/lattice.md, "Ejection".
 func (s *State[S, E, O]) Acknowledge() int {
+	if !s.mayAck(s.self) {
+		return 0 // its copy may go at any time: strayacks.go
+	}
 	if s.membership > 0 {
 		return s.acknowledgeCareful()
 	}

@@ -46,6 +46,7 @@ func Restore[S, E, O any](b Behavior[S, E, O], self Peer, snap Snapshot[S, E]) *
 	s.inf.Value = b.clone(snap.Infimum.Value)
 	s.see(s.inf.ID)
 	s.union(snap.Pending, false)
+	s.dropStrayAcks() // a snapshot stored before strayacks.go may hold some
 	s.filterRenegades()
 	s.holdKeys(snap.Held)
 	return s
@@ -110,6 +111,7 @@ func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 	}
 	s.pending = slices.Delete(s.pending, 0, n)
 	s.hasBase = true
+	gone := s.inf.Participants
 	s.inf = inf
 	s.inf.Participants = sortedPeers(inf.Participants)
 	s.inf.Last = maps.Clone(inf.Last)
@@ -118,6 +120,11 @@ func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 	s.inf.Value = s.behavior.clone(inf.Value)
 	s.see(inf.ID)
 	s.recountMembership()
+	for _, p := range gone {
+		if !peers(s.inf.Participants).has(p) {
+			s.forgetAcks(p)
+		}
+	}
 	s.proj = projection[S]{}
 	return lost
 }
@@ -186,12 +193,20 @@ func (s *State[S, E, O]) foldToProof(remote Base) bool {
 func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool) Report[E] {
 	r := Report[E]{Renegades: s.takeLost()}
 	r.Added = s.union(entries, true)
+	stray := false
+	for i := range entries {
+		stray = stray || s.strayIn(entries[i].Acks)
+	}
 	for _, a := range acks {
 		s.see(a.ID)
 		if i, ok := s.find(a.ID); ok {
 			e := &s.pending[i]
 			e.Acks = peers(e.Acks).union(a.Peers)
+			stray = stray || s.strayIn(a.Peers)
 		}
+	}
+	if stray {
+		s.dropStrayAcks()
 	}
 	if force || len(r.Added) > 0 || s.membership > 0 {
 		before := len(s.pending)

@@ -67,6 +67,9 @@ func (s *State[S, E, O]) foldHead() {
 		if e.Delta.Kind == UnJoin && e.ID.Peer != e.Delta.Peer { // an ejection: see held.go
 			s.held.keep = heldFor
 		}
+		if e.Delta.Kind == UnJoin {
+			defer s.forgetAcks(e.Delta.Peer) // once e is off the log: strayacks.go
+		}
 	case Event:
 		if of, dup := s.inWindow(e.Delta.Req); dup && e.Delta.Req != "" {
 			f.Err = &DuplicateError{Of: of, Folded: true}
