@@ -67,4 +67,3 @@ func (s *State[S, E, O]) strayIn(acks []Peer) bool {
 	}
 	return false
 }
-
