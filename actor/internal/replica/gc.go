@@ -39,6 +39,18 @@ func (r *Replica) onGC() {
 		plan = gc.Decide(now, r.cfg.Self, r.env.Members(), []gc.Replica{rep}, r.env.Handoffs(), r.cfg.GC)
 	}
 	joined := true // every join of the plan was written (a handover's leave waits for them)
+	if soleConfirmer(rep, r.cfg.Self) {
+		// The lattice confirms an UnJoin once every other participant and every peer
+		// joining before it acknowledged it. Of two participants, each alone would confirm
+		// the other's ejection on its side of a split: both fold what they wrote after it,
+		// and the heal keeps one history (the simulation's seed 9335 lost an acknowledged
+		// write so). So there the joins are proposed before the ejection, and the joiners
+		// confirm it too. Only there: a joiner that goes before it acknowledged holds the
+		// ejection back, and if it is then ejected itself the partition stalls (the
+		// lattice cannot confirm the first ejection without it; seed 3948, open). With
+		// every ejection ordered so, the simulation stalled in 12 seeds of 10,000.
+		slices.SortStableFunc(plan.Actions, func(a, b gc.Action) int { return actionOrder(a.Kind) - actionOrder(b.Kind) })
+	}
 	for _, a := range plan.Actions {
 		switch a.Kind {
 		case gc.Eject:
@@ -73,4 +85,28 @@ func (r *Replica) onGC() {
 	if r.broadcast {
 		r.queueFlush()
 	}
+}
+
+// actionOrder ranks a plan's actions as onGC proposes them: joins, then the ejection, then
+// the leave.
+func actionOrder(k gc.ActionKind) int {
+	switch k {
+	case gc.Join:
+		return 0
+	case gc.Eject:
+		return 1
+	}
+	return 2
+}
+
+// soleConfirmer reports whether self would confirm an ejection alone: it is the only full
+// participant that is not leaving besides, at most, one other, and nobody is joining.
+func soleConfirmer(rep gc.Replica, self lattice.Peer) bool {
+	others := 0
+	for _, p := range rep.Participants {
+		if p != self && !slices.Contains(rep.Leaving, p) {
+			others++
+		}
+	}
+	return others <= 1 && len(rep.Joining) == 0
 }

@@ -77,6 +77,8 @@ var regressions = []struct {
 	{3777, 0}, // a re-proposal told 'folded elsewhere' of a copy the live history cut off (lattice)
 	{4343, 0}, // a restarted node, not settled yet, vouched for a new node's placement
 	{216, 1},  // a departing node took a write on a stale copy and left with it
+	{8709, 1}, // acks of replicas outside the participants, which retired and were joined again (lattice)
+	{9335, 0}, // two participants ejected each other on the two sides of a split
 }
 
 func TestSimulationRegressions(t *testing.T) {
