@@ -150,3 +150,24 @@ func increment(client *http.Client, u string) bool {
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
+
+// prime makes one increment of every counter of keys, clients at a time, through
+// targets, so that every counter exists before a measurement.
+func prime(targets []string, clients int, keys []string, query string) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			base := targets[c%len(targets)]
+			for i := c; i < len(keys); i += clients {
+				u := base + "/counters/" + url.PathEscape(keys[i]) + "/increment?by=1"
+				if query != "" {
+					u += "&" + query
+				}
+				increment(client, u)
+			}
+		})
+	}
+	wg.Wait()
+}

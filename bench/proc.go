@@ -27,11 +27,15 @@ type proc struct {
 	lines chan struct{}
 }
 
-// startProc starts bin with args. The process dies with the harness (Pdeathsig) if the
-// harness is killed; stop ends it otherwise.
-func startProc(name, bin string, args ...string) (*proc, error) {
+// startProc starts bin with args, with env ("K=V", or empty) added to the harness's
+// environment. The process dies with the harness (Pdeathsig) if the harness is killed;
+// stop ends it otherwise.
+func startProc(name, env, bin string, args ...string) (*proc, error) {
 	p := &proc{name: name, exited: make(chan struct{}), lines: make(chan struct{}, 1)}
 	p.cmd = exec.Command(bin, args...)
+	if env != "" {
+		p.cmd.Env = append(os.Environ(), env)
+	}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r, w, err := os.Pipe()
 	if err != nil {

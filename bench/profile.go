@@ -26,6 +26,10 @@ type ProfileConfig struct {
 	Dir      string // the nodes' data
 	Out      string // where the profiles and traces are written
 	InMemory bool   // nodes without a store
+	Env      string // added to the nodes' environment ("GOMAXPROCS=1"), if not empty
+	// Prime increments every counter of the workload once before the measured run, so
+	// that it measures counters that exist (steady state) rather than their creation.
+	Prime bool
 }
 
 // NodeProfile is what one node did in the measured window.
@@ -41,6 +45,7 @@ type NodeProfile struct {
 // ProfileResult is one profiled run.
 type ProfileResult struct {
 	Workload   Workload
+	Primed     bool // every counter existed before the measured run
 	Window     time.Duration
 	Increments int64 // acknowledged in the window
 	Rate       float64
@@ -78,7 +83,7 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 		return nil, err
 	}
 	p50, p99, _ := SyncLatency(dir, 200)
-	g, err := startLegion(ctx, b, dir, !c.InMemory)
+	g, err := startLegion(ctx, b, dir, !c.InMemory, c.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -86,17 +91,21 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	w := c.Workload
 	drive(ctx, g.targets(), w.Clients, counterKeys("warm-", w.Keys), "consistency=fast", 300*time.Millisecond)
 
+	keys := counterKeys("p-", w.Keys)
+	if c.Prime {
+		prime(g.targets(), w.Clients, keys, "consistency=fast")
+	}
 	window := c.Duration - 2*time.Second
 	secs := int(window / time.Second)
 	window = time.Duration(secs) * time.Second
 	var acked atomic.Int64
 	loadDone := make(chan LoadResult, 1)
 	go func() {
-		loadDone <- driveCounted(ctx, g.targets(), w.Clients, counterKeys("p-", w.Keys), "consistency=fast", c.Duration, &acked)
+		loadDone <- driveCounted(ctx, g.targets(), w.Clients, keys, "consistency=fast", c.Duration, &acked)
 	}()
 	time.Sleep(time.Second) // the load's first second is not measured
 
-	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99}
+	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99, Primed: c.Prime}
 	before := snapshot(ctx, g)
 	n0 := acked.Load()
 	var wg sync.WaitGroup
@@ -146,7 +155,11 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 // replication messages and bytes, syscalls and fsyncs.
 func (r *ProfileResult) Print(w io.Writer) {
 	inc := float64(max(1, r.Increments))
-	fmt.Fprintf(w, "\n%s, fast: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name,
+	primed := ""
+	if r.Primed {
+		primed = ", every counter created before"
+	}
+	fmt.Fprintf(w, "\n%s%s, fast: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name, primed,
 		r.Increments, r.Window, r.Rate, r.SyncP50.Round(10*time.Microsecond), r.SyncP99.Round(10*time.Microsecond))
 	fmt.Fprintf(w, "  per increment     %8s %8s %8s %7s %7s %7s %7s %7s %8s %7s %7s %7s\n",
 		"user us", "sys us", "cpu us", "sent", "envel", "recv", "flush", "commit", "bytes", "segs", "fsync", "ctxsw")

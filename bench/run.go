@@ -19,6 +19,8 @@ type System struct {
 	Backend string
 	// InMemory runs the Legion nodes without a store (no -data): what durability costs.
 	InMemory bool
+	// Env is added to the environment of the Legion nodes ("GOMAXPROCS=1").
+	Env string
 }
 
 // Systems are the table's columns, in its order.
@@ -33,6 +35,11 @@ var Systems = []System{
 // InMemory is a further column, not in the default table: Legion fast with in-memory
 // replicas (the nodes have no store, so nothing is persisted before an answer).
 var InMemory = System{Name: "Legion fast, in memory", Legion: "fast", InMemory: true}
+
+// OneProc is a further column, not in the default table: Legion fast with each node's Go
+// runtime on one P (GOMAXPROCS=1), as three nodes sharing two cores oversubscribe them
+// (each would otherwise run two Ps, and idle Ps spin and wake one another).
+var OneProc = System{Name: "Legion fast, GOMAXPROCS=1", Legion: "fast", Env: "GOMAXPROCS=1"}
 
 // Config is one comparison.
 type Config struct {
@@ -196,7 +203,7 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 // startSystem starts the instances of s.
 func startSystem(ctx context.Context, b Binaries, ss *Servers, s System, dir string) (group, error) {
 	if s.Legion != "" {
-		return startLegion(ctx, b, dir, !s.InMemory)
+		return startLegion(ctx, b, dir, !s.InMemory, s.Env)
 	}
 	return startServices(b, ss, s.Backend)
 }

@@ -151,8 +151,8 @@ var (
 
 // startLegion starts three counter nodes (R = 3), on pebble stores under dir when
 // durable (else in memory), joined by gossip, each with its profiling endpoint, and
-// waits until each sees all three.
-func startLegion(ctx context.Context, b Binaries, dir string, durable bool) (group, error) {
+// waits until each sees all three. env, if not empty, is added to their environment.
+func startLegion(ctx context.Context, b Binaries, dir string, durable bool, env string) (group, error) {
 	var g group
 	seed := ""
 	for i := 1; i <= 3; i++ {
@@ -164,7 +164,7 @@ func startLegion(ctx context.Context, b Binaries, dir string, durable bool) (gro
 		if seed != "" {
 			args = append(args, "-seeds", seed)
 		}
-		p, err := startProc("legion "+name, b.Counter, args...)
+		p, err := startProc("legion "+name, env, b.Counter, args...)
 		if err != nil {
 			g.stop()
 			return nil, err
@@ -206,7 +206,7 @@ func startLegion(ctx context.Context, b Binaries, dir string, durable bool) (gro
 func startServices(b Binaries, s *Servers, backend string) (group, error) {
 	var g group
 	for i := 1; i <= 3; i++ {
-		p, err := startProc(fmt.Sprintf("%s %d", backend, i), b.Service, "service", "-backend", backend,
+		p, err := startProc(fmt.Sprintf("%s %d", backend, i), "", b.Service, "service", "-backend", backend,
 			"-http", "127.0.0.1:0", "-postgres", s.Postgres, "-redis", s.Redis)
 		if err != nil {
 			g.stop()
