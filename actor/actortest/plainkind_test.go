@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/actor/actortest"
 	"github.com/legion-go/legion/lattice"
@@ -72,7 +74,7 @@ var cartKind = &actor.KindOf[cart, cartEvent, cartQuery, cartView]{
 // there, on every replica, and takes new events.
 func TestPlainKindOnPebble(t *testing.T) {
 	opts := options()
-	opts.Config.Kinds = []actor.KindSpec{cartKind}
+	opts.Config.Kinds = []actor.KindSpec{cartKind, counter}
 	opts.Store = actortest.PebbleStores(t)
 	c := actortest.Start(t, 3, opts)
 	ref := cartKind.Ref(c.Nodes[0], "alice")
@@ -108,6 +110,15 @@ func TestPlainKindOnPebble(t *testing.T) {
 	one, err := queryCart(ref, "apple", actor.Stable)
 	if err != nil || one.Items["apple"] != 5 || len(one.Items) != 1 {
 		t.Fatalf("query for apples: %+v, %v", one, err)
+	}
+
+	// A protobuf Kind through its Ref (the codec path) and through RefOf: one encoding.
+	create(t, c.Nodes[0], "pb")
+	if out, err := counter.Ref(c.Nodes[2], "pb").Call(ctx, wrapperspb.Int64(2), actor.Consistent); err != nil || out.GetValue() != 2 {
+		t.Fatalf("a protobuf kind's call through Ref: %v, %v", out, err)
+	}
+	if out, err := actor.RefOf(c.Nodes[1], counter, "pb").Query(ctx, &i64{}, actor.Stable); err != nil || out.GetValue() != 2 {
+		t.Fatalf("read back through RefOf: %v, %v", out, err)
 	}
 
 	for i := range 3 {
