@@ -53,6 +53,9 @@ func (w *World) startOp(o *op) {
 		return
 	}
 	n := live[w.rng.IntN(len(live))]
+	if !o.query {
+		w.called(o.key)
+	}
 	if o.req == "" {
 		o.req = fmt.Sprint("req-", o.id)
 		b, _ := proto.Marshal(wrapperspb.String(o.tag))

@@ -269,6 +269,9 @@ func (n *Node) activate(key string) *replica.Replica {
 
 // step performs a step's effects and removes the replica if it goes.
 func (n *Node) step(r *replica.Replica, eff *replica.Effects) {
+	if n.w.opt.Watch != nil {
+		n.w.opt.Watch(n.w.now.Sub(epoch), n.peer, r)
+	}
 	n.perform(r, eff)
 	if r.Life().Gone() {
 		n.remove(r)
@@ -422,6 +425,7 @@ func (n *Node) leave() {
 		return
 	}
 	n.w.logf("%s leaves", n.peer)
+	n.w.disturb(n.w.now.Add(time.Minute)) // until it drains and goes (membershipChanged)
 	n.leaving = true
 	n.w.departing[n.peer] = true
 	start, life := n.w.now, n.life

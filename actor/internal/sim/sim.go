@@ -69,6 +69,13 @@ type Options struct {
 	Leaves int
 	// Trace, when set, receives every line of the history as it happens.
 	Trace func(string)
+	// Drop, when set, drops every message it reports true for: a gray failure that neither
+	// membership nor the links (and so no check's notion of "live") see.
+	Drop func(at time.Duration, from, to lattice.Peer) bool
+	// Watch, when set, sees every replica after each step of its core, before the shell
+	// performs the step's effects: a debugging aid (for example, to print when an event
+	// enters or leaves a replica's log; docs/simulation.md).
+	Watch func(at time.Duration, node lattice.Peer, r *replica.Replica)
 }
 
 // Result is what a run found.
@@ -116,7 +123,12 @@ type World struct {
 	departing map[lattice.Peer]bool
 	ops       []*op
 	res       Result
-	trace     []string // the last lines of the history, for a failure report
+	// The pending bound (bounded.go): the cluster is calm from calmFrom on; calls are
+	// the times of the calls made on each key.
+	calmFrom    time.Time
+	calls       map[string][]time.Time
+	pendingOver bool
+	trace       []string // the last lines of the history, for a failure report
 }
 
 type event struct {
@@ -241,6 +253,7 @@ func (w *World) Run() Result {
 		}
 		w.membershipChanged(time.Second)
 	})
+	w.samplePending(w.now.Add(active + 5*time.Second + 90*time.Second))
 	w.runUntil(w.now.Add(active + 5*time.Second + 90*time.Second))
 	// Every stored replica wakes (passivated ones may lag: a copy that was ejected while
 	// passivated learns it only on a resync), and the cluster settles again.
@@ -316,6 +329,7 @@ func (w *World) scheduleFaults(active time.Duration) {
 			w.after(at, func() {
 				n := w.nodes[w.rng.IntN(len(w.nodes))]
 				n.frozenUntil = w.now.Add(length)
+				w.disturb(n.frozenUntil)
 				w.logf("%s's membership lags for %s", n.peer, length)
 			})
 		}
@@ -342,6 +356,7 @@ func (w *World) linked(a, b *Node) bool {
 // membershipChanged gives every node, after its own lag (at most lag), the view it would
 // have now: the live nodes it can reach.
 func (w *World) membershipChanged(lag time.Duration) {
+	w.disturb(w.now.Add(lag))
 	for _, n := range w.nodes {
 		d := time.Duration(0)
 		if lag > 0 {
@@ -358,6 +373,9 @@ func (w *World) send(from *Node, to lattice.Peer, deliver func(n *Node)) {
 		return
 	}
 	if w.opt.Lossy && w.rng.IntN(50) == 0 {
+		return
+	}
+	if w.opt.Drop != nil && w.opt.Drop(w.now.Sub(epoch), from.peer, to) {
 		return
 	}
 	copies := 1

@@ -3,8 +3,11 @@ package sim
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/legion-go/legion/lattice"
 )
 
 var (
@@ -92,4 +95,23 @@ func TestSimulationRegressions(t *testing.T) {
 			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run TestSimulationRegressions -v (its history is printed above)", err)
 		}
 	}
+}
+
+// TestPendingBoundCatches: the pending bound (bounded.go) reports a log that grows while
+// every participant is live. From 5 s on, nothing the others send reaches n0, and neither
+// membership nor the links say so: n0 hears no ack (with only n1's messages dropped, n2
+// relays n1's acks, and the log stays bounded), and its log grows with every call it
+// takes.
+func TestPendingBoundCatches(t *testing.T) {
+	w := New(Options{Seed: 1, Nodes: 3, Keys: 1, Ops: 100,
+		Drop: func(at time.Duration, from, to lattice.Peer) bool {
+			return at > 5*time.Second && from != "n0~1" && to == "n0~1"
+		}})
+	res := w.Run()
+	for _, v := range res.Violations {
+		if strings.Contains(v, "pending after") && strings.Contains(v, "of calm with every participant live") {
+			return
+		}
+	}
+	t.Fatalf("the bound did not report the growing log; violations: %q", res.Violations)
 }
