@@ -173,8 +173,9 @@ func (s *shard) traceSend(to lattice.Peer, m *wire.Replicate) {
 	span.End()
 }
 
-// startFlush starts the span of a flush of the traced replicas among readies (none: no
-// span), with its commit's span; it returns the flush's span context for their sends.
+// startFlush starts the span of a flush if some of its replicas (readies) are traced
+// (none: no spans), and its commit's span, a child of it. The replicas' sends after the
+// commit are children of the flush's span.
 func (s *shard) startFlush(readies []ready) (flush, commit trace.Span) {
 	var parent trace.SpanContext
 	var links []trace.Link
