@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/legion-go/legion/actor/internal/wire"
@@ -28,31 +29,55 @@ func (k *KindOf[S, E, Q, O]) Ref(n *Node, key string) KindRef[S, E, Q, O] {
 
 // Call logs an event in the partition and returns its output, as Ref.Call does: failover
 // to the next replica after Config.AttemptTimeout, one request key on every attempt (so a
-// retried call applies once), a *RejectedError when Apply rejected the event.
-func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency) (O, error) {
+// retried call applies once; WithRequestKey sets it), a *RejectedError when Apply
+// rejected the event.
+func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, opts ...CallOption) (out O, err error) {
+	n := r.n
+	if n.metrics != nil {
+		start := n.cfg.Clock.Now()
+		defer func() { n.observe(false, r.kind.Name, levelName(c), start, err) }()
+	}
+	if n.tracer != nil {
+		var span trace.Span
+		ctx, span = n.startCall(ctx, "legion.call", r.kind.Name, r.key, levelName(c))
+		defer func() { endSpan(span, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
+		return zero, err
+	}
+	req, err := callOptionsOf(opts) // the same on every attempt
+	if err != nil {
 		return zero, err
 	}
 	b, err := r.kind.codec().Marshal(event)
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	req := randomHex(12) // the same on every attempt
 	var deadline int64
 	if dl, ok := ctx.Deadline(); ok {
 		deadline = dl.UnixNano()
 	}
 	// A fresh message per attempt: one sent to this node's own router is not copied, and
 	// a timed-out attempt may still be in its mailbox.
-	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+	res, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
 	})
 	return r.decode(res, err)
 }
 
 // Query answers the kind's Query on one replica without logging an event, as Ref.Query.
-func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel) (O, error) {
+func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel) (out O, err error) {
+	n := r.n
+	if n.metrics != nil {
+		start := n.cfg.Clock.Now()
+		defer func() { n.observe(true, r.kind.Name, readLevelName(level), start, err) }()
+	}
+	if n.tracer != nil {
+		var span trace.Span
+		ctx, span = n.startCall(ctx, "legion.query", r.kind.Name, r.key, readLevelName(level))
+		defer func() { endSpan(span, err) }()
+	}
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -61,7 +86,7 @@ func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+	res, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
 	})
 	return r.decode(res, err)

@@ -90,6 +90,9 @@ type Node struct {
 	leaving   atomic.Bool
 	departing departures
 
+	// Replicas whose attempts timed out lately, which calls try last (failover.go).
+	suspects suspects
+
 	// Background work of the replicas' (see background): renegades' re-proposals.
 	bgCtx    context.Context
 	bgCancel context.CancelFunc

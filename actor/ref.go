@@ -36,111 +36,40 @@ const (
 	Stable
 )
 
-// Ref is a reference to one partition, usable from any node (including a client-only
-// one). It is a small value: make one per call if convenient.
+// Ref is a reference to one partition of a Kind (of protobuf messages), usable from any
+// node (including a client-only one). It is a small value: make one per call if
+// convenient. It is a KindRef whose queries are events, and encodes with the kind's
+// codec as KindRef does.
 type Ref[S, E, O proto.Message] struct {
-	n    *Node
-	kind *Kind[S, E, O]
-	key  string
+	r KindRef[S, E, E, O]
 }
 
-// RefOf returns a reference to the partition (kind, key). A key must be non-empty UTF-8
-// of at most MaxKeyBytes: the Ref's methods refuse another with ErrInvalidKey (see
-// ValidateKey to check one first).
+// RefOf returns a reference to the partition (kind, key): kind.Ref(n, key), typed as a
+// Ref. A key must be non-empty UTF-8 of at most MaxKeyBytes: the Ref's methods refuse
+// another with ErrInvalidKey (see ValidateKey to check one first).
 func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[S, E, O] {
-	return Ref[S, E, O]{n: n, kind: kind, key: key}
+	return Ref[S, E, O]{r: kind.Ref(n, key)}
 }
 
 // Call logs an event in the partition and returns its output. It goes to the first
 // replica of the partition's replica set; when that one does not answer within
 // Config.AttemptTimeout (or is not a replica any more), it tries the next one, until ctx
-// ends. A *RejectedError means the event was rejected by Apply and changed nothing.
+// ends. A replica that did not answer is tried after the others for a while (see
+// docs/calls.md). A *RejectedError means the event was rejected by Apply and changed
+// nothing.
 //
-// Every attempt carries the same request key, so a call that timed out on one replica
-// and was retried on the next is applied once: the partition treats the later copy as a
-// duplicate. A call that fails altogether (ctx ended, no replica answered) has an unknown
-// outcome: it may have been applied.
-func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency) (out O, err error) {
-	if r.n.metrics != nil {
-		start := r.n.cfg.Clock.Now()
-		defer func() { r.n.observe(false, r.kind.Name, levelName(c), start, err) }()
-	}
-	if r.n.tracer != nil {
-		var span trace.Span
-		ctx, span = r.n.startCall(ctx, "legion.call", r.kind.Name, r.key, levelName(c))
-		defer func() { endSpan(span, err) }()
-	}
-	var zero O
-	if err := validateKey(r.key); err != nil {
-		return zero, err
-	}
-	b, err := proto.Marshal(event)
-	if err != nil {
-		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
-	}
-	req := randomHex(12) // the same on every attempt
-	var deadline int64
-	if dl, ok := ctx.Deadline(); ok {
-		deadline = dl.UnixNano()
-	}
-	// A fresh message per attempt: one sent to this node's own router is not copied, and
-	// a timed-out attempt may still be in its mailbox.
-	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
-		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
-	})
-	return decodeReply[O](res, err)
-}
-
-// decodeReply turns a replica's reply (a CallReply or a QueryReply) into the output or
-// the error it carries.
-func decodeReply[O proto.Message](res proto.Message, err error) (O, error) {
-	var zero O
-	if err != nil {
-		return zero, err
-	}
-	var werr *wire.Error
-	var b []byte
-	switch reply := res.(type) {
-	case *wire.CallReply:
-		werr, b = reply.GetError(), reply.GetOutput()
-	case *wire.QueryReply:
-		werr, b = reply.GetError(), reply.GetOutput()
-	default:
-		return zero, fmt.Errorf("actor: unexpected reply %T", res)
-	}
-	if err := fromWire(werr); err != nil {
-		return zero, err
-	}
-	out := newMessage[O]()
-	if err := proto.Unmarshal(b, out); err != nil {
-		return zero, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
-	}
-	return out, nil
+// Every attempt carries the same request key (WithRequestKey's, or a random one), so a
+// call that timed out on one replica and was retried on the next is applied once: the
+// partition treats the later copy as a duplicate. A call that fails altogether (ctx
+// ended, no replica answered) has an unknown outcome: it may have been applied; retry it
+// with the same WithRequestKey to have it applied once.
+func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency, opts ...CallOption) (O, error) {
+	return r.r.Call(ctx, event, c, opts...)
 }
 
 // Query answers the kind's Query on one replica without logging an event.
-func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (out O, err error) {
-	if r.n.metrics != nil {
-		start := r.n.cfg.Clock.Now()
-		defer func() { r.n.observe(true, r.kind.Name, readLevelName(level), start, err) }()
-	}
-	if r.n.tracer != nil {
-		var span trace.Span
-		ctx, span = r.n.startCall(ctx, "legion.query", r.kind.Name, r.key, readLevelName(level))
-		defer func() { endSpan(span, err) }()
-	}
-	var zero O
-	if err := validateKey(r.key); err != nil {
-		return zero, err
-	}
-	b, err := proto.Marshal(query)
-	if err != nil {
-		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
-	}
-	res, err := r.n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
-		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
-	})
-	return decodeReply[O](res, err)
+func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, error) {
+	return r.r.Query(ctx, query, level)
 }
 
 // request sends a message built for each replica in turn until one answers with
@@ -156,7 +85,8 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 	if len(set) == 0 {
 		return nil, fmt.Errorf("%w: %q", ErrNoReplicas, kind)
 	}
-	sset := peerStrings(set)
+	sset := peerStrings(set) // the placement order, which replicas check the set by
+	set = n.suspects.order(set, n.cfg.Clock.Now())
 	var last error
 	for i, p := range set {
 		if err := ctx.Err(); err != nil {
@@ -175,6 +105,11 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 		n.observeAttempt(kind, err, refusal, i+1 < len(set))
 		if span != nil {
 			endAttempt(span, err, refusal)
+		}
+		if errors.Is(err, errNoReply) {
+			n.suspects.timedOut(p, n.cfg.Clock.Now(), suspectFor(n.cfg.AttemptTimeout))
+		} else if err == nil {
+			n.suspects.answered(p)
 		}
 		if err != nil {
 			last = err
@@ -252,21 +187,11 @@ var (
 )
 
 // Replicas returns the partition's replica set by this node's current membership view, in
-// the order calls try them.
-func (r Ref[S, E, O]) Replicas() []lattice.Peer { return r.n.replicaSet(r.kind.Name, r.key) }
+// placement order (calls try a replica that just timed out after the others).
+func (r Ref[S, E, O]) Replicas() []lattice.Peer { return r.r.Replicas() }
 
 // QueryReplica answers the kind's Query on the replica held by one peer, with no
 // failover: for checking what each replica holds.
 func (r Ref[S, E, O]) QueryReplica(ctx context.Context, peer lattice.Peer, query E, level ReadLevel) (O, error) {
-	var zero O
-	if err := validateKey(r.key); err != nil {
-		return zero, err
-	}
-	b, err := proto.Marshal(query)
-	if err != nil {
-		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
-	}
-	msg := &wire.Query{To: &wire.Target{Kind: r.kind.Name, Key: r.key, Peer: string(peer)}, Query: b,
-		Level: wire.ReadLevel(level), ReplicaSet: peerStrings(r.Replicas())}
-	return decodeReply[O](r.n.attempt(ctx, peer, msg))
+	return r.r.QueryReplica(ctx, peer, query, level)
 }

@@ -1,0 +1,171 @@
+package actor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/legion-go/legion/actor"
+	"github.com/legion-go/legion/actor/actortest"
+)
+
+// callKey calls counter k through n with request key req, within d.
+func callKey(n *actor.Node, k, req string, by int64, level actor.Consistency, d time.Duration) (*i64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return actor.RefOf(n, counterKind, k).Call(ctx, wrapperspb.Int64(by), level, actor.WithRequestKey(req))
+}
+
+// retried checks the answer to a retry of a call that was applied: its original output,
+// or ErrOutputUnknown from a replica that does not know that output; never a new one.
+func retried(t *testing.T, out *i64, err error, want int64) {
+	t.Helper()
+	switch {
+	case errors.Is(err, actor.ErrOutputUnknown):
+	case err != nil:
+		t.Fatalf("the retry: %v", err)
+	case out.GetValue() != want:
+		t.Fatalf("the retry answered %d, want the original's %d: it was applied again", out.GetValue(), want)
+	}
+}
+
+// TestRequestKeyAcrossFailover: a call with a request key answered by the first replica,
+// retried with the same key through a node cut off from that replica (so the retry fails
+// over to the next one), is applied once, fast or consistent; another key applies again.
+func TestRequestKeyAcrossFailover(t *testing.T) {
+	c := actortest.Start(t, 3, testOptions())
+	k := "idem"
+	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
+	first, second := c.Index(set[0]), c.Index(set[1])
+	out, err := callKey(c.Nodes[first], k, "order-1", 5, actor.Consistent, 10*time.Second)
+	if err != nil || out.Value != 5 {
+		t.Fatalf("the first call: %v, %v", out, err)
+	}
+	c.Cut(second, first)
+	for _, level := range []actor.Consistency{actor.Fast, actor.Consistent} {
+		out, err = callKey(c.Nodes[second], k, "order-1", 5, level, 10*time.Second)
+		retried(t, out, err, 5)
+	}
+	c.Heal(second, first)
+	checkReplicas(t, c, map[string]int64{k: 5})
+	if out, err = callKey(c.Nodes[second], k, "order-2", 5, actor.Consistent, 10*time.Second); err != nil || out.Value != 10 {
+		t.Fatalf("a call with another key: %v, %v; want 10", out, err)
+	}
+	checkReplicas(t, c, map[string]int64{k: 10})
+}
+
+// TestRequestKeyAcrossRestart: on pebble stores, a call with a request key answered by the
+// first replica, whose node then crashes and restarts on its data directory, retried with
+// the same key through the restarted node (its own replica answers first), is applied
+// once: the dedup window is stored with the partition.
+func TestRequestKeyAcrossRestart(t *testing.T) {
+	opts := testOptions()
+	opts.Store = actortest.PebbleStores(t)
+	c := actortest.Start(t, 3, opts)
+	k := "idem"
+	first := c.Index(actor.RefOf(c.Nodes[0], counterKind, k).Replicas()[0])
+	for i, level := range []actor.Consistency{actor.Consistent, actor.Fast} {
+		req := fmt.Sprint("pay-", i)
+		want := int64(3 * (i + 1))
+		out, err := callKey(c.Nodes[first], k, req, 3, level, 10*time.Second)
+		if err != nil || out.Value != want {
+			t.Fatalf("call %s: %v, %v; want %d", req, out, err, want)
+		}
+		checkReplicas(t, c, map[string]int64{k: want}) // durable everywhere before the crash
+		c.Crash(first)
+		c.Restart(first)
+		c.WaitConverged()
+		out, err = callKey(c.Nodes[first], k, req, 3, level, 10*time.Second)
+		retried(t, out, err, want)
+		checkReplicas(t, c, map[string]int64{k: want})
+	}
+}
+
+func TestRequestKeyRefused(t *testing.T) {
+	c := actortest.Start(t, 1, testOptions())
+	for _, req := range []string{"", strings.Repeat("x", actor.MaxRequestKeyBytes+1), "\xff"} {
+		if _, err := callKey(c.Nodes[0], "k", req, 1, actor.Fast, time.Second); !errors.Is(err, actor.ErrInvalidRequestKey) {
+			t.Errorf("request key %.20q: %v, want ErrInvalidRequestKey", req, err)
+		}
+	}
+}
+
+// TestFailoverLearns: with the first replica of a partition cut off from the caller's
+// node, the first call (and query) from there waits out one attempt timeout before the
+// next replica answers; the calls after it go to the next replica straight away.
+func TestFailoverLearns(t *testing.T) {
+	opts := testOptions()
+	timeout := opts.Config.AttemptTimeout
+	c := actortest.Start(t, 3, opts)
+	k := "learn"
+	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
+	first, caller := c.Index(set[0]), c.Index(set[1])
+	if _, err := callKey(c.Nodes[caller], k, "create", 1, actor.Consistent, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Cut(caller, first)
+	ref := actor.RefOf(c.Nodes[caller], counterKind, k)
+	timed := func(what string, f func(ctx context.Context) error) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := f(ctx); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return time.Since(start)
+	}
+	call := func(ctx context.Context) error {
+		_, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast)
+		return err
+	}
+	query := func(ctx context.Context) error {
+		_, err := ref.Query(ctx, &i64{}, actor.Projected)
+		return err
+	}
+	if took := timed("the first call", call); took < timeout {
+		t.Fatalf("the first call took %v, less than the attempt timeout %v: was the replica cut off?", took, timeout)
+	}
+	for i := range 5 {
+		if took := timed("a call", call); took >= timeout/2 {
+			t.Fatalf("call %d after the first took %v: it waited for the cut-off replica again", i+2, took)
+		}
+		if took := timed("a query", query); took >= timeout/2 {
+			t.Fatalf("query %d after the first took %v: it waited for the cut-off replica again", i+1, took)
+		}
+	}
+	c.Heal(caller, first)
+	checkReplicas(t, c, map[string]int64{k: 7})
+}
+
+// BenchmarkFailoverCutReplica: fast calls from a node cut off from the partition's first
+// replica, after the first call learned it (ns/op: one call's latency).
+func BenchmarkFailoverCutReplica(b *testing.B) {
+	c := actortest.Start(b, 3, actortest.Options{Config: testOptions().Config, NoLogs: true})
+	k := "learn"
+	set := actor.RefOf(c.Nodes[0], counterKind, k).Replicas()
+	first, caller := c.Index(set[0]), c.Index(set[1])
+	if _, err := callKey(c.Nodes[caller], k, "create", 1, actor.Consistent, 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	c.Cut(caller, first)
+	ref := actor.RefOf(c.Nodes[caller], counterKind, k)
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
+		b.Fatal(err)
+	}
+	firstMS := float64(time.Since(start).Milliseconds())
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ref.Call(ctx, wrapperspb.Int64(1), actor.Fast); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(firstMS, "first-call-ms")
+}
