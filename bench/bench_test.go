@@ -5,21 +5,15 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestCompare runs the whole harness on a tiny load: it builds the counter example and
-// the service, installs and starts PostgreSQL and Redis (skipping when they cannot be
-// installed), runs every system once, and checks that each acknowledged increments, that
-// none but the read-then-write lost any, and that the table has a cell for each. Then
-// the read-then-write on one hot key must lose updates: the lost count is what the
-// comparison is about, so it must be seen to count.
-func TestCompare(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the harness builds binaries and starts databases")
-	}
+// build builds the binaries into a directory of the test's, removed after it.
+func build(t *testing.T) (Binaries, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	modDir, err := ModuleDir(ctx)
@@ -36,6 +30,62 @@ func TestCompare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, dir
+}
+
+// TestProfile profiles three counter nodes under a small load: through their -pprof
+// endpoints it must get a CPU profile and a trace of each, and each node must have
+// replicated and used CPU in the window.
+func TestProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the harness builds binaries and starts node processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, dir := build(t)
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := Workload{Name: "4 clients, 20 keys", Clients: 4, Keys: 20}
+	r, err := Profile(ctx, b, ProfileConfig{Workload: w, Duration: 3 * time.Second, Dir: dir, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report bytes.Buffer
+	r.Print(&report)
+	t.Logf("%s", report.String())
+	if r.Increments == 0 || len(r.Nodes) != 3 {
+		t.Fatalf("%d increments, %d nodes measured", r.Increments, len(r.Nodes))
+	}
+	for _, n := range r.Nodes {
+		if n.UserCPU+n.SysCPU <= 0 || n.Stats["Sent"] <= 0 || n.Stats["Flushes"] <= 0 {
+			t.Errorf("%s: CPU %v, stats %v: want CPU time, replication messages and flushes", n.Name, n.UserCPU+n.SysCPU, n.Stats)
+		}
+	}
+	if len(r.Files) != 6 {
+		t.Errorf("wrote %v, want a CPU profile and a trace of each node", r.Files)
+	}
+	for _, f := range r.Files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v, want a non-empty file", f, err)
+		}
+	}
+}
+
+// TestCompare runs the whole harness on a tiny load: it builds the counter example and
+// the service, installs and starts PostgreSQL and Redis (skipping when they cannot be
+// installed), runs every system once, and checks that each acknowledged increments, that
+// none but the read-then-write lost any, and that the table has a cell for each. Then
+// the read-then-write on one hot key must lose updates: the lost count is what the
+// comparison is about, so it must be seen to count.
+func TestCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the harness builds binaries and starts databases")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, dir := build(t)
 	ss, err := StartServers(ctx, b, dir)
 	if errors.Is(err, ErrNoServers) {
 		t.Skipf("PostgreSQL or Redis cannot be installed here (scripts/install.sh needs root and Debian's packages): %v", err)
