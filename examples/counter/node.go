@@ -225,6 +225,10 @@ type counterJSON struct {
 	// Uncertain, for an increment, is how many more times it may have been logged: by
 	// replicas tried before the one that answered, whose attempts timed out.
 	Uncertain int64 `json:"uncertain,omitempty"`
+	// AppliedBefore, for an increment with an Idempotency-Key, says that an earlier
+	// request with that key was applied and this one was not, and that the replica that
+	// answered does not know its output: Value is not set.
+	AppliedBefore bool `json:"applied_before,omitempty"`
 }
 
 // errorJSON answers a request that failed.
@@ -235,7 +239,8 @@ type errorJSON struct {
 	Uncertain *int64 `json:"uncertain,omitempty"`
 }
 
-// increment serves POST /counters/{key}/increment?by=N&consistency=fast|consistent.
+// increment serves POST /counters/{key}/increment?by=N&consistency=fast|consistent, with an
+// optional Idempotency-Key header.
 func (a *api) increment(w http.ResponseWriter, r *http.Request) {
 	key, ok := counterKey(w, r)
 	if !ok {
@@ -259,10 +264,26 @@ func (a *api) increment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("consistency=%q: want fast or consistent", c)})
 		return
 	}
+	var opts []actor.CallOption
+	if ks := r.Header.Values("Idempotency-Key"); len(ks) > 0 {
+		// The client's key for this increment: a retry with it (after a timeout, a 503,
+		// a crash) is applied once, within the dedup horizon (docs/calls.md).
+		opts = append(opts, actor.WithRequestKey(ks[0]))
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	out, err := actor.RefOf(a.node, Counter, key).Call(ctx, wrapperspb.Int64(by), level)
+	out, err := actor.RefOf(a.node, Counter, key).Call(ctx, wrapperspb.Int64(by), level, opts...)
 	n := int64(1) // a call is applied at most once (request keys), so a failed one at most once
+	switch {
+	case errors.Is(err, actor.ErrInvalidRequestKey):
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "Idempotency-Key: " + err.Error()})
+		return
+	case errors.Is(err, actor.ErrOutputUnknown):
+		// A retry of an increment the counter holds already, answered by a replica that
+		// does not know its output: applied, once.
+		writeJSON(w, http.StatusOK, counterJSON{Key: key, AppliedBefore: true})
+		return
+	}
 	switch classify(err) {
 	case logged:
 		writeJSON(w, http.StatusOK, counterJSON{Key: key, Value: out.GetValue()})
