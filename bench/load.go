@@ -34,6 +34,14 @@ type LoadResult struct {
 	Acked     map[string]int64 // per counter, the increments answered 200
 	Failed    int64            // increments whose call failed: outcome unknown
 	Latencies []time.Duration  // of the acknowledged increments, sorted
+	Calls     []Call           // every acknowledged increment, in no particular order
+}
+
+// Call is one acknowledged increment: the target it went to (an index into the
+// targets), the counter's index, and its latency.
+type Call struct {
+	Target, Key int
+	Latency     time.Duration
 }
 
 // AckedTotal is the sum of r.Acked.
@@ -86,6 +94,7 @@ func driveCounted(ctx context.Context, targets []string, clients int, keys []str
 		acked  map[string]int64
 		failed int64
 		lat    []time.Duration
+		calls  []Call
 	}
 	results := make([]callerResult, clients)
 	urls := make([][]string, len(targets)) // the increment URL of each key at each target
@@ -111,7 +120,9 @@ func driveCounted(ctx context.Context, targets []string, clients int, keys []str
 				i := rng.IntN(len(keys))
 				t0 := time.Now()
 				if ok := increment(client, mine[i]); ok {
-					r.lat = append(r.lat, time.Since(t0))
+					lat := time.Since(t0)
+					r.lat = append(r.lat, lat)
+					r.calls = append(r.calls, Call{Target: c % len(targets), Key: i, Latency: lat})
 					r.acked[keys[i]]++
 					if acked != nil {
 						acked.Add(1)
@@ -135,6 +146,7 @@ func driveCounted(ctx context.Context, targets []string, clients int, keys []str
 		}
 		out.Failed += r.failed
 		out.Latencies = append(out.Latencies, r.lat...)
+		out.Calls = append(out.Calls, r.calls...)
 	}
 	slices.Sort(out.Latencies)
 	return out

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,10 @@ type ProfileResult struct {
 	// partitions the load left active (gc ticks, anti-entropy).
 	Idle       []NodeProfile
 	IdleWindow time.Duration
+	// Local and Remote are the latencies of the run's calls (a sample of its counters)
+	// whose first replica was on the node the client called, and on another node: what
+	// the hop from the HTTP handler to the replica costs. Sorted.
+	Local, Remote []time.Duration
 	// SyncP50 and SyncP99 are the disk's 4 KiB append + fdatasync latency, measured
 	// just before the run (SyncLatency).
 	SyncP50, SyncP99 time.Duration
@@ -123,7 +128,8 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	after := snapshot(ctx, g)
 	res.Increments = acked.Load() - n0
 	res.Rate = float64(res.Increments) / window.Seconds()
-	<-loadDone
+	lr := <-loadDone
+	res.Local, res.Remote = splitByFirstReplica(ctx, g, keys, lr.Calls)
 	res.Nodes = between(g, before, after)
 	for i := range g {
 		res.Nodes[i].Perf = perfs[i]
@@ -189,6 +195,13 @@ func (r *ProfileResult) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(r.Local) > 0 && len(r.Remote) > 0 {
+		q := func(l []time.Duration, f float64) time.Duration {
+			return l[min(len(l)-1, int(f*float64(len(l))))].Round(10 * time.Microsecond)
+		}
+		fmt.Fprintf(w, "  calls whose first replica is the called node's own: %d, p50 %v p99 %v; on another node: %d, p50 %v p99 %v\n",
+			len(r.Local), q(r.Local, 0.5), q(r.Local, 0.99), len(r.Remote), q(r.Remote, 0.5), q(r.Remote, 0.99))
+	}
 	if len(r.Idle) > 0 {
 		var cpu time.Duration
 		var sent, flushes int64
@@ -214,6 +227,35 @@ func printNode(w io.Writer, n NodeProfile, inc float64) {
 		us(n.UserCPU), us(n.SysCPU), us(n.UserCPU+n.SysCPU),
 		per(n.Stats["Sent"]), per(n.Stats["Envelopes"]), per(n.Stats["Received"]), per(n.Stats["Flushes"]), per(n.Stats["Commits"]),
 		per(n.ReplBytes), per(n.ReplSegments), per(fsync), per(n.Perf["context-switches"]))
+}
+
+// splitByFirstReplica sorts the latencies of calls (of up to 200 of keys' counters) by
+// whether the counter's first replica was on the node the call went to.
+func splitByFirstReplica(ctx context.Context, g group, keys []string, calls []Call) (local, remote []time.Duration) {
+	first := map[int]string{} // key index -> peer of its first replica
+	for _, c := range calls {
+		if _, ok := first[c.Key]; ok || len(first) >= 200 {
+			continue
+		}
+		var rs []replicaJSON
+		if err := getJSON(ctx, "http://"+g[0].http+"/counters/"+keys[c.Key]+"/replicas", &rs); err != nil || len(rs) == 0 {
+			first[c.Key] = ""
+			continue
+		}
+		first[c.Key] = rs[0].Peer
+	}
+	for _, c := range calls {
+		switch p := first[c.Key]; {
+		case p == "":
+		case p == g[c.Target].peer:
+			local = append(local, c.Latency)
+		default:
+			remote = append(remote, c.Latency)
+		}
+	}
+	slices.Sort(local)
+	slices.Sort(remote)
+	return local, remote
 }
 
 // between returns what each node of g did from snapshot a to snapshot b.

@@ -114,6 +114,7 @@ type instance struct {
 	http     string // host:port of its HTTP API
 	pprof    string // host:port of its profiles (Legion nodes only)
 	remoting string // host:port of its remoting (Legion nodes only)
+	peer     string // its peer id (Legion nodes only)
 }
 
 // group is the instances of one system.
@@ -144,7 +145,7 @@ func (g group) stop() {
 }
 
 var (
-	legionReady  = regexp.MustCompile(`(?m)^ready name=\S+ peer=\S+ http=(\S+) membership=(\S+) remoting=(\S+)$`)
+	legionReady  = regexp.MustCompile(`(?m)^ready name=\S+ peer=(\S+) http=(\S+) membership=(\S+) remoting=(\S+)$`)
 	pprofLine    = regexp.MustCompile(`(?m)^pprof http://(\S+)/debug/pprof/$`)
 	serviceReady = regexp.MustCompile(`(?m)^ready http=(\S+)$`)
 )
@@ -176,9 +177,9 @@ func startLegion(ctx context.Context, b Binaries, dir string, durable bool, env 
 			g.stop()
 			return nil, err
 		}
-		in.http, in.remoting = m[1], m[3]
+		in.peer, in.http, in.remoting = m[1], m[2], m[4]
 		if seed == "" {
-			seed = m[2]
+			seed = m[3]
 		}
 		if m, err := p.await(pprofLine, time.Second); err == nil {
 			in.pprof = m[1]
