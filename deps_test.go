@@ -51,7 +51,8 @@ var rules = []rule{
 	// Commands: the operator's CLI speaks to the admin API (its JSON types).
 	{prefix: "cmd", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "cmd"}},
 	{prefix: "examples", allow: []string{"actor", "lattice", "gc", "discovery", "storage", "examples", "google.golang.org/protobuf",
-		"golang.org/x/net/netutil"}}, // netutil: the HTTP servers' cap on connections
+		"golang.org/x/net/netutil",              // netutil: the HTTP servers' cap on connections
+		"github.com/prometheus/client_golang"}}, // the nodes' metrics registry, served on the admin API
 }
 
 var impure = []string{"time", "math/rand", "crypto/rand", "log", "net", "os", "syscall", "unsafe", "runtime", "sync", "io/fs", "embed", "plugin"}

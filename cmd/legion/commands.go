@@ -110,7 +110,7 @@ func (*membersCmd) run(e *env, node string) error {
 		return nil
 	}
 	w := table(e)
-	fmt.Fprintln(w, "PEER\tNAME\tADDRESS\tKINDS\tSTATE\tFOR")
+	fmt.Fprintln(w, "PEER\tNAME\tADDRESS\tADMIN\tKINDS\tSTATE\tFOR")
 	for _, m := range ms.Members {
 		state := "live"
 		switch {
@@ -123,7 +123,7 @@ func (*membersCmd) run(e *env, node string) error {
 		if m.Self {
 			peer += " (*)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", peer, dash(m.Name), dash(m.Address), list(m.Kinds), state, secs(m.For))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", peer, dash(m.Name), dash(m.Address), dash(m.Meta["admin"]), list(m.Kinds), state, secs(m.For))
 	}
 	w.Flush()
 	partial := ""

@@ -9,7 +9,8 @@
 //	legion watch      [-addr A[,B...]] [-interval 2s]      status and stalls, redrawn until interrupted
 //
 // -addr is host:port (or a URL) of an admin API; default 127.0.0.1:9090, the address
-// admin.Listen binds by default. Several, comma-separated, ask each node in turn. Output
+// admin.Listen binds by default (the examples' nodes bind a free port and publish it in
+// membership: 'legion members' lists every member's under ADMIN). Several, comma-separated, ask each node in turn. Output
 // is human-readable tables; -json prints the API's JSON as it came. The exit status is 0
 // on success, 1 when a node answered an error or could not be reached, 2 for bad usage.
 package main

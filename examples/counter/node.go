@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor"
@@ -62,6 +63,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if s.pprofLn != nil {
 		fmt.Fprintf(stdout, "pprof http://%s/debug/pprof/\n", s.pprofLn.Addr())
 	}
+	if s.admin != nil {
+		fmt.Fprintf(stdout, "admin http://%s/ (the dashboard; legion -addr %[1]s status)\n", s.admin.Addr())
+	}
 	fmt.Fprintf(stdout, "ready name=%s peer=%s http=%s membership=%s remoting=%s\n",
 		o.Name, s.node.Peer(), s.ln.Addr(), s.membership.Addr(), s.node.Address())
 	status := s.run(ctx, stderr)
@@ -89,6 +93,9 @@ type server struct {
 	// pprofLn and pprof serve net/http/pprof (-pprof); nil when off.
 	pprofLn net.Listener
 	pprof   *http.Server
+	// adminLn and admin serve the admin API (-admin, package actor/admin); nil when off.
+	adminLn net.Listener
+	admin   *nodeconf.AdminServer
 }
 
 // openServer opens the store, binds the HTTP listener (the node publishes its address
@@ -125,6 +132,14 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		return nil, err
 	}
 	cfg.Meta = map[string]string{"http": s.ln.Addr().String()}
+	if s.adminLn, err = o.ListenAdmin(); err != nil {
+		return nil, err
+	}
+	registry := prometheus.NewRegistry() // the node's metrics, served on the admin API's /metrics
+	if s.adminLn != nil {
+		cfg.Meta[nodeconf.AdminMetaKey] = s.adminLn.Addr().String()
+		cfg.Metrics = registry
+	}
 	if o.pprof != "" {
 		if s.pprofLn, err = net.Listen("tcp", o.pprof); err != nil {
 			return nil, fmt.Errorf("-pprof: %w", err)
@@ -135,6 +150,12 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		return nil, err
 	}
 	s.http = nodeconf.NewServer((&api{node: s.node}).routes())
+	if s.adminLn != nil {
+		if s.admin, err = o.ServeAdmin(s.adminLn, s.node, registry, logger); err != nil {
+			return nil, err
+		}
+		s.adminLn = nil // the admin server owns it
+	}
 	return s, nil
 }
 
@@ -167,6 +188,10 @@ func (s *server) run(ctx context.Context, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "node: %v\n", err)
 		status = exitFailed
 	}
+	if err := s.admin.Close(shutdown); err != nil { // last: it reports the node's departure
+		fmt.Fprintf(stderr, "node: admin: %v\n", err)
+	}
+	s.admin = nil
 	s.node = nil
 	s.close()
 	return status
@@ -184,6 +209,14 @@ func (s *server) close() {
 	}
 	if s.pprofLn != nil {
 		s.pprofLn.Close()
+	}
+	if s.adminLn != nil {
+		s.adminLn.Close()
+	}
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.admin.Close(ctx)
 	}
 	if s.store != nil {
 		s.store.Close()

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/examples/internal/nodeconf"
 	"github.com/legion-go/legion/storage"
@@ -120,7 +122,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	node, err := actor.Start(ctx, actor.Config{
+	defer ln.Close() // Serve closed it already, unless the node did not start
+	meta := map[string]string{"http": ln.Addr().String()}
+	adminLn, err := o.ListenAdmin()
+	if err != nil {
+		return fail(err)
+	}
+	var registry *prometheus.Registry // the node's metrics, served on the admin API's /metrics
+	if adminLn != nil {
+		defer adminLn.Close() // the admin server closed it already, unless the node did not start
+		meta[nodeconf.AdminMetaKey] = adminLn.Addr().String()
+		registry = prometheus.NewRegistry()
+	}
+	cfg := actor.Config{
 		Name:              o.Name,
 		ListenAddr:        o.Listen,
 		AdvertiseAddr:     o.Advertise,
@@ -131,11 +145,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Store:             store,
 		Logger:            logger,
 		AttemptTimeout:    attemptTimeout,
-		Meta:              map[string]string{"http": ln.Addr().String()},
-	})
+		Meta:              meta,
+	}
+	if registry != nil {
+		cfg.Metrics = registry
+	}
+	node, err := actor.Start(ctx, cfg)
 	if err != nil {
-		ln.Close()
 		return fail(err)
+	}
+	var adminSrv *nodeconf.AdminServer
+	if adminLn != nil {
+		if adminSrv, err = o.ServeAdmin(adminLn, node, registry, logger); err != nil {
+			node.Stop(ctx)
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "admin http://%s/ (the dashboard; legion -addr %[1]s status)\n", adminSrv.Addr())
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", newRegistry(node, o.ttl, time.Now, logger).routes())
@@ -160,8 +185,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	shutdown, cancel := context.WithTimeout(context.Background(), o.StopTimeout)
 	defer cancel()
 	srv.Shutdown(shutdown) // lets the requests in flight finish; Serve returns
-	if err := node.Stop(shutdown); err != nil {
-		return fail(err)
+	stopErr := node.Stop(shutdown)
+	if err := adminSrv.Close(shutdown); err != nil { // last: it reports the node's departure
+		fmt.Fprintf(stderr, "discovery: admin: %v\n", err)
+	}
+	if stopErr != nil {
+		return fail(stopErr)
 	}
 	return status
 }

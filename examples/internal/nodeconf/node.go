@@ -31,6 +31,12 @@ type Node struct {
 	HTTP     string // -http: host:port of the HTTP API
 	MaxConns int    // -max-conns: HTTP connections served at once ([Listen])
 
+	// Admin is -admin: host:port of the node's admin API (package actor/admin: probes,
+	// /metrics, the cluster view, the dashboard); loopback unless it names another host,
+	// empty: off. AdminActions is -admin-actions: it accepts the operator's eject.
+	Admin        string
+	AdminActions bool
+
 	Gossip          string // -gossip: IP:port gossip binds
 	GossipAdvertise string // -gossip-advertise: IP[:port] other members reach gossip at
 	Seeds           string // -seeds: comma-separated gossip addresses to join
@@ -58,6 +64,11 @@ type Node struct {
 	Verbose bool // -v: log at info level
 }
 
+// DefaultAdmin is -admin's default: loopback, a free port (several nodes share a host in
+// the examples' tests); the node publishes the address it bound in its membership
+// metadata (AdminMetaKey), and `legion members` lists it.
+const DefaultAdmin = "127.0.0.1:0"
+
 // DefaultStopTimeout is -stop-timeout's default.
 const DefaultStopTimeout = 15 * time.Second
 
@@ -69,6 +80,8 @@ func (n *Node) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.Listen, "listen", "127.0.0.1:0", "host:port of the node's remoting (port 0: a free one; 0.0.0.0 needs -advertise)")
 	fs.StringVar(&n.Advertise, "advertise", "", "host:port other nodes dial for remoting, a DNS name or an IP (empty: the address -listen bound)")
 	fs.StringVar(&n.HTTP, "http", "127.0.0.1:8080", "host:port of the HTTP API (port 0: a free one)")
+	fs.StringVar(&n.Admin, "admin", DefaultAdmin, "host:port of the admin API and dashboard (actor/admin; loopback unless a host is named, port 0: a free one, published in membership as meta \"admin\"; empty: off)")
+	fs.BoolVar(&n.AdminActions, "admin-actions", false, "let the admin API eject a dead peer (POST /api/eject; default: read-only)")
 	fs.IntVar(&n.MaxConns, "max-conns", DefaultMaxConns, "HTTP connections served at once; more wait in the listen backlog")
 	fs.StringVar(&n.Gossip, "gossip", "127.0.0.1:7946", "IP:port the gossip membership binds, UDP and TCP (port 0: a free one)")
 	fs.StringVar(&n.GossipAdvertise, "gossip-advertise", "", "IP[:port] other members reach gossip at, when not the bound one (empty: the bound address)")
