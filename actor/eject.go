@@ -96,12 +96,30 @@ func (n *Node) Eject(peer lattice.Peer) (EjectResult, error) {
 		}
 	}
 	res.Others = max(res.Others-res.Partitions, 0)
-	// Passivated replicas decide once woken (rebalance's wake pass).
+	// Passivated replicas decide once woken (rebalance's wake pass). Two more passes, once
+	// the ejections had time to fold, let the tombstone retire (members: a settled pass
+	// that began after the last replica naming the peer stopped naming it): until then
+	// placement over the known members still counts the peer, and a partition that never
+	// existed cannot start (docs/decisions/0006-one-lineage.md).
+	n.rewakeNow()
+	for _, d := range ejectRepasses {
+		n.cfg.Clock.AfterFunc(d*n.cfg.GCInterval, n.rewakeNow)
+	}
+	return res, nil
+}
+
+// ejectRepasses are when, in GCIntervals after an operator's eject, the node wakes its
+// stored replicas again: an ejection is written at the writer's next gc tick and folds
+// once the other replicas acknowledge it.
+var ejectRepasses = []time.Duration{3, 10}
+
+// rewakeNow asks rebalance for a wake pass; it never blocks (one request pending is
+// enough), and does nothing once the node stopped.
+func (n *Node) rewakeNow() {
 	select {
 	case n.rewake <- struct{}{}:
 	default:
 	}
-	return res, nil
 }
 
 // declareGone makes p's tombstone gone since at the latest: it reports false when p has
