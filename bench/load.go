@@ -79,12 +79,21 @@ func counterKeys(prefix string, n int) []string {
 // to their end, so that every call's outcome is known. A caller whose call failed pauses
 // 100 ms rather than spin.
 func drive(ctx context.Context, targets []string, clients int, keys []string, query string, d time.Duration) LoadResult {
-	return driveCounted(ctx, targets, clients, keys, query, d, nil)
+	return driveWith(ctx, targets, clients, keys, query, d, driveOptions{})
 }
 
-// driveCounted is drive, adding each acknowledged increment to acked as it happens
-// (nil: not counted), so that a part of the run can be measured.
-func driveCounted(ctx context.Context, targets []string, clients int, keys []string, query string, d time.Duration, acked *atomic.Int64) LoadResult {
+// driveOptions are drive's optional behaviours.
+type driveOptions struct {
+	// acked, if not nil, has each acknowledged increment added as it happens, so that a
+	// part of the run can be measured.
+	acked *atomic.Int64
+	// route, if not nil, sends every increment of keys[i] to targets[route[i]], whichever
+	// client makes it (instead of client c's calls all going to target c mod len).
+	route []int
+}
+
+// driveWith is drive with options.
+func driveWith(ctx context.Context, targets []string, clients int, keys []string, query string, d time.Duration, o driveOptions) LoadResult {
 	client := &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients * 2},
@@ -115,17 +124,20 @@ func driveCounted(ctx context.Context, targets []string, clients int, keys []str
 		wg.Go(func() {
 			r := callerResult{acked: map[string]int64{}}
 			rng := rand.New(rand.NewPCG(uint64(c), uint64(start.UnixNano())))
-			mine := urls[c%len(targets)]
 			for runCtx.Err() == nil {
 				i := rng.IntN(len(keys))
+				target := c % len(targets)
+				if o.route != nil {
+					target = o.route[i]
+				}
 				t0 := time.Now()
-				if ok := increment(client, mine[i]); ok {
+				if ok := increment(client, urls[target][i]); ok {
 					lat := time.Since(t0)
 					r.lat = append(r.lat, lat)
-					r.calls = append(r.calls, Call{Target: c % len(targets), Key: i, Latency: lat})
+					r.calls = append(r.calls, Call{Target: target, Key: i, Latency: lat})
 					r.acked[keys[i]]++
-					if acked != nil {
-						acked.Add(1)
+					if o.acked != nil {
+						o.acked.Add(1)
 					}
 					continue
 				}

@@ -28,6 +28,8 @@ type ProfileConfig struct {
 	Out      string // where the profiles and traces are written
 	InMemory bool   // nodes without a store
 	Env      string // added to the nodes' environment ("GOMAXPROCS=1"), if not empty
+	// Routed sends each counter's increments to the node of its first replica.
+	Routed bool
 	// Prime increments every counter of the workload once before the measured run, so
 	// that it measures counters that exist (steady state) rather than their creation.
 	Prime bool
@@ -47,6 +49,7 @@ type NodeProfile struct {
 type ProfileResult struct {
 	Workload   Workload
 	Primed     bool // every counter existed before the measured run
+	Routed     bool // each counter's increments went to its first replica's node
 	Window     time.Duration
 	Increments int64 // acknowledged in the window
 	Rate       float64
@@ -100,17 +103,23 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	if c.Prime {
 		prime(g.targets(), w.Clients, keys, "consistency=fast")
 	}
+	var o driveOptions
+	if c.Routed {
+		if o.route, err = firstReplicas(ctx, g, keys); err != nil {
+			return nil, err
+		}
+	}
 	window := c.Duration - 2*time.Second
 	secs := int(window / time.Second)
 	window = time.Duration(secs) * time.Second
 	var acked atomic.Int64
 	loadDone := make(chan LoadResult, 1)
 	go func() {
-		loadDone <- driveCounted(ctx, g.targets(), w.Clients, keys, "consistency=fast", c.Duration, &acked)
+		loadDone <- driveWith(ctx, g.targets(), w.Clients, keys, "consistency=fast", c.Duration, driveOptions{acked: &acked, route: o.route})
 	}()
 	time.Sleep(time.Second) // the load's first second is not measured
 
-	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99, Primed: c.Prime}
+	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99, Primed: c.Prime, Routed: c.Routed}
 	before := snapshot(ctx, g)
 	n0 := acked.Load()
 	var wg sync.WaitGroup
@@ -164,6 +173,9 @@ func (r *ProfileResult) Print(w io.Writer) {
 	primed := ""
 	if r.Primed {
 		primed = ", every counter created before"
+	}
+	if r.Routed {
+		primed += ", routed to the first replica"
 	}
 	fmt.Fprintf(w, "\n%s%s, fast: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name, primed,
 		r.Increments, r.Window, r.Rate, r.SyncP50.Round(10*time.Microsecond), r.SyncP99.Round(10*time.Microsecond))

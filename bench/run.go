@@ -21,7 +21,15 @@ type System struct {
 	InMemory bool
 	// Env is added to the environment of the Legion nodes ("GOMAXPROCS=1").
 	Env string
+	// Routed sends each counter's increments to the node of its first replica (looked
+	// up before the run), as a client that knows the placement would: the call then
+	// never crosses from the HTTP handler's node to another. Only for workloads of at
+	// most MaxRoutedKeys counters (the look-up reads every replica of every counter).
+	Routed bool
 }
+
+// MaxRoutedKeys bounds the counters of a workload a Routed system runs.
+const MaxRoutedKeys = 1000
 
 // Systems are the table's columns, in its order.
 var Systems = []System{
@@ -35,6 +43,10 @@ var Systems = []System{
 // InMemory is a further column, not in the default table: Legion fast with in-memory
 // replicas (the nodes have no store, so nothing is persisted before an answer).
 var InMemory = System{Name: "Legion fast, in memory", Legion: "fast", InMemory: true}
+
+// Routed is a further column, not in the default table: Legion fast with each counter's
+// increments sent to the node of its first replica.
+var Routed = System{Name: "Legion fast, routed to the first replica", Legion: "fast", Routed: true}
 
 // OneProc is a further column, not in the default table: Legion fast with each node's Go
 // runtime on one P (GOMAXPROCS=1), as three nodes sharing two cores oversubscribe them
@@ -126,6 +138,9 @@ func Compare(ctx context.Context, b Binaries, ss *Servers, c Config) ([]Result, 
 		for _, w := range c.Workloads {
 			for i := range c.Systems {
 				s := c.Systems[(i+round)%len(c.Systems)]
+				if s.Routed && w.Keys > MaxRoutedKeys {
+					continue
+				}
 				n++
 				r, err := runOnce(ctx, b, ss, c, s, w, filepath.Join(c.Dir, fmt.Sprintf("run%03d", n)))
 				if err != nil {
@@ -168,12 +183,18 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 		drive(ctx, g.targets(), w.Clients, counterKeys(prefix+"w", w.Keys), query, c.Warmup)
 	}
 	keys := counterKeys(prefix, w.Keys)
+	var o driveOptions
+	if s.Routed {
+		if o.route, err = firstReplicas(ctx, g, keys); err != nil {
+			return Result{}, err
+		}
+	}
 	pids := g.pids()
 	if s.Backend != "" {
 		pids = append(pids, ss.serverPIDs(s.Backend)...)
 	}
 	cpu0 := cpuOf(pids)
-	lr := drive(ctx, g.targets(), w.Clients, keys, query, c.Duration)
+	lr := driveWith(ctx, g.targets(), w.Clients, keys, query, c.Duration, o)
 	r := Result{System: s, Workload: w, LoadResult: lr, CPU: cpuOf(pids) - cpu0}
 	var touched []string
 	for _, k := range keys {

@@ -314,3 +314,28 @@ func agreed(rs []replicaJSON) (int64, bool) {
 	}
 	return rs[0].Value, true
 }
+
+// firstReplicas returns, for each of keys, the index in g of the node of its first
+// replica (the one calls try first), asking g's first node.
+func firstReplicas(ctx context.Context, g group, keys []string) ([]int, error) {
+	byPeer := map[string]int{}
+	for i, in := range g {
+		byPeer[in.peer] = i
+	}
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		var rs []replicaJSON
+		if err := getJSON(ctx, "http://"+g[0].http+"/counters/"+k+"/replicas", &rs); err != nil {
+			return nil, err
+		}
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("counter %s has no replicas", k)
+		}
+		n, ok := byPeer[rs[0].Peer]
+		if !ok {
+			return nil, fmt.Errorf("counter %s: first replica %s is none of the nodes", k, rs[0].Peer)
+		}
+		out[i] = n
+	}
+	return out, nil
+}

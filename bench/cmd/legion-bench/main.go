@@ -53,7 +53,7 @@ func compare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 2, "runs of every (workload, system), alternating")
 	duration := fs.Duration("duration", 4*time.Second, "load of one run")
 	workloads := fs.String("workloads", "all", "comma-separated workload numbers (1: 64 clients on 50 keys, 2: 64 on 10,000, 3: 1 client), or all")
-	systems := fs.String("systems", "all", "comma-separated system numbers (1: Legion fast, 2: Legion consistent, 3: PostgreSQL upsert, 4: PostgreSQL read-then-write, 5: Redis, 6: Legion fast in memory, 7: Legion fast with GOMAXPROCS=1), or all (1 to 5)")
+	systems := fs.String("systems", "all", "comma-separated system numbers (1: Legion fast, 2: Legion consistent, 3: PostgreSQL upsert, 4: PostgreSQL read-then-write, 5: Redis, 6: Legion fast in memory, 7: Legion fast with GOMAXPROCS=1, 8: Legion fast routed to the first replica), or all (1 to 5)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -63,7 +63,7 @@ func compare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "-workloads: %v\n", err)
 		return 2
 	}
-	if c.Systems, err = pick(append(slices.Clip(bench.Systems), bench.InMemory, bench.OneProc), bench.Systems, *systems); err != nil {
+	if c.Systems, err = pick(append(slices.Clip(bench.Systems), bench.InMemory, bench.OneProc, bench.Routed), bench.Systems, *systems); err != nil {
 		fmt.Fprintf(stderr, "-systems: %v\n", err)
 		return 2
 	}
@@ -147,6 +147,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 6*time.Second, "load of one profiled run (the CPU profile covers all but its first and last second)")
 	workloads := fs.String("workloads", "all", "comma-separated workload numbers, or all")
 	memory := fs.Bool("memory", false, "nodes without a store (in-memory replicas)")
+	routed := fs.Bool("routed", false, "send each counter's increments to the node of its first replica")
 	env := fs.String("node-env", "", "K=V added to the nodes' environment (GOMAXPROCS=1)")
 	primed := fs.Bool("prime", false, "increment every counter once before the measured run (steady state, not creation)")
 	if err := fs.Parse(args); err != nil {
@@ -182,7 +183,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range wls {
-		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out, InMemory: *memory, Prime: *primed, Env: *env})
+		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out, InMemory: *memory, Prime: *primed, Env: *env, Routed: *routed})
 		if err != nil {
 			fmt.Fprintf(stderr, "profile: %s: %v\n", w.Name, err)
 			return 1
