@@ -55,10 +55,11 @@ func TestQuietShutdown(t *testing.T) {
 		together bool
 		limit    int
 	}{
-		// At once, each node's handover finds no other node to hand to, and (an issue of
-		// the core's, not of logging) the replicas that retire send states without
-		// participants, which their peers reject: limited to logBurst lines a node.
-		{"at-once", true, 40},
+		// At once, each node's handover finds no other node to hand to; and (an issue of the
+		// core's, not of logging: actor/internal/replica) the replicas that retire then send
+		// states without participants, which their peers reject with a warning each: those
+		// are not counted in the limit, only held to the rate limit.
+		{"at-once", true, 30},
 		{"one-by-one", false, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) { quietShutdown(t, tc.together, tc.limit) })
@@ -68,8 +69,10 @@ func TestQuietShutdown(t *testing.T) {
 func quietShutdown(t *testing.T, together bool, limit int) {
 	var log lineLog
 	c := actortest.Start(t, 3, actortest.Options{
-		Config: actor.Config{Kinds: []actor.KindSpec{counterKind}, GCInterval: 50 * time.Millisecond,
-			AntiEntropyInterval: 20 * time.Millisecond, PassivateAfter: time.Hour},
+		// The default intervals, as in production: with a GCInterval of a few tens of ms, a
+		// departure announced every GCInterval (and counted for 3) could lapse on a slow
+		// machine (-race), and the survivors would hand partitions back to the leaving node.
+		Config:    actor.Config{Kinds: []actor.KindSpec{counterKind}, PassivateAfter: time.Hour},
 		Configure: func(i int, c *actor.Config) { c.Logger = log.logger(c.Name) },
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -100,12 +103,30 @@ func quietShutdown(t *testing.T, together bool, limit int) {
 	for _, l := range lines {
 		t.Log(l)
 	}
-	if len(lines) > limit {
-		t.Errorf("a clean shutdown of 3 idle nodes logged %d lines, want at most %d", len(lines), limit)
-	}
+	counted, perMessage := 0, map[string]int{} // node and message -> lines
 	for _, l := range lines {
 		if strings.Contains(l, "\n") {
 			t.Errorf("a line over several lines: %q", l)
+		}
+		node, rest, _ := strings.Cut(l, " ")
+		_, msg, _ := strings.Cut(rest, " msg=")
+		if strings.HasPrefix(msg, `"`) {
+			msg, _, _ = strings.Cut(msg[1:], `"`)
+		} else {
+			msg, _, _ = strings.Cut(msg, " ")
+		}
+		perMessage[node+" "+msg]++
+		if msg != "replication message rejected" {
+			counted++
+		}
+	}
+	if counted > limit {
+		t.Errorf("a clean shutdown of 3 idle nodes logged %d lines, want at most %d", counted, limit)
+	}
+	// The stop may span two of the limiter's windows on a slow machine (-race).
+	for m, n := range perMessage {
+		if n > 2*5 {
+			t.Errorf("%d lines of %q: want each message rate-limited", n, m)
 		}
 	}
 }
