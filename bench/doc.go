@@ -21,6 +21,9 @@
 // execution traces of every node (their -pprof endpoint), CPU time, replication messages
 // and bytes per increment, and, with strace, fsyncs per increment.
 //
-// Every process the package starts is its child, is stopped when the run ends (SIGTERM,
-// then SIGKILL), and dies with it (Pdeathsig) if the harness itself is killed.
+// Every node and service instance the package starts is its child, is stopped when the
+// run ends (SIGTERM, then SIGKILL), and dies with it (Pdeathsig) if the harness itself is
+// killed. The database servers run as daemons: stop.sh stops them when the run ends or
+// is interrupted (SIGINT, SIGTERM); after a SIGKILL of the harness, run
+// scripts/stop.sh on the directory it printed.
 package bench

@@ -152,18 +152,29 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	res.Idle = between(g, idle0, snapshot(ctx, g))
 
 	// Traces, in a run of their own: tracing costs CPU the profile should not see.
+	res.Files = append(res.Files, traceNodes(ctx, g, w, filepath.Join(c.Out, slug))...)
+	return res, nil
+}
+
+// traceNodes drives w against g for 3 s and, from its second second, takes a one-second
+// execution trace of every node, written to prefix-NODE.trace. It returns the files.
+func traceNodes(ctx context.Context, g group, w Workload, prefix string) []string {
+	done := make(chan struct{})
 	go func() {
-		loadDone <- drive(ctx, g.targets(), w.Clients, counterKeys("t-", w.Keys), "consistency=fast", 3*time.Second)
+		defer close(done)
+		drive(ctx, g.targets(), w.Clients, counterKeys("t-", w.Keys), "consistency=fast", 3*time.Second)
 	}()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the load's first second is not traced
+	var files []string
+	var wg sync.WaitGroup
 	for _, in := range g {
-		file := filepath.Join(c.Out, fmt.Sprintf("%s-%s.trace", slug, in.name[len("legion "):]))
-		res.Files = append(res.Files, file)
+		file := fmt.Sprintf("%s-%s.trace", prefix, in.name[len("legion "):])
+		files = append(files, file)
 		wg.Go(func() { fetch(ctx, "http://"+in.pprof+"/debug/pprof/trace?seconds=1", file) })
 	}
 	wg.Wait()
-	<-loadDone
-	return res, nil
+	<-done
+	return files
 }
 
 // Print writes r as a few lines: the rate, and per increment each node's CPU time,
