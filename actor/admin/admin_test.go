@@ -169,6 +169,14 @@ func TestViews(t *testing.T) {
 		return nil
 	})
 
+	// Node 2 holds the 20 counters, each with every node a participant.
+	get(t, urls[2]+"/api/members", &ms)
+	for _, m := range ms.Members {
+		if m.Partitions != 20 {
+			t.Errorf("node 2 shares %d partitions with %s, want 20", m.Partitions, m.Peer)
+		}
+	}
+
 	var st admin.Status
 	if code := get(t, urls[0]+"/api/status", &st); code != 200 {
 		t.Fatalf("/api/status: %d", code)

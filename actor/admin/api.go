@@ -111,15 +111,27 @@ type Member struct {
 	For       float64           `json:"for_seconds"`    // seconds since Since
 	Departing bool              `json:"departing"`      // announced a planned departure
 	Self      bool              `json:"self,omitempty"` // the node serving this answer
+	// Partitions is how many of this node's active replicas have the peer as a
+	// participant: the partitions per node as this node sees them (each node holds only
+	// its own; the peer's total is on its own admin API).
+	Partitions int `json:"partitions"`
 }
 
 func (h *handler) members(w http.ResponseWriter, _ *http.Request) {
 	n := h.node
 	now := n.Now()
 	out := Members{Self: string(n.Peer()), Time: now, Partial: n.View().Partial, Members: []Member{}}
+	shared := map[lattice.Peer]int{}
+	for _, r := range n.Replicas() {
+		if !r.Retired {
+			for _, p := range r.Participants {
+				shared[p]++
+			}
+		}
+	}
 	for _, p := range n.Peers() {
 		m := Member{Peer: string(p.Peer), Kinds: p.Kinds, Live: p.Live, Since: p.Since, Departing: p.Departing,
-			Self: p.Peer == n.Peer()}
+			Self: p.Peer == n.Peer(), Partitions: shared[p.Peer]}
 		if m.Kinds == nil {
 			m.Kinds = []string{}
 		}

@@ -93,6 +93,7 @@ func TestDashboard(t *testing.T) {
 	waitFor("three live members", `document.querySelectorAll("#members tbody tr.live").length === 3 && document.querySelectorAll("#members tbody tr").length === 3`)
 	waitFor("the node ready", `document.getElementById("health").textContent === "ready"`)
 	waitFor("five partitions", `document.querySelectorAll("#partitions tbody tr").length === 5`)
+	waitFor("five partitions on each member", `[...document.querySelectorAll("#members tbody td.partitions")].every((td) => td.textContent === "5")`)
 	waitFor("rates", `document.querySelector('.card[data-key="flushes/s"]') !== null`)
 	screenshot("dashboard.png")
 

@@ -110,7 +110,7 @@ func (*membersCmd) run(e *env, node string) error {
 		return nil
 	}
 	w := table(e)
-	fmt.Fprintln(w, "PEER\tNAME\tADDRESS\tADMIN\tKINDS\tSTATE\tFOR")
+	fmt.Fprintln(w, "PEER\tNAME\tADDRESS\tADMIN\tKINDS\tSTATE\tFOR\tPARTITIONS")
 	for _, m := range ms.Members {
 		state := "live"
 		switch {
@@ -123,14 +123,14 @@ func (*membersCmd) run(e *env, node string) error {
 		if m.Self {
 			peer += " (*)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", peer, dash(m.Name), dash(m.Address), dash(m.Meta["admin"]), list(m.Kinds), state, secs(m.For))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", peer, dash(m.Name), dash(m.Address), dash(m.Meta["admin"]), list(m.Kinds), state, secs(m.For), m.Partitions)
 	}
 	w.Flush()
 	partial := ""
 	if ms.Partial {
 		partial = " (the view is partial)"
 	}
-	fmt.Fprintf(e.out, "%d live of %d known%s; (*) is the node asked\n", ms.Live, len(ms.Members), partial)
+	fmt.Fprintf(e.out, "%d live of %d known%s; (*) is the node asked; PARTITIONS: of its replicas, those the peer participates in\n", ms.Live, len(ms.Members), partial)
 	return nil
 }
 

@@ -66,7 +66,7 @@ function renderMembers(ms) {
     return el("tr", { class: m.live ? "live" : "gone", "data-peer": m.peer },
       el("td", {}, m.peer + (m.self ? " (this node)" : "")), el("td", {}, m.name || ""), el("td", {}, m.address || ""),
       el("td", {}, (m.kinds || []).join(", ")), el("td", { class: m.live ? "ok" : "bad" }, state), el("td", {}, secs(m.for_seconds)),
-      el("td", {}, admin));
+      el("td", { class: "partitions" }, m.partitions), el("td", {}, admin));
   }));
 }
 
