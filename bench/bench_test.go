@@ -7,18 +7,46 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// build builds the binaries into a directory of the test's, removed after it.
+// built is the binaries, built once for all the tests into a directory TestMain removes.
+var built struct {
+	once sync.Once
+	b    Binaries
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// build returns the binaries and a directory for a test's data (removed after it),
+// building the binaries on first use.
 func build(t *testing.T) (Binaries, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	modDir, err := ModuleDir(ctx)
-	if err != nil {
-		t.Fatal(err)
+	built.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		modDir, err := ModuleDir(ctx)
+		if err != nil {
+			built.err = err
+			return
+		}
+		if built.dir, built.err = os.MkdirTemp("", "legion-bench-bin-"); built.err != nil {
+			return
+		}
+		built.b, built.err = Build(ctx, modDir, built.dir)
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
 	// Not t.TempDir: PostgreSQL runs as its own user, which must traverse the path.
 	dir, err := os.MkdirTemp("", "legion-bench-test-")
@@ -26,11 +54,7 @@ func build(t *testing.T) (Binaries, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	b, err := Build(ctx, modDir, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, dir
+	return built.b, dir
 }
 
 // TestProfile profiles three counter nodes under a small load: through their -pprof
