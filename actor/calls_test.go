@@ -169,3 +169,39 @@ func BenchmarkFailoverCutReplica(b *testing.B) {
 	}
 	b.ReportMetric(firstMS, "first-call-ms")
 }
+
+// tagged is protobuf's encoding after a tag byte: a codec no other decodes.
+type tagged struct{}
+
+func (tagged) Marshal(v any) ([]byte, error) {
+	b, err := actor.Protobuf.Marshal(v)
+	return append([]byte{0x7f}, b...), err
+}
+
+func (tagged) Unmarshal(data []byte, v any) error {
+	if len(data) == 0 || data[0] != 0x7f {
+		return errors.New("tagged: no tag")
+	}
+	return actor.Protobuf.Unmarshal(data[1:], v)
+}
+
+// TestRefOfUsesTheKindsCodec: a Kind of protobuf messages with a codec of its own works
+// through RefOf (which encoded with protobuf whatever the codec, so that its replicas
+// refused every call), as through kind.Ref.
+func TestRefOfUsesTheKindsCodec(t *testing.T) {
+	kind := &actor.Kind[*i64, *i64, *i64]{Name: "tagged", Codec: tagged{}, Apply: counterKind.Apply, Query: counterKind.Query}
+	opts := testOptions()
+	opts.Config.Kinds = []actor.KindSpec{kind}
+	c := actortest.Start(t, 2, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := actor.RefOf(c.Nodes[0], kind, "t").Call(ctx, wrapperspb.Int64(2), actor.Consistent); err != nil || out.Value != 2 {
+		t.Fatalf("a call through RefOf: %v, %v", out, err)
+	}
+	if out, err := kind.Ref(c.Nodes[1], "t").Call(ctx, wrapperspb.Int64(3), actor.Consistent); err != nil || out.Value != 5 {
+		t.Fatalf("a call through kind.Ref: %v, %v", out, err)
+	}
+	if out, err := actor.RefOf(c.Nodes[1], kind, "t").Query(ctx, &i64{}, actor.Stable); err != nil || out.Value != 5 {
+		t.Fatalf("a query through RefOf: %v, %v", out, err)
+	}
+}

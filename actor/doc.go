@@ -7,8 +7,11 @@
 //
 // # Model
 //
-// A [Kind] defines a partition type: its state, events and outputs (protobuf messages,
-// so that they cross the wire and the disk), a deterministic Apply and an optional Query.
+// A [KindOf] defines a partition type: its state, events, queries and outputs, the
+// [Codec] that encodes them so that they cross the wire and the disk (protobuf messages
+// by default, or plain Go types with [JSON]), a deterministic Apply and an optional
+// Query; a [Kind] is one of protobuf messages whose queries are events
+// (docs/kinds.md).
 // A partition is one (kind, key); it is replicated on the R peers that rendezvous hashing
 // over the live members hosting the kind picks (gc.ReplicaSet), and a replica is named
 // kind/key@peer, where the peer is the node's stable identity (its name and the
@@ -16,14 +19,19 @@
 // peer entered or left the top R.
 //
 // [Start] starts a node from a [Config] (every field documents its default; Name and
-// Membership are required). [RefOf] makes a [Ref] to a partition from any node, even
-// one that hosts no kinds. [Ref.Call] logs an event on the first replica of the set and
-// fails over to the next with the same request key, so that a retried call applies
-// once; it returns at [Fast] (applied and persisted on the handling replica; the output
-// is projected) or at [Consistent] (folded: acknowledged by every replica, the output
-// final and the same everywhere). [Ref.Query] reads without logging an event, at
-// [Projected] or [Stable]. Errors callers branch on are the ErrX variables and
-// [*RejectedError] (Apply rejected the event: it changed nothing, on any replica).
+// Membership are required). [KindOf.Ref] (or [RefOf], for a Kind) makes a [KindRef] (a
+// [Ref]) to a partition from any node, even one that hosts no kinds; both encode with the
+// kind's codec. [KindRef.Call] logs an event on the first replica of the set and fails
+// over to the next with the same request key (the caller's, with [WithRequestKey]), so
+// that a retried call applies once, trying a replica that just timed out last; it returns
+// at [Fast] (applied and persisted on the handling replica; the output is projected) or
+// at [Consistent] (folded: acknowledged by every replica, the output final and the same
+// everywhere). [KindRef.Query] reads without logging an event, at [Projected] or
+// [Stable], on a copy of the state, and a query of a partition nobody wrote answers from
+// the initial state without starting it. Events carry a hybrid-logical-clock time
+// ([lattice.Meta]). docs/calls.md says what each level promises. Errors callers branch on
+// are the ErrX variables and [*RejectedError] (Apply rejected the event: it changed
+// nothing, on any replica).
 //
 // # Inside a node
 //

@@ -58,10 +58,12 @@ func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, o
 	if dl, ok := ctx.Deadline(); ok {
 		deadline = dl.UnixNano()
 	}
+	now := n.clock.Now() // the replica's node observes it (hlc.go)
 	// A fresh message per attempt: one sent to this node's own router is not copied, and
 	// a timed-out attempt may still be in its mailbox.
 	res, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
-		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline, ReplicaSet: set}
+		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline,
+			ReplicaSet: set, Time: now}
 	})
 	return r.decode(res, err)
 }
@@ -109,7 +111,7 @@ func (r KindRef[S, E, Q, O]) QueryReplica(ctx context.Context, peer lattice.Peer
 }
 
 // Replicas returns the partition's replica set by this node's current membership view, in
-// the order calls try them.
+// placement order (calls try a replica that just timed out after the others).
 func (r KindRef[S, E, Q, O]) Replicas() []lattice.Peer { return r.n.replicaSet(r.kind.Name, r.key) }
 
 // decode turns a replica's reply (a CallReply or a QueryReply) into the output or the
@@ -124,6 +126,7 @@ func (r KindRef[S, E, Q, O]) decode(res proto.Message, err error) (O, error) {
 	switch reply := res.(type) {
 	case *wire.CallReply:
 		werr, b = reply.GetError(), reply.GetOutput()
+		r.n.observeTime(reply.GetTime(), "a reply") // what this node does next comes after the event
 	case *wire.QueryReply:
 		werr, b = reply.GetError(), reply.GetOutput()
 	default:

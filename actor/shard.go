@@ -65,6 +65,7 @@ func (s *shard) Receive(ctx pa.Context) {
 			s.traceRequest("legion.replica.call", h, m.Trace, ctx.Sender())
 			defer s.untrace(h)
 		}
+		s.n.observeTime(m.GetTime(), "a call") // hlc.go: the event is stamped after the caller's time
 		s.step(ctx, h, h.core.Call(s.n.cfg.Clock.Now(), m, ctx.Sender(), s.n.clock.Now()))
 	case *wire.Query:
 		h := s.replica(ctx, m.GetTo())
@@ -81,6 +82,7 @@ func (s *shard) Receive(ctx pa.Context) {
 			}
 			defer s.untrace(h)
 		}
+		s.n.observeReplicate(m)
 		s.step(ctx, h, h.core.Replicate(s.n.cfg.Clock.Now(), m))
 	case *wake:
 		h := s.activate(ctx, m.id)

@@ -64,4 +64,13 @@
 // hence the same peer, with the link and view faults staged for its position. No change
 // to package actor was needed: the crash uses the node's Config.Store (wrapped),
 // Config.Membership (wrapped) and Node.Stop with an expired context.
+//
+// # Checking a kind
+//
+// [CheckKind] tests a kind's Apply, Query, Clone and Codec without a cluster, on random
+// histories of the events and queries a [Gen] draws, against the rules a replicated kind
+// must follow (deterministic, its event and state left alone, a Clone that shares
+// nothing, a codec that loses nothing), and fails the test with the first broken rule and
+// the seed that replays it ([SeedEnv]); docs/kinds.md, "CheckKind", shows how to read a
+// failure.
 package actortest

@@ -75,7 +75,7 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 			err = &errs.Rejected{Msg: ae.Msg, Panic: ae.Panic}
 		}
 		ac.Replies = append(ac.Replies, Reply{To: w.to,
-			Msg: &wire.CallReply{Output: f.Out, Error: errs.ToWire(err), Id: wire.FromID(f.ID)}})
+			Msg: &wire.CallReply{Output: f.Out, Error: errs.ToWire(err), Id: wire.FromID(f.ID), Time: w.time}})
 	}
 	r.folds = nil
 	if b.Len() > mark || len(ac.Replies) > 0 {

@@ -61,7 +61,7 @@ func (r *Replica) wireRenegades() []*wire.Renegade {
 	}
 	out := make([]*wire.Renegade, len(r.renegades))
 	for i, e := range r.renegades {
-		out[i] = &wire.Renegade{Id: wire.FromID(e.ID), Event: e.Delta.Event, Req: e.Delta.Req}
+		out[i] = &wire.Renegade{Id: wire.FromID(e.ID), Event: e.Delta.Event, Req: e.Delta.Req, Time: e.Delta.Time}
 	}
 	return out
 }
@@ -72,7 +72,7 @@ func (r *Replica) loadRenegades(snap *wire.Snapshot) {
 	for _, x := range snap.GetRenegades() {
 		id := wire.ToID(x.GetId())
 		r.renegades = append(r.renegades, lattice.Entry[[]byte]{ID: id,
-			Delta: lattice.Delta[[]byte]{Kind: lattice.Event, Event: x.GetEvent(), Req: x.GetReq()}})
+			Delta: lattice.Delta[[]byte]{Kind: lattice.Event, Event: x.GetEvent(), Req: x.GetReq(), Time: x.GetTime()}})
 		r.fold.Witness(id.Counter)
 	}
 }

@@ -28,17 +28,21 @@ func TestRenegadesSurviveARestart(t *testing.T) {
 				Participants: []string{"a~1", "c~1"}, Value: encode(t, 7), Digest: 12345,
 				Last: map[string]uint64{"a~1": 9}}}}}))
 	require.Len(t, r.Renegades(), 1)
+	created := r.Renegades()[0].Delta.Time
+	require.Equal(t, n.c.now.UnixNano(), created, "the renegade carries the time it was created at")
 	require.True(t, r.fold.State().Retired, "b is no participant of that history")
 	// Its flush writes a shell that holds the renegade in place of the copy, and the shell
 	// is asked to propose it again.
 	n.flush(commitOK)
 	require.Len(t, n.repropose, 1)
 	require.Equal(t, "acked-by-b", n.repropose[0].Delta.Req)
+	require.Equal(t, created, n.repropose[0].Delta.Time, "the re-proposal keeps the event's time")
 
 	shell := loaded(t, n)
 	require.False(t, shell.fold.State().HasBase, "the copy is gone")
 	require.Len(t, shell.Renegades(), 1, "the renegade is stored")
 	require.Equal(t, "acked-by-b", shell.Renegades()[0].Delta.Req)
+	require.Equal(t, created, shell.Renegades()[0].Delta.Time, "the renegade is stored with its time")
 
 	// The node restarts: the shell is loaded, and proposes its renegade again.
 	n.crash()
@@ -46,6 +50,7 @@ func TestRenegadesSurviveARestart(t *testing.T) {
 	n.repropose = nil
 	r = n.activate()
 	require.Len(t, n.repropose, 1, "the restarted shell proposes its renegade again")
+	require.Equal(t, created, n.repropose[0].Delta.Time, "with its original time")
 	n.step(r.Reproposed(n.c.now, nil))
 	require.Len(t, loaded(t, n).Renegades(), 1, "a failed round forgets nothing")
 	n.step(r.Reproposed(n.c.now, []string{"acked-by-b"}))
@@ -115,4 +120,23 @@ func TestFoldResetKeepsTheClock(t *testing.T) {
 	shell := loaded(t, n)
 	require.Len(t, shell.Renegades(), 1)
 	require.GreaterOrEqual(t, shell.fold.Clock(), uint64(40))
+}
+
+// TestReproposalKeepsItsTime: a call that carries an event time (a renegade's re-proposal)
+// logs its event with that time, not the node's clock, and answers with it; a call without
+// one is stamped with the node's.
+func TestReproposalKeepsItsTime(t *testing.T) {
+	_, n, r := handReplica(t, "a~1", "b~1") // a's acks are missing: the events stay pending
+	const original = 1_000_000_007
+	n.call("caller", &wire.Call{Event: encode(t, 1), Req: "renegade", EventTime: original})
+	n.call("caller", &wire.Call{Event: encode(t, 1), Req: "fresh"})
+	n.flush(commitOK)
+	require.Len(t, n.replies, 2)
+	require.Equal(t, int64(original), n.replies[0].Msg.(*wire.CallReply).GetTime())
+	require.Equal(t, n.c.now.UnixNano(), n.replies[1].Msg.(*wire.CallReply).GetTime())
+	var times []int64
+	for _, e := range latticeOf(r.fold).Pending() {
+		times = append(times, e.Delta.Time)
+	}
+	require.Equal(t, []int64{original, n.c.now.UnixNano()}, times)
 }

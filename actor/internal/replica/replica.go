@@ -160,6 +160,7 @@ type stashed struct {
 type waiter struct {
 	to       ReplyTo
 	deadline time.Time
+	time     int64 // the event's time, for the reply (0 for a duplicate's waiter)
 }
 
 // writeIntent is what a synchronous write was for.
@@ -384,7 +385,8 @@ func (r *Replica) replyErr(to ReplyTo, query bool, err error) {
 }
 
 // Call handles a call from a caller; eventTime is the time its event would carry (the
-// node's hybrid logical clock).
+// node's hybrid logical clock), unless the call is a re-proposal that carries its
+// event's original time (wire.Call.EventTime).
 func (r *Replica) Call(now time.Time, m *wire.Call, from ReplyTo, eventTime int64) *Effects {
 	eff := r.begin(now, false)
 	r.handleRequest(stashed{call: m, from: from, time: eventTime})
@@ -453,6 +455,9 @@ func (r *Replica) onCall(m *wire.Call, from ReplyTo, eventTime int64) {
 		r.replyErr(from, false, errs.Unavailable)
 		return
 	}
+	if t := m.GetEventTime(); t > 0 { // a renegade keeps the time it was created at
+		eventTime = t
+	}
 	id, out, err := r.fold.Event(m.GetEvent(), eventTime, m.GetReq())
 	var rej *errs.Rejected
 	var dup *lattice.DuplicateError
@@ -470,10 +475,10 @@ func (r *Replica) onCall(m *wire.Call, from ReplyTo, eventTime int64) {
 		return
 	}
 	if m.GetConsistency() == wire.Consistency_CONSISTENT && err == nil {
-		r.waiters[id] = waiter{to: from, deadline: deadlineOf(m)}
+		r.waiters[id] = waiter{to: from, deadline: deadlineOf(m), time: eventTime}
 	} else {
 		r.fast = append(r.fast, Reply{To: from,
-			Msg: &wire.CallReply{Output: out, Error: errs.ToWire(err), Id: wire.FromID(id)}})
+			Msg: &wire.CallReply{Output: out, Error: errs.ToWire(err), Id: wire.FromID(id), Time: eventTime}})
 		if err == nil { // a new request (a duplicate is onDuplicate's): not cached yet
 			r.outputs.add(m.GetReq(), out)
 		}

@@ -175,6 +175,11 @@ func (f *typedFold[S, E, O]) Query(b []byte, stable bool) (out []byte, err error
 			err = &errs.Rejected{Msg: fmt.Sprint(r), Panic: true}
 		}
 	}()
+	if f.behavior.Clone != nil {
+		// Query gets a copy: one that modifies its state (against the rules, and nothing
+		// catches it at compile time) would otherwise corrupt this replica only, silently.
+		s = f.behavior.Clone(s)
+	}
 	o, err := answer(s)
 	if err != nil {
 		return nil, &errs.Rejected{Msg: err.Error()}

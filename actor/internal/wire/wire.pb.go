@@ -653,10 +653,12 @@ func (x *Snapshot) GetHeld() []*Request {
 
 // Renegade is one event to propose again, with the request key that makes it apply once.
 type Renegade struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Event         []byte                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
-	Req           string                 `protobuf:"bytes,3,opt,name=req,proto3" json:"req,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Event []byte                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	Req   string                 `protobuf:"bytes,3,opt,name=req,proto3" json:"req,omitempty"`
+	// The event's original time (its Delta's), which the re-proposal keeps.
+	Time          int64 `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -710,6 +712,13 @@ func (x *Renegade) GetReq() string {
 		return x.Req
 	}
 	return ""
+}
+
+func (x *Renegade) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
 }
 
 // Diff mirrors lattice.Diff, compactly: entries and acks name peers by their index in
@@ -1231,7 +1240,13 @@ type Call struct {
 	// replica is applied once.
 	Req string `protobuf:"bytes,6,opt,name=req,proto3" json:"req,omitempty"`
 	// The attempt's trace context, when the caller traces (unset otherwise).
-	Trace         *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
+	Trace *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
+	// The caller's hybrid-logical-clock reading (Unix nanoseconds; 0 = none), which the
+	// replica's node observes: an event logged after it carries a later time.
+	Time int64 `protobuf:"varint,8,opt,name=time,proto3" json:"time,omitempty"`
+	// A re-proposed renegade's original time (0 = none: the replica stamps the event with
+	// its node's clock). Only nodes set it.
+	EventTime     int64 `protobuf:"varint,9,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1315,11 +1330,28 @@ func (x *Call) GetTrace() *Trace {
 	return nil
 }
 
+func (x *Call) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+func (x *Call) GetEventTime() int64 {
+	if x != nil {
+		return x.EventTime
+	}
+	return 0
+}
+
 type CallReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Output        []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
-	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	Id            *EventID               `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Output []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	Error  *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Id     *EventID               `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	// The time the event carries (0 = not known, as for a duplicate), which the caller's
+	// node observes.
+	Time          int64 `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1373,6 +1405,13 @@ func (x *CallReply) GetId() *EventID {
 		return x.Id
 	}
 	return nil
+}
+
+func (x *CallReply) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
 }
 
 // Query evaluates the kind's read-only query on one replica, without logging an event.
@@ -1719,11 +1758,12 @@ const file_wire_proto_rawDesc = "" +
 	"\vreplica_set\x18\x05 \x03(\tR\n" +
 	"replicaSet\x12\x18\n" +
 	"\adropped\x18\x06 \x03(\fR\adropped\x12(\n" +
-	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\"X\n" +
+	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\"l\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
-	"\x03req\x18\x03 \x01(\tR\x03req\"\x80\x02\n" +
+	"\x03req\x18\x03 \x01(\tR\x03req\x12\x12\n" +
+	"\x04time\x18\x04 \x01(\x03R\x04time\"\x80\x02\n" +
 	"\x04Diff\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12-\n" +
@@ -1758,7 +1798,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\"\n" +
 	"\n" +
-	"\bNeedFull\"\xf6\x01\n" +
+	"\bNeedFull\"\xa9\x02\n" +
 	"\x04Call\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12:\n" +
@@ -1767,11 +1807,15 @@ const file_wire_proto_rawDesc = "" +
 	"replicaSet\x12\x1a\n" +
 	"\bdeadline\x18\x05 \x01(\x03R\bdeadline\x12\x10\n" +
 	"\x03req\x18\x06 \x01(\tR\x03req\x12(\n" +
-	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05trace\"s\n" +
+	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05trace\x12\x12\n" +
+	"\x04time\x18\b \x01(\x03R\x04time\x12\x1d\n" +
+	"\n" +
+	"event_time\x18\t \x01(\x03R\teventTime\"\x87\x01\n" +
 	"\tCallReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\x12$\n" +
-	"\x02id\x18\x03 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\xbb\x01\n" +
+	"\x02id\x18\x03 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x12\n" +
+	"\x04time\x18\x04 \x01(\x03R\x04time\"\xbb\x01\n" +
 	"\x05Query\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\fR\x05query\x12,\n" +
