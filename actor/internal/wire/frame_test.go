@@ -176,6 +176,8 @@ func TestDecodeFrameMalformed(t *testing.T) {
 		"65 peers":               rawFrame(tab, [6]uint64{1, 1, 1, 0, 70, 0}, append(with(9, append([]uint64{65}, make([]uint64, 65)...)...), make([]uint64, 5)...)...),
 		"overlong varint":        append(rawFrame(tab, [6]uint64{1, 0, 0, 0, 0, 0}, bodyNone, 0x80), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
 		"undecodable snapshot":   rawFrame(tab, [6]uint64{1, 0, 0, 0, 0, 0}, bodySnapshot, 0, 1, 0x08),
+		"undecodable trace":      rawFrame(tab, [6]uint64{1, 0, 0, 0, 0, 0}, bodyNone|hasTrace, 0, 1, 0x08),
+		"truncated trace":        rawFrame(tab, [6]uint64{1, 0, 0, 0, 0, 0}, bodyNone|hasTrace, 0, 30, 0x08),
 	} {
 		_, err := DecodeFrame(b)
 		require.ErrorIs(t, err, ErrMalformed, name)
