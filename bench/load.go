@@ -19,7 +19,15 @@ type Workload struct {
 	Name    string // as the table prints it
 	Clients int
 	Keys    int
+	// Pause is how long a client waits after each answer before its next call (zero:
+	// none), so that the nodes are idle when a call arrives.
+	Pause time.Duration
 }
+
+// Paused is a further workload, not in the default table: one client that waits 5 ms
+// after each answer, so that every call finds the nodes idle (the previous increment's
+// replication and syncs done).
+var Paused = Workload{Name: "1 client, 5 ms between calls", Clients: 1, Keys: 50, Pause: 5 * time.Millisecond}
 
 // Workloads are the three.
 var Workloads = []Workload{
@@ -82,6 +90,12 @@ func drive(ctx context.Context, targets []string, clients int, keys []string, qu
 	return driveWith(ctx, targets, clients, keys, query, d, driveOptions{})
 }
 
+// driveWorkload is driveWith for w's clients and pause.
+func driveWorkload(ctx context.Context, targets []string, w Workload, keys []string, query string, d time.Duration, o driveOptions) LoadResult {
+	o.pause = w.Pause
+	return driveWith(ctx, targets, w.Clients, keys, query, d, o)
+}
+
 // driveOptions are drive's optional behaviours.
 type driveOptions struct {
 	// acked, if not nil, has each acknowledged increment added as it happens, so that a
@@ -90,6 +104,8 @@ type driveOptions struct {
 	// route, if not nil, sends every increment of keys[i] to targets[route[i]], whichever
 	// client makes it (instead of client c's calls all going to target c mod len).
 	route []int
+	// pause is how long a client waits after each answer.
+	pause time.Duration
 }
 
 // driveWith is drive with options.
@@ -138,6 +154,12 @@ func driveWith(ctx context.Context, targets []string, clients int, keys []string
 					r.acked[keys[i]]++
 					if o.acked != nil {
 						o.acked.Add(1)
+					}
+					if o.pause > 0 {
+						select {
+						case <-runCtx.Done():
+						case <-time.After(o.pause):
+						}
 					}
 					continue
 				}

@@ -115,7 +115,7 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	var acked atomic.Int64
 	loadDone := make(chan LoadResult, 1)
 	go func() {
-		loadDone <- driveWith(ctx, g.targets(), w.Clients, keys, "consistency=fast", c.Duration, driveOptions{acked: &acked, route: o.route})
+		loadDone <- driveWorkload(ctx, g.targets(), w, keys, "consistency=fast", c.Duration, driveOptions{acked: &acked, route: o.route})
 	}()
 	time.Sleep(time.Second) // the load's first second is not measured
 

@@ -194,7 +194,7 @@ func runOnce(ctx context.Context, b Binaries, ss *Servers, c Config, s System, w
 		pids = append(pids, ss.serverPIDs(s.Backend)...)
 	}
 	cpu0 := cpuOf(pids)
-	lr := driveWith(ctx, g.targets(), w.Clients, keys, query, c.Duration, o)
+	lr := driveWorkload(ctx, g.targets(), w, keys, query, c.Duration, o)
 	r := Result{System: s, Workload: w, LoadResult: lr, CPU: cpuOf(pids) - cpu0}
 	var touched []string
 	for _, k := range keys {

@@ -52,14 +52,14 @@ func compare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	rounds := fs.Int("rounds", 2, "runs of every (workload, system), alternating")
 	duration := fs.Duration("duration", 4*time.Second, "load of one run")
-	workloads := fs.String("workloads", "all", "comma-separated workload numbers (1: 64 clients on 50 keys, 2: 64 on 10,000, 3: 1 client), or all")
+	workloads := fs.String("workloads", "all", "comma-separated workload numbers (1: 64 clients on 50 keys, 2: 64 on 10,000, 3: 1 client, 4: 1 client pausing 5 ms after each answer), or all (1 to 3)")
 	systems := fs.String("systems", "all", "comma-separated system numbers (1: Legion fast, 2: Legion consistent, 3: PostgreSQL upsert, 4: PostgreSQL read-then-write, 5: Redis, 6: Legion fast in memory, 7: Legion fast with GOMAXPROCS=1, 8: Legion fast routed to the first replica), or all (1 to 5)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	c := bench.Config{Rounds: *rounds, Duration: *duration, Log: stdout}
 	var err error
-	if c.Workloads, err = pick(bench.Workloads, bench.Workloads, *workloads); err != nil {
+	if c.Workloads, err = pick(append(slices.Clip(bench.Workloads), bench.Paused), bench.Workloads, *workloads); err != nil {
 		fmt.Fprintf(stderr, "-workloads: %v\n", err)
 		return 2
 	}
@@ -157,7 +157,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "profile: -out is required, and -duration at least 3s")
 		return 2
 	}
-	wls, err := pick(bench.Workloads, bench.Workloads, *workloads)
+	wls, err := pick(append(slices.Clip(bench.Workloads), bench.Paused), bench.Workloads, *workloads)
 	if err != nil {
 		fmt.Fprintf(stderr, "-workloads: %v\n", err)
 		return 2
