@@ -12,6 +12,7 @@ import (
 
 	"github.com/legion-go/legion/actor"
 	"github.com/legion-go/legion/actor/actortest"
+	"github.com/legion-go/legion/lattice"
 )
 
 // callKey calls counter k through n with request key req, within d.
@@ -203,5 +204,87 @@ func TestRefOfUsesTheKindsCodec(t *testing.T) {
 	}
 	if out, err := actor.RefOf(c.Nodes[1], kind, "t").Query(ctx, &i64{}, actor.Stable); err != nil || out.Value != 5 {
 		t.Fatalf("a query through RefOf: %v, %v", out, err)
+	}
+}
+
+// account: the state is a balance, an event adds to it (a deposit) or takes from it (a
+// withdrawal, rejected when the balance is short); the output is the new balance.
+var account = &actor.Kind[*i64, *i64, *i64]{
+	Name: "account",
+	Apply: func(s *i64, e *i64, _ lattice.Meta) (*i64, *i64, error) {
+		if s.Value+e.Value < 0 {
+			return s, nil, errors.New("insufficient funds")
+		}
+		s.Value += e.Value
+		return s, wrapperspb.Int64(s.Value), nil
+	},
+	Query: func(s *i64, _ *i64) (*i64, error) { return wrapperspb.Int64(s.Value), nil },
+}
+
+// TestFinalOutcomeOfFastCalls is the account of issue 20: a balance of 100, two fast
+// withdrawals of 80 on the two sides of a cut, both acknowledged; after the heal the
+// balance is 20, and a consistent retry of each with its request key, through any node,
+// tells which one the final order applied (its final output) and which it rejected
+// (*RejectedError), applying neither again.
+func TestFinalOutcomeOfFastCalls(t *testing.T) {
+	opts := testOptions()
+	opts.Config.Kinds = []actor.KindSpec{account}
+	c := actortest.Start(t, 3, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const k = "alice"
+	set := actor.RefOf(c.Nodes[0], account, k).Replicas()
+	a, b := c.Index(set[0]), c.Index(set[1])
+	if _, err := actor.RefOf(c.Nodes[a], account, k).Call(ctx, wrapperspb.Int64(100), actor.Consistent); err != nil {
+		t.Fatal(err)
+	}
+	for j := range 3 {
+		if j != a {
+			c.Cut(a, j)
+		}
+	}
+	withdraw := func(via int, req string, level actor.Consistency) (*i64, error) {
+		return actor.RefOf(c.Nodes[via], account, k).Call(ctx, wrapperspb.Int64(-80), level, actor.WithRequestKey(req))
+	}
+	for via, req := range map[int]string{a: "w-a", b: "w-b"} { // one on each side
+		if out, err := withdraw(via, req, actor.Fast); err != nil || out.Value != 20 {
+			t.Fatalf("the fast withdrawal %s: %v, %v; want OK with 20 (each side sees 100)", req, out, err)
+		}
+	}
+	for j := range 3 {
+		c.Heal(a, j)
+	}
+	actortest.Eventually(t, 20*time.Second, func() error {
+		for _, p := range set {
+			if out, err := actor.RefOf(c.Nodes[0], account, k).QueryReplica(ctx, p, &i64{}, actor.Stable); err != nil || out.Value != 20 {
+				return fmt.Errorf("%s: %v, %v", p, out, err)
+			}
+		}
+		return nil
+	})
+	applied, rejected := 0, 0
+	for i, req := range []string{"w-a", "w-b"} {
+		for via := range 3 {
+			out, err := withdraw(via, req, actor.Consistent)
+			var rej *actor.RejectedError
+			switch {
+			case errors.As(err, &rej):
+				if via == 0 {
+					rejected++
+				}
+			case err == nil && out.Value == 20:
+				if via == 0 {
+					applied++
+				}
+			default:
+				t.Fatalf("the consistent retry of %s (%d) through node %d: %v, %v; want its final outcome", req, i, via, out, err)
+			}
+		}
+	}
+	if applied != 1 || rejected != 1 {
+		t.Fatalf("%d withdrawals applied and %d rejected in the final order; want one of each", applied, rejected)
+	}
+	if out, err := actor.RefOf(c.Nodes[1], account, k).Query(ctx, &i64{}, actor.Stable); err != nil || out.Value != 20 {
+		t.Fatalf("the balance after the retries: %v, %v; want 20", out, err)
 	}
 }

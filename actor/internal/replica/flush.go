@@ -52,9 +52,10 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 			r.log(LevelDebug, "folded a membership change", "id", f.ID, "kind", f.Kind)
 		}
 		var dup *lattice.DuplicateError
-		if errors.As(f.Err, &dup) { // the original folded just before: answer with its output
-			if out, ok := r.outputs.get(f.Req); ok {
-				f.Out, f.Err = out, nil
+		var rejected *lattice.ApplyError
+		if errors.As(f.Err, &dup) { // the original folded just before: answer with its outcome
+			if out, rej, ok := r.outputs.result(f.Req); ok {
+				f.Out, f.Err = out, rej
 			}
 		} else if f.Req != "" && f.Err == nil {
 			if f.ID.Peer == r.cfg.Self { // it may hold the projected output onCall added
@@ -62,6 +63,10 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 			} else {
 				r.outputs.add(f.Req, f.Out)
 			}
+		} else if f.Req != "" && f.Kind == lattice.Event && errors.As(f.Err, &rejected) {
+			// Rejected when it folded (a fast call's OK was provisional): a consistent retry
+			// with its request key learns it (docs/calls.md).
+			r.outputs.reject(f.Req, &errs.Rejected{Msg: rejected.Msg, Panic: rejected.Panic})
 		}
 		w, ok := r.waiters[f.ID]
 		if !ok {

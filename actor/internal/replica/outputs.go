@@ -20,7 +20,8 @@ type outputCache struct {
 	hashes []uint64 // hash of each slot's request key
 	reqs   []string
 	outs   [][]byte
-	next   int // the slot the next new key takes, once the ring is full
+	rejs   []error // a slot's rejection (Apply rejected the request when it folded), or nil
+	next   int     // the slot the next new key takes, once the ring is full
 }
 
 // outputCacheSize covers the requests a retry can be recognised for: the folded ones in
@@ -37,33 +38,54 @@ func (c *outputCache) put(req string, out []byte) {
 	}
 	h := maphash.String(outputSeed, req)
 	if i := c.find(h, req); i >= 0 {
-		c.outs[i] = out
+		c.outs[i], c.rejs[i] = out, nil
 		return
 	}
-	c.insert(h, req, out)
+	c.insert(h, req, out, nil)
+}
+
+// reject records that the request req was rejected when it folded (its fast output, if
+// cached, was provisional), so that a consistent retry learns it.
+func (c *outputCache) reject(req string, rej error) {
+	if req == "" {
+		return
+	}
+	h := maphash.String(outputSeed, req)
+	if i := c.find(h, req); i >= 0 {
+		c.outs[i], c.rejs[i] = nil, rej
+		return
+	}
+	c.insert(h, req, nil, rej)
 }
 
 // add caches the output of a request the cache does not hold.
 func (c *outputCache) add(req string, out []byte) {
 	if req != "" {
-		c.insert(maphash.String(outputSeed, req), req, out)
+		c.insert(maphash.String(outputSeed, req), req, out, nil)
 	}
 }
 
-func (c *outputCache) insert(h uint64, req string, out []byte) {
+func (c *outputCache) insert(h uint64, req string, out []byte, rej error) {
 	if len(c.reqs) < outputCacheSize {
-		c.hashes, c.reqs, c.outs = append(c.hashes, h), append(c.reqs, req), append(c.outs, out)
+		c.hashes, c.reqs, c.outs, c.rejs = append(c.hashes, h), append(c.reqs, req), append(c.outs, out), append(c.rejs, rej)
 		return
 	}
-	c.hashes[c.next], c.reqs[c.next], c.outs[c.next] = h, req, out
+	c.hashes[c.next], c.reqs[c.next], c.outs[c.next], c.rejs[c.next] = h, req, out, rej
 	c.next = (c.next + 1) % outputCacheSize
 }
 
+// get returns the output of request req, if cached and not rejected.
 func (c *outputCache) get(req string) ([]byte, bool) {
+	out, rej, ok := c.result(req)
+	return out, ok && rej == nil
+}
+
+// result returns what request req came to, if cached: its output, or its rejection.
+func (c *outputCache) result(req string) (out []byte, rej error, ok bool) {
 	if i := c.find(maphash.String(outputSeed, req), req); i >= 0 {
-		return c.outs[i], true
+		return c.outs[i], c.rejs[i], true
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // find returns the slot of req, whose hash is h, or -1.

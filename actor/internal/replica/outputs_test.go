@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -38,4 +39,27 @@ func TestOutputCache(t *testing.T) {
 	require.Equal(t, []byte("a"), got)
 	_, ok = c.get(key(100))
 	require.False(t, ok, "add takes the oldest slot")
+}
+
+// TestOutputCacheRejections: a request rejected when it folded is cached as such (its
+// projected output replaced), and get reports no output for it.
+func TestOutputCacheRejections(t *testing.T) {
+	var c outputCache
+	c.put("fast", []byte("projected"))
+	rej := errors.New("insufficient funds")
+	c.reject("fast", rej)
+	c.reject("other", rej)
+	for _, req := range []string{"fast", "other"} {
+		out, err, ok := c.result(req)
+		require.True(t, ok)
+		require.Nil(t, out)
+		require.Equal(t, rej, err)
+		_, ok = c.get(req)
+		require.False(t, ok, "a rejection has no output")
+	}
+	c.put("fast", []byte("final"))
+	out, err, ok := c.result("fast")
+	require.True(t, ok)
+	require.NoError(t, err)
+	require.Equal(t, []byte("final"), out)
 }

@@ -500,8 +500,8 @@ func (r *Replica) onDuplicate(m *wire.Call, from ReplyTo, dup *lattice.Duplicate
 		return
 	}
 	reply := &wire.CallReply{Error: errs.ToWire(errs.OutputUnknown), Id: wire.FromID(dup.Of)}
-	if out, ok := r.outputs.get(m.GetReq()); ok {
-		reply = &wire.CallReply{Output: out, Id: wire.FromID(dup.Of)}
+	if out, rej, ok := r.outputs.result(m.GetReq()); ok {
+		reply = &wire.CallReply{Output: out, Error: errs.ToWire(rej), Id: wire.FromID(dup.Of)}
 	}
 	if r.flushQueued {
 		// The original may be in memory only (it came in since the last flush): answer
