@@ -18,9 +18,12 @@ import (
 	"time"
 )
 
-// ProfileConfig is one profiled run of the counter's three nodes, fast increments.
+// ProfileConfig is one profiled run of the counter's three nodes.
 type ProfileConfig struct {
-	Workload Workload
+	// Consistency is the increments' level: "fast" (the default when empty) or
+	// "consistent".
+	Consistency string
+	Workload    Workload
 	// Duration is the load; the measurements cover all of it but the first and the
 	// last second. At least 3 s.
 	Duration time.Duration
@@ -47,15 +50,16 @@ type NodeProfile struct {
 
 // ProfileResult is one profiled run.
 type ProfileResult struct {
-	Workload   Workload
-	Primed     bool // every counter existed before the measured run
-	Routed     bool // each counter's increments went to its first replica's node
-	Window     time.Duration
-	Increments int64 // acknowledged in the window
-	Rate       float64
-	Nodes      []NodeProfile
-	Files      []string // the CPU profiles and traces written
-	PerfErr    error    // why perf counts are missing, if they are
+	Workload    Workload
+	Consistency string // of the increments
+	Primed      bool   // every counter existed before the measured run
+	Routed      bool   // each counter's increments went to its first replica's node
+	Window      time.Duration
+	Increments  int64 // acknowledged in the window
+	Rate        float64
+	Nodes       []NodeProfile
+	Files       []string // the CPU profiles and traces written
+	PerfErr     error    // why perf counts are missing, if they are
 	// Idle is what the nodes did in IdleWindow right after the load: the cost of the
 	// partitions the load left active (gc ticks, anti-entropy).
 	Idle       []NodeProfile
@@ -85,7 +89,14 @@ var perfEvents = []string{
 // here); then, in a second short run, a one-second execution trace of each node (for
 // off-CPU time: go tool trace -pprof=sync|syscall|net|sched).
 func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, error) {
+	if c.Consistency == "" {
+		c.Consistency = "fast"
+	}
+	query := "consistency=" + c.Consistency
 	slug := strings.NewReplacer(" ", "", ",", "").Replace(c.Workload.Name)
+	if c.Consistency != "fast" {
+		slug += "-" + c.Consistency
+	}
 	dir := filepath.Join(c.Dir, "profile-"+slug)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -97,11 +108,11 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	}
 	defer g.stop()
 	w := c.Workload
-	drive(ctx, g.targets(), w.Clients, counterKeys("warm-", w.Keys), "consistency=fast", 300*time.Millisecond)
+	drive(ctx, g.targets(), w.Clients, counterKeys("warm-", w.Keys), query, 300*time.Millisecond)
 
 	keys := counterKeys("p-", w.Keys)
 	if c.Prime {
-		prime(g.targets(), w.Clients, keys, "consistency=fast")
+		prime(g.targets(), w.Clients, keys, query)
 	}
 	var o driveOptions
 	if c.Routed {
@@ -115,11 +126,11 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	var acked atomic.Int64
 	loadDone := make(chan LoadResult, 1)
 	go func() {
-		loadDone <- driveWorkload(ctx, g.targets(), w, keys, "consistency=fast", c.Duration, driveOptions{acked: &acked, route: o.route})
+		loadDone <- driveWorkload(ctx, g.targets(), w, keys, query, c.Duration, driveOptions{acked: &acked, route: o.route})
 	}()
 	time.Sleep(time.Second) // the load's first second is not measured
 
-	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99, Primed: c.Prime, Routed: c.Routed}
+	res := &ProfileResult{Workload: w, Window: window, SyncP50: p50, SyncP99: p99, Primed: c.Prime, Routed: c.Routed, Consistency: c.Consistency}
 	before := snapshot(ctx, g)
 	n0 := acked.Load()
 	var wg sync.WaitGroup
@@ -152,17 +163,17 @@ func Profile(ctx context.Context, b Binaries, c ProfileConfig) (*ProfileResult, 
 	res.Idle = between(g, idle0, snapshot(ctx, g))
 
 	// Traces, in a run of their own: tracing costs CPU the profile should not see.
-	res.Files = append(res.Files, traceNodes(ctx, g, w, filepath.Join(c.Out, slug))...)
+	res.Files = append(res.Files, traceNodes(ctx, g, w, query, filepath.Join(c.Out, slug))...)
 	return res, nil
 }
 
 // traceNodes drives w against g for 3 s and, from its second second, takes a one-second
 // execution trace of every node, written to prefix-NODE.trace. It returns the files.
-func traceNodes(ctx context.Context, g group, w Workload, prefix string) []string {
+func traceNodes(ctx context.Context, g group, w Workload, query, prefix string) []string {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		drive(ctx, g.targets(), w.Clients, counterKeys("t-", w.Keys), "consistency=fast", 3*time.Second)
+		drive(ctx, g.targets(), w.Clients, counterKeys("t-", w.Keys), query, 3*time.Second)
 	}()
 	time.Sleep(time.Second) // the load's first second is not traced
 	var files []string
@@ -188,7 +199,7 @@ func (r *ProfileResult) Print(w io.Writer) {
 	if r.Routed {
 		primed += ", routed to the first replica"
 	}
-	fmt.Fprintf(w, "\n%s%s, fast: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name, primed,
+	fmt.Fprintf(w, "\n%s%s, %s: %d increments in %v, %.0f/s (the disk: append + fdatasync p50=%v p99=%v)\n", r.Workload.Name, primed, r.Consistency,
 		r.Increments, r.Window, r.Rate, r.SyncP50.Round(10*time.Microsecond), r.SyncP99.Round(10*time.Microsecond))
 	fmt.Fprintf(w, "  per increment     %8s %8s %8s %7s %7s %7s %7s %7s %8s %7s %7s %7s\n",
 		"user us", "sys us", "cpu us", "sent", "envel", "recv", "flush", "commit", "bytes", "segs", "fsync", "ctxsw")

@@ -147,14 +147,15 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 6*time.Second, "load of one profiled run (the CPU profile covers all but its first and last second)")
 	workloads := fs.String("workloads", "all", "comma-separated workload numbers, or all")
 	memory := fs.Bool("memory", false, "nodes without a store (in-memory replicas)")
+	consistency := fs.String("consistency", "fast", "the increments' level: fast or consistent")
 	routed := fs.Bool("routed", false, "send each counter's increments to the node of its first replica")
 	env := fs.String("node-env", "", "K=V added to the nodes' environment (GOMAXPROCS=1)")
 	primed := fs.Bool("prime", false, "increment every counter once before the measured run (steady state, not creation)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *out == "" || *duration < 3*time.Second {
-		fmt.Fprintln(stderr, "profile: -out is required, and -duration at least 3s")
+	if *out == "" || *duration < 3*time.Second || (*consistency != "fast" && *consistency != "consistent") {
+		fmt.Fprintln(stderr, "profile: -out is required, -duration at least 3s, -consistency fast or consistent")
 		return 2
 	}
 	wls, err := pick(append(slices.Clip(bench.Workloads), bench.Paused), bench.Workloads, *workloads)
@@ -183,7 +184,7 @@ func profile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range wls {
-		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out, InMemory: *memory, Prime: *primed, Env: *env, Routed: *routed})
+		p, err := bench.Profile(ctx, b, bench.ProfileConfig{Workload: w, Duration: *duration, Dir: dir, Out: *out, InMemory: *memory, Prime: *primed, Env: *env, Routed: *routed, Consistency: *consistency})
 		if err != nil {
 			fmt.Fprintf(stderr, "profile: %s: %v\n", w.Name, err)
 			return 1
