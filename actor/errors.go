@@ -2,6 +2,7 @@ package actor
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/legion-go/legion/actor/internal/errs"
 	"github.com/legion-go/legion/actor/internal/wire"
@@ -43,3 +44,34 @@ func toWire(err error) *wire.Error { return errs.ToWire(err) }
 
 // fromWire turns a wire error back into one callers can branch on.
 func fromWire(e *wire.Error) error { return errs.FromWire(e) }
+
+// joinErrors is errors.Join on one line: errors.Is and errors.As see each of errs, and
+// the message joins theirs with ": " (errors.Join's newlines split a log line, or an
+// HTTP error's body, in two).
+func joinErrors(errs ...error) error {
+	var j joinedErrors
+	for _, err := range errs {
+		if err != nil {
+			j = append(j, err)
+		}
+	}
+	if len(j) == 0 {
+		return nil
+	}
+	return j
+}
+
+type joinedErrors []error
+
+func (j joinedErrors) Error() string {
+	var b strings.Builder
+	for i, err := range j {
+		if i > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (j joinedErrors) Unwrap() []error { return j }

@@ -90,7 +90,7 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 	var last error
 	for i, p := range set {
 		if err := ctx.Err(); err != nil {
-			return nil, errors.Join(ErrUnavailable, err, last)
+			return nil, joinErrors(ErrUnavailable, err, last)
 		}
 		msg := build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset)
 		actx, span := ctx, trace.Span(nil)
@@ -121,7 +121,7 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 		}
 		return res, nil
 	}
-	return nil, errors.Join(ErrUnavailable, last)
+	return nil, joinErrors(ErrUnavailable, last)
 }
 
 func replyError(m proto.Message) error {
