@@ -80,15 +80,16 @@ func keyOn(t *testing.T, c *actortest.Cluster, from int, positions ...int) strin
 	return ""
 }
 
-// create makes sure counter k exists, with queries retried until one answers (a query logs
-// nothing, so retrying it cannot count twice): a brand-new partition needs every replica
-// of its set to answer in time, which a loaded machine can miss.
+// create makes sure counter k exists, with calls adding 0 retried until one answers
+// (adding 0, a retry cannot count twice; a query starts no partition): a brand-new
+// partition needs every replica of its set to answer in time, which a loaded machine can
+// miss.
 func create(t *testing.T, n *actor.Node, k string) {
 	t.Helper()
 	actortest.Eventually(t, 10*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, err := actor.RefOf(n, counter, k).Query(ctx, &i64{}, actor.Projected)
+		_, err := actor.RefOf(n, counter, k).Call(ctx, &i64{}, actor.Consistent)
 		return err
 	})
 }
