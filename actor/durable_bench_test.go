@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/discovery/memory"
@@ -46,6 +47,11 @@ func benchNodes(b *testing.B, store string, r int) []*Node {
 		cfg := Config{Name: fmt.Sprintf("d%d", i), Membership: reg.Provider(), Kinds: []KindSpec{plusKind}, ReplicationFactor: r}
 		if os.Getenv("LEGION_BENCH_METRICS") != "" { // the cost of metrics (docs/operations.md, "Metrics")
 			cfg.Metrics = prometheus.NewRegistry()
+		}
+		if os.Getenv("LEGION_BENCH_TRACING") != "" { // the cost of tracing every call (spans recorded, none exported)
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			b.Cleanup(func() { tp.Shutdown(context.Background()) })
+			cfg.TracerProvider = tp
 		}
 		if store == "pebble" {
 			s, err := pebblestore.Open(b.TempDir(), storage.Options{Node: cfg.Name, Create: true})

@@ -74,8 +74,11 @@ func endAttempt(span trace.Span, err, refusal error) {
 	endSpan(span, err)
 }
 
+// toWireTrace is the context a message carries: none for a span that is not sampled, so
+// that a call the sampler left out costs its caller's two spans and nothing on the
+// replicas (a trace sampled at its root, as by sdktrace.ParentBased, is whole all the same).
 func toWireTrace(sc trace.SpanContext) *wire.Trace {
-	if !sc.IsValid() {
+	if !sc.IsValid() || !sc.IsSampled() {
 		return nil
 	}
 	tid, sid := sc.TraceID(), sc.SpanID()
