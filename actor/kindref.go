@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
@@ -33,15 +34,8 @@ func (k *KindOf[S, E, Q, O]) Ref(n *Node, key string) KindRef[S, E, Q, O] {
 // rejected the event.
 func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, opts ...CallOption) (out O, err error) {
 	n := r.n
-	if n.metrics != nil {
-		start := n.cfg.Clock.Now()
-		defer func() { n.observe(false, r.kind.Name, levelName(c), start, err) }()
-	}
-	if n.tracer != nil {
-		var span trace.Span
-		ctx, span = n.startCall(ctx, "legion.call", r.kind.Name, r.key, levelName(c))
-		defer func() { endSpan(span, err) }()
-	}
+	ctx, done := n.instrument(ctx, false, r.kind.Name, r.key, levelName(c))
+	defer func() { done(err) }()
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -71,15 +65,8 @@ func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, o
 // Query answers the kind's Query on one replica without logging an event, as Ref.Query.
 func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel) (out O, err error) {
 	n := r.n
-	if n.metrics != nil {
-		start := n.cfg.Clock.Now()
-		defer func() { n.observe(true, r.kind.Name, readLevelName(level), start, err) }()
-	}
-	if n.tracer != nil {
-		var span trace.Span
-		ctx, span = n.startCall(ctx, "legion.query", r.kind.Name, r.key, readLevelName(level))
-		defer func() { endSpan(span, err) }()
-	}
+	ctx, done := n.instrument(ctx, true, r.kind.Name, r.key, readLevelName(level))
+	defer func() { done(err) }()
 	var zero O
 	if err := validateKey(r.key); err != nil {
 		return zero, err
@@ -139,4 +126,29 @@ func (r KindRef[S, E, Q, O]) decode(res proto.Message, err error) (O, error) {
 		return out, fmt.Errorf("%w: output: %v", ErrBadPayload, err)
 	}
 	return out, nil
+}
+
+// instrument starts what a call or query of kind on key at level records when metrics or
+// tracing are on: done, called with the outcome, observes its latency and ends its span.
+func (n *Node) instrument(ctx context.Context, query bool, kind, key, level string) (_ context.Context, done func(err error)) {
+	var start time.Time
+	if n.metrics != nil {
+		start = n.cfg.Clock.Now()
+	}
+	var span trace.Span
+	if n.tracer != nil {
+		name := "legion.call"
+		if query {
+			name = "legion.query"
+		}
+		ctx, span = n.startCall(ctx, name, kind, key, level)
+	}
+	return ctx, func(err error) {
+		if n.metrics != nil {
+			n.observe(query, kind, level, start, err)
+		}
+		if span != nil {
+			endSpan(span, err)
+		}
+	}
 }
