@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/legion-go/legion/actor/internal/errs"
-	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 )
@@ -67,10 +66,10 @@ func (r *Replica) finishSync() {
 			r.stash = nil
 			return
 		}
-		if !slices.ContainsFunc(r.stash, func(s stashed) bool { return !s.query }) {
-			r.answerFromInitial()
-			return
-		}
+		// A query of a partition nobody wrote starts it, as a call does. Answering such
+		// queries from the initial state and starting nothing (74759d7) lost acknowledged
+		// writes in the simulation: 4 seeds of 10,000 (2163, 6513, 7158, 9175), none
+		// without it. Open in #20 until that is understood.
 		r.log(LevelDebug, "starting the partition from scratch", "participants", r.syncSet)
 		r.fold.Genesis(r.syncSet)
 	}
@@ -90,24 +89,6 @@ func (r *Replica) finishSync() {
 		r.handleRequest(s)
 	}
 	r.queueFlush()
-}
-
-// answerFromInitial answers stashed queries of a partition that does not exist (genesis
-// would start it here now) from the kind's initial state, on a fold of its own: a query
-// starts nothing, so looking up keys nobody wrote stores nothing (it would otherwise
-// start and persist the partition on every replica of its set). The replica, which holds
-// nothing, then goes (unless it keeps renegades): the next request starts afresh.
-func (r *Replica) answerFromInitial() {
-	initial := r.newFold()
-	initial.Genesis(r.syncSet)
-	for _, s := range r.stash {
-		out, err := initial.Query(s.q.GetQuery(), s.q.GetLevel() == wire.ReadLevel_STABLE)
-		r.out.Replies = append(r.out.Replies, Reply{To: s.from, Msg: &wire.QueryReply{Output: out, Error: errs.ToWire(err)}})
-	}
-	r.stash = nil
-	if len(r.renegades) == 0 && !r.flushQueued {
-		r.life = Leaving
-	}
 }
 
 // genesisRefusal returns why the replica may not start the partition from scratch now, or
