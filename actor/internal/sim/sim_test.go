@@ -82,6 +82,9 @@ var regressions = []struct {
 	{216, 1},  // a departing node took a write on a stale copy and left with it
 	{8709, 1}, // acks of replicas outside the participants, which retired and were joined again (lattice)
 	{9335, 0}, // two participants ejected each other on the two sides of a split
+	// Lost writes while queries of unwritten partitions started nothing (74759d7; taken back
+	// in 00388ae, the loss not understood yet): each must keep passing.
+	{2163, 1}, {6513, 1}, {7158, 1}, {9175, 0},
 }
 
 func TestSimulationRegressions(t *testing.T) {
