@@ -48,7 +48,7 @@ func (r *Replica) onGC() {
 		// confirm it too. Only there: a joiner that goes before it acknowledged holds the
 		// ejection back, and if it is then ejected itself the partition stalls (the
 		// lattice cannot confirm the first ejection without it; seed 3948, open). With
-		// every ejection ordered so, the simulation stalled in 12 seeds of 10,000.
+		// every ejection ordered so, 12 seeds of 10,000 failed (11 stalls, one lost write).
 		slices.SortStableFunc(plan.Actions, func(a, b gc.Action) int { return actionOrder(a.Kind) - actionOrder(b.Kind) })
 	}
 	for _, a := range plan.Actions {
