@@ -14,6 +14,10 @@ const (
 	OpDeleteDelta
 	// OpDeletePartition removes the partition's snapshot and every delta.
 	OpDeletePartition
+	// OpMark adds the mark (Reason, Due, Partition) (see Mark).
+	OpMark
+	// OpUnmark removes the mark (Reason, Due, Partition), if present.
+	OpUnmark
 )
 
 // String returns the name of the kind, e.g. "put-delta".
@@ -27,6 +31,10 @@ func (k OpKind) String() string {
 		return "delete-delta"
 	case OpDeletePartition:
 		return "delete-partition"
+	case OpMark:
+		return "mark"
+	case OpUnmark:
+		return "unmark"
 	}
 	return "unknown"
 }
@@ -38,6 +46,8 @@ type Op struct {
 	Partition Partition
 	ID        []byte // OpPutDelta, OpDeleteDelta; nil otherwise
 	Data      []byte // OpPutSnapshot, OpPutDelta (non-nil, possibly empty); nil otherwise
+	Reason    Reason // OpMark, OpUnmark; 0 otherwise
+	Due       int64  // OpMark, OpUnmark; 0 otherwise
 }
 
 // Batch is a set of writes applied atomically by Store.Commit. Writes apply in
@@ -73,6 +83,18 @@ func (b *Batch) DeleteDelta(p Partition, id []byte) {
 // DeletePartition records the removal of p's snapshot and every delta of p.
 func (b *Batch) DeletePartition(p Partition) {
 	b.ops = append(b.ops, Op{Kind: OpDeletePartition, Partition: p})
+}
+
+// Mark records the addition of the mark (reason, due, p) (see Mark). Adding a
+// mark that exists is not an error.
+func (b *Batch) Mark(reason Reason, due int64, p Partition) {
+	b.ops = append(b.ops, Op{Kind: OpMark, Partition: p, Reason: reason, Due: due})
+}
+
+// Unmark records the removal of the mark (reason, due, p). Removing a mark that
+// does not exist is not an error.
+func (b *Batch) Unmark(reason Reason, due int64, p Partition) {
+	b.ops = append(b.ops, Op{Kind: OpUnmark, Partition: p, Reason: reason, Due: due})
 }
 
 // Empty reports whether the batch holds no writes.

@@ -33,6 +33,13 @@ type Store interface {
 	// Close.
 	Partitions(kind string, fn func(key string) bool) error
 
+	// Marked calls fn for every mark of reason whose Due is at most until, in
+	// order of Due, then Partition (kind, then key, bytewise); it stops when fn
+	// returns false. Its cost grows with the marks it lists, not with the
+	// partitions stored. fn may call Load and Commit (writes made during the
+	// walk may or may not be seen) but not Close.
+	Marked(reason Reason, until int64, fn func(m Mark) bool) error
+
 	// Identity returns the node identity recorded in the data directory.
 	Identity() Identity
 

@@ -60,6 +60,24 @@ func (s *crashStore) Load(p storage.Partition) (storage.Replica, bool, error) {
 	return r, found, err
 }
 
+func (s *crashStore) Marked(reason storage.Reason, until int64, fn func(m storage.Mark) bool) error {
+	if s.crashed.Load() {
+		return ErrCrashed
+	}
+	cut := false
+	err := s.inner.Marked(reason, until, func(m storage.Mark) bool {
+		if s.crashed.Load() {
+			cut = true
+			return false
+		}
+		return fn(m)
+	})
+	if cut {
+		return ErrCrashed
+	}
+	return err
+}
+
 func (s *crashStore) Partitions(kind string, fn func(key string) bool) error {
 	if s.crashed.Load() {
 		return ErrCrashed

@@ -2,7 +2,9 @@ package memory
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/legion-go/legion/storage"
@@ -16,6 +18,7 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 	parts  map[storage.Partition]*replica
+	marks  map[storage.Mark]struct{}
 }
 
 type replica struct {
@@ -29,7 +32,7 @@ var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store with identity id.
 func New(id storage.Identity) *Store {
-	return &Store{id: id, parts: make(map[storage.Partition]*replica)}
+	return &Store{id: id, parts: make(map[storage.Partition]*replica), marks: make(map[storage.Mark]struct{})}
 }
 
 // Commit applies b atomically: readers see all of it or none.
@@ -49,6 +52,14 @@ func (s *Store) Commit(b *storage.Batch) error {
 }
 
 func (s *Store) apply(op storage.Op) {
+	switch op.Kind {
+	case storage.OpMark:
+		s.marks[storage.Mark{Reason: op.Reason, Due: op.Due, Partition: op.Partition}] = struct{}{}
+		return
+	case storage.OpUnmark:
+		delete(s.marks, storage.Mark{Reason: op.Reason, Due: op.Due, Partition: op.Partition})
+		return
+	}
 	r := s.parts[op.Partition]
 	if r == nil {
 		if op.Kind == storage.OpDeleteDelta || op.Kind == storage.OpDeletePartition {
@@ -124,6 +135,38 @@ func (s *Store) Partitions(kind string, fn func(key string) bool) error {
 	return nil
 }
 
+// Marked calls fn for the marks of reason due by until, in order. The marks
+// are collected first, so fn runs without the store's lock held.
+func (s *Store) Marked(reason storage.Reason, until int64, fn func(m storage.Mark) bool) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return storage.ErrClosed
+	}
+	var list []storage.Mark
+	for m := range s.marks {
+		if m.Reason == reason && m.Due <= until {
+			list = append(list, m)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b storage.Mark) int {
+		if c := cmp.Compare(a.Due, b.Due); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Partition.Kind, b.Partition.Kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Partition.Key, b.Partition.Key)
+	})
+	for _, m := range list {
+		if !fn(m) {
+			break
+		}
+	}
+	return nil
+}
+
 // Identity returns the identity given to New.
 func (s *Store) Identity() storage.Identity { return s.id }
 
@@ -132,7 +175,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.parts = nil
+	s.parts, s.marks = nil, nil
 	return nil
 }
 

@@ -116,6 +116,12 @@ func fill(pb *pebble.Batch, b *storage.Batch) error {
 		case storage.OpDeletePartition:
 			key = keys.PartitionPrefix(key[:0], op.Partition)
 			err = pb.DeleteRange(key, keys.PrefixEnd(key), nil)
+		case storage.OpMark:
+			key = keys.Mark(key[:0], storage.Mark{Reason: op.Reason, Due: op.Due, Partition: op.Partition})
+			err = pb.Set(key, nil, nil)
+		case storage.OpUnmark:
+			key = keys.Mark(key[:0], storage.Mark{Reason: op.Reason, Due: op.Due, Partition: op.Partition})
+			err = pb.Delete(key, nil)
 		default:
 			panic("pebblestore: unknown batch op " + op.Kind.String())
 		}
@@ -198,6 +204,36 @@ func (s *Store) Partitions(kind string, fn func(key string) bool) (err error) {
 	}
 	if err := it.Error(); err != nil {
 		return wrapErr("partitions", err)
+	}
+	return nil
+}
+
+// Marked walks the keys of reason's marks up to until: one bounded scan.
+func (s *Store) Marked(reason storage.Reason, until int64, fn func(m storage.Mark) bool) (err error) {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keys.MarkPrefix(nil, reason), UpperBound: keys.MarkUntil(reason, until)})
+	if err != nil {
+		return wrapErr("marked", err)
+	}
+	defer func() {
+		if cerr := it.Close(); err == nil && cerr != nil {
+			err = wrapErr("marked", cerr)
+		}
+	}()
+	for valid := it.First(); valid; valid = it.Next() {
+		m, perr := keys.ParseMark(it.Key())
+		if perr != nil {
+			return fmt.Errorf("%w: marks of %d: malformed key %q", storage.ErrCorrupt, reason, it.Key())
+		}
+		if !fn(m) {
+			return nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return wrapErr("marked", err)
 	}
 	return nil
 }

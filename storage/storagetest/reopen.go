@@ -41,8 +41,13 @@ func RunReopen(t *testing.T, newStore func(t *testing.T) storage.Store, reopen f
 	put(storage.Partition{Kind: "reopen", Key: "deleted"}, storage.Replica{})
 	delete(want, storage.Partition{Kind: "reopen", Key: "deleted"})
 
+	mark := storage.Mark{Reason: 9, Due: -5, Partition: storage.Partition{Kind: "reopen", Key: "\x00marked"}}
+	commit(t, s, func(b *storage.Batch) { b.Mark(mark.Reason, mark.Due, mark.Partition) })
 	check := func() {
 		t.Helper()
+		if got := marksOf(t, s, mark.Reason, 0); len(got) != 1 || got[0] != mark {
+			t.Fatalf("Marked after reopen = %v, want %v", got, mark)
+		}
 		if got := s.Identity(); got != id {
 			t.Fatalf("Identity after reopen = %+v, want %+v", got, id)
 		}

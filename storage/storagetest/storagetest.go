@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Partitions", testPartitions},
 		{"PartitionsStop", testPartitionsStop},
 		{"PartitionsNested", testPartitionsNested},
+		{"Marks", testMarks},
 		{"Identity", testIdentity},
 		{"AtomicVisibility", testAtomicVisibility},
 		{"Concurrency", testConcurrency},
@@ -132,5 +133,8 @@ func testClosed(t *testing.T, s storage.Store) {
 	}
 	if err := s.Partitions("k", func(string) bool { return true }); !errors.Is(err, storage.ErrClosed) {
 		t.Errorf("Partitions after Close = %v, want ErrClosed", err)
+	}
+	if err := s.Marked(0, 0, func(storage.Mark) bool { return true }); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("Marked after Close = %v, want ErrClosed", err)
 	}
 }

@@ -6,7 +6,10 @@
 //	'p' esc(kind) esc(key) 0x01       the snapshot
 //	'p' esc(kind) esc(key) 0x02 id    one delta; id raw (it is the last component)
 //
-// Store bookkeeping lives in the space 'm' (Meta), outside every partition.
+// Store bookkeeping lives in the space 'm' (Meta), outside every partition;
+// the marks (storage.Mark) in the space 'i', ordered by reason, then due time:
+//
+//	'i' reason be64(due ^ 1<<63) esc(kind) esc(key)   one mark; empty value
 //
 // esc(s) writes s with every 0x00 byte replaced by 0x00 0xFF, then the
 // terminator 0x00 0x01. No encoded string is a prefix of another, so two

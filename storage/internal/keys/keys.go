@@ -1,7 +1,9 @@
 package keys
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
 
 	"github.com/legion-go/legion/storage"
 )
@@ -10,6 +12,7 @@ import (
 const (
 	SpaceMeta      byte = 'm' // store bookkeeping, e.g. the identity record
 	SpacePartition byte = 'p'
+	SpaceMark      byte = 'i' // the marks (storage.Mark): the index of partitions to wake
 	TagSnapshot    byte = 0x01
 	TagDelta       byte = 0x02
 
@@ -62,6 +65,51 @@ func DecodeString(b []byte) (s string, n int, err error) {
 // partition's range.
 func Meta(name string) []byte {
 	return append([]byte{SpaceMeta}, name...)
+}
+
+// MarkPrefix appends the prefix shared by every mark of reason.
+func MarkPrefix(dst []byte, reason storage.Reason) []byte {
+	return append(dst, SpaceMark, byte(reason))
+}
+
+// Mark appends the key of the mark m: its reason's prefix, Due as 8 bytes
+// big-endian with the sign bit flipped (bytewise order is numeric order), then
+// esc(kind) esc(key).
+func Mark(dst []byte, m storage.Mark) []byte {
+	dst = MarkPrefix(dst, m.Reason)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.Due)^1<<63)
+	return AppendString(AppendString(dst, m.Partition.Kind), m.Partition.Key)
+}
+
+// MarkUntil returns the smallest key above every mark of reason due at or
+// before until.
+func MarkUntil(reason storage.Reason, until int64) []byte {
+	if until == math.MaxInt64 {
+		return PrefixEnd(MarkPrefix(nil, reason))
+	}
+	return binary.BigEndian.AppendUint64(MarkPrefix(nil, reason), uint64(until+1)^1<<63)
+}
+
+// ParseMark decodes a mark's key.
+func ParseMark(key []byte) (storage.Mark, error) {
+	if len(key) < 10 || key[0] != SpaceMark {
+		return storage.Mark{}, ErrMalformed
+	}
+	m := storage.Mark{Reason: storage.Reason(key[1]), Due: int64(binary.BigEndian.Uint64(key[2:10]) ^ 1<<63)}
+	rest := key[10:]
+	kind, n, err := DecodeString(rest)
+	if err != nil {
+		return storage.Mark{}, err
+	}
+	k, n2, err := DecodeString(rest[n:])
+	if err != nil {
+		return storage.Mark{}, err
+	}
+	if n+n2 != len(rest) {
+		return storage.Mark{}, ErrMalformed
+	}
+	m.Partition = storage.Partition{Kind: kind, Key: k}
+	return m, nil
 }
 
 // KindPrefix appends the prefix shared by every key of every partition of
