@@ -32,12 +32,12 @@ var ErrInvalidRequestKey = errors.New("actor: invalid request key")
 // Call itself never collide with the caller's.
 //
 // The dedup horizon: a key is recognised while its event is pending at the replica asked
-// and for the partition's last DedupWindow (lattice.DefaultDedupWindow, 256) folded
-// requests after it, which every replica remembers and stores with the partition (so it
-// survives failover to another replica and restarts); around an ejection a replica also
-// holds the keys it folds for some thousands of folds more (lattice/held.go). A retry
-// after more requests than that folded in the partition is applied again. See
-// docs/calls.md.
+// and, once it folded, for 10 minutes of event time (lattice.DefaultDedupHorizon) as long
+// as the requests folded after it take at most 8 KiB (lattice.DefaultDedupBytes, about
+// 200 of the runtime's own keys); every replica remembers them and stores them with the
+// partition (so it survives failover to another replica and restarts); around an
+// ejection a replica also holds the keys it folds for some thousands of folds more
+// (lattice/held.go). A retry past that horizon is applied again. See docs/calls.md.
 func WithRequestKey(key string) CallOption {
 	return func(o *callOptions) { o.req, o.reqSet = key, true }
 }

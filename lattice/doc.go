@@ -42,7 +42,7 @@
 // runtime proposes their events again. The infimum also carries
 // the partition's lineage (its genesis), so that a merge of two histories is detected
 // ([State.Forks]) rather than silent, and a dedup window of recent request keys
-// ([DefaultDedupWindow]), so that a retried call applies once.
+// ([DefaultDedupHorizon], [DefaultDedupBytes]), so that a retried call applies once.
 //
 // # Purity and concurrency
 //

@@ -38,7 +38,7 @@ func TestHeldKeysOutliveTheWindow(t *testing.T) {
 		t.Fatalf("c not ejected: participants %v", ps)
 	}
 	// Later traffic moves the window past it.
-	for i := range DefaultDedupWindow + 50 {
+	for i := range DefaultDedupBytes/24 + 50 { // each request counts 24 bytes at least
 		if _, _, err := a.Request(1, 0, fmt.Sprint("later-", i)); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestHeldKeysOutliveTheWindow(t *testing.T) {
 
 	// Without an ejection, nothing is held.
 	x := New(counter, "c/k", "x", []Peer{"x"}, 0)
-	for i := range DefaultDedupWindow + 50 {
+	for i := range DefaultDedupBytes/24 + 50 { // each request counts 24 bytes at least
 		if _, _, err := x.Request(1, 0, fmt.Sprint("k-", i)); err != nil {
 			t.Fatal(err)
 		}

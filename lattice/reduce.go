@@ -87,7 +87,7 @@ func (s *State[S, E, O]) foldHead() {
 			if s.holding() {
 				s.held.add(Request{Key: e.Delta.Req, ID: e.ID})
 			}
-			s.remember(Request{Key: e.Delta.Req, ID: e.ID})
+			s.remember(Request{Key: e.Delta.Req, ID: e.ID, Time: e.Delta.Time})
 			delete(s.proj.reqs, e.Delta.Req) // the window answers for it now
 		}
 	case Error:
@@ -108,24 +108,6 @@ func (s *State[S, E, O]) foldHead() {
 	} else {
 		s.proj.valid = false
 	}
-}
-
-// remember adds a folded request to the infimum's window, forgetting the oldest beyond it.
-func (s *State[S, E, O]) remember(r Request) {
-	// The window only moves forward: the oldest entry is resliced away and the new one
-	// appended past the end, so no element that an Infimum handed out earlier shows is
-	// ever overwritten (Snapshot and Restore copy it), and a fold costs O(1) amortised.
-	if len(s.inf.Recent) >= s.behavior.window() {
-		if s.proj.skipped[s.inf.Recent[0].Key] > 0 {
-			// A pending duplicate of this request, which the projection skipped, is no
-			// longer one for the fold: the projection must be recomputed.
-			s.proj.valid = false
-		}
-		s.recent.dropFirst(s.inf.Recent)
-		s.inf.Recent = s.inf.Recent[1:]
-	}
-	s.inf.Recent = append(s.inf.Recent, r)
-	s.recent.add(s.inf.Recent)
 }
 
 // inWindow returns the id of the folded request req, if the window holds it.

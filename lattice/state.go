@@ -22,21 +22,21 @@ type Behavior[S, E, O any] struct {
 	Apply func(state S, event E, meta Meta) (S, O, error)
 	// Clone returns an independent deep copy of state. Nil means assignment copies.
 	Clone func(state S) S
-	// DedupWindow is how many folded request keys (Delta.Req) the infimum remembers to
-	// recognise duplicates. Every replica of a partition must use the same value. The
-	// window is part of the infimum, so each snapshot carries it. Default (zero):
-	// DefaultDedupWindow.
+	// The dedup horizon: which folded request keys (Delta.Req) the infimum remembers to
+	// recognise duplicates (Infimum.Recent, window.go). Every replica of a partition must
+	// use the same values: the horizon decides folds, and each snapshot carries it.
+	//
+	// DedupHorizon is how long a folded request is remembered, in nanoseconds of event
+	// time (Delta.Time): a fold forgets the oldest requests while they are older than
+	// the folding request by more than this. Zero: DefaultDedupHorizon; negative: no
+	// limit of time.
+	DedupHorizon int64
+	// DedupBytes bounds the size of the remembered requests (each counts its key, its
+	// id's peer and 24 bytes), oldest out. Zero: DefaultDedupBytes; negative: no limit.
+	DedupBytes int
+	// DedupWindow, if positive, also bounds how many requests are remembered. Zero: no
+	// limit of count.
 	DedupWindow int
-}
-
-// DefaultDedupWindow is the dedup window of a Behavior that sets none.
-const DefaultDedupWindow = 256
-
-func (b *Behavior[S, E, O]) window() int {
-	if b.DedupWindow > 0 {
-		return b.DedupWindow
-	}
-	return DefaultDedupWindow
 }
 
 func (b *Behavior[S, E, O]) clone(s S) S {
@@ -88,14 +88,16 @@ type Infimum[S any] struct {
 	// most Last[peer]: that is how an ejected peer learns which of its events were lost.
 	Last map[Peer]uint64
 	// Recent are the request keys of the last folded requests (Delta.Req), oldest first,
-	// at most Behavior.DedupWindow of them.
+	// within the dedup horizon (Behavior.DedupHorizon, DedupBytes and DedupWindow).
 	Recent []Request
 }
 
-// Request is a folded request key and the id of the event that carried it.
+// Request is a folded request key, the id of the event that carried it, and that
+// event's time (Delta.Time).
 type Request struct {
-	Key string
-	ID  EventID
+	Key  string
+	ID   EventID
+	Time int64
 }
 
 // DuplicateError is the outcome of an event whose request key an earlier event carried:

@@ -1,10 +1,6 @@
 package replica
 
-import (
-	"hash/maphash"
-
-	"github.com/legion-go/legion/lattice"
-)
+import "hash/maphash"
 
 // outputCache remembers the outputs of the last requests (by request key), so that a call
 // retried after a timeout is answered with its original output. Bounded, oldest out.
@@ -24,11 +20,11 @@ type outputCache struct {
 	next   int     // the slot the next new key takes, once the ring is full
 }
 
-// outputCacheSize covers the requests a retry can be recognised for: the folded ones in
-// the dedup window, and as many again still pending. An output older than that is never
-// asked for (the retry is not a duplicate any more), so a larger cache only holds memory
-// in every active replica.
-const outputCacheSize = 2 * lattice.DefaultDedupWindow
+// outputCacheSize covers about the requests a retry can be recognised for: the folded
+// ones in the dedup window (at most about 200 of the runtime's request keys in
+// lattice.DefaultDedupBytes), and as many again still pending. An output older than that
+// is seldom asked for, so a larger cache only holds memory in every active replica.
+const outputCacheSize = 512
 
 var outputSeed = maphash.MakeSeed()
 

@@ -439,7 +439,7 @@ func FromInfimum[S any](inf *lattice.Infimum[S], hasBase bool, c Codec[S]) (*Inf
 		for i, r := range inf.Recent {
 			rb := &rs[i]
 			rb.id.Counter, rb.id.Peer = r.ID.Counter, string(r.ID.Peer)
-			rb.r.Key, rb.r.Id = r.Key, &rb.id
+			rb.r.Key, rb.r.Id, rb.r.Time = r.Key, &rb.id, r.Time
 			m.Recent[i] = &rb.r
 		}
 	}
@@ -471,7 +471,7 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 		}
 	}
 	for _, r := range m.Recent {
-		inf.Recent = append(inf.Recent, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId())})
+		inf.Recent = append(inf.Recent, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId()), Time: r.GetTime()})
 	}
 	if inf.Value, err = c.Decode(m.Value); err != nil {
 		return inf, false, malformed("state: %v", err)
@@ -503,7 +503,7 @@ func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, p
 	}
 	m := &Snapshot{Origin: origin, Infimum: im, Pending: make([]*Entry, len(pending))}
 	for _, r := range held {
-		m.Held = append(m.Held, &Request{Key: r.Key, Id: FromID(r.ID)})
+		m.Held = append(m.Held, &Request{Key: r.Key, Id: FromID(r.ID), Time: r.Time})
 	}
 	bs := make([]entryBlock, len(pending)) // one allocation for all
 	for i := range pending {
@@ -533,7 +533,7 @@ func ToSnapshot[S, E any](m *Snapshot, cs Codec[S], ce Codec[E]) (lattice.Snapsh
 		s.Pending = append(s.Pending, e)
 	}
 	for _, r := range m.GetHeld() {
-		s.Held = append(s.Held, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId())})
+		s.Held = append(s.Held, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId()), Time: r.GetTime()})
 	}
 	return s, nil
 }

@@ -497,9 +497,11 @@ func (x *Infimum) GetLineage() uint64 {
 
 // Request is a folded request key (lattice.Request).
 type Request struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Id            *EventID               `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Id    *EventID               `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// The event's time (lattice.Request.Time): the dedup horizon reads it at every fold.
+	Time          int64 `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,6 +548,13 @@ func (x *Request) GetId() *EventID {
 		return x.Id
 	}
 	return nil
+}
+
+func (x *Request) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
 }
 
 type Snapshot struct {
@@ -1746,10 +1755,11 @@ const file_wire_proto_rawDesc = "" +
 	"\alineage\x18\b \x01(\x04R\alineage\x1a7\n" +
 	"\tLastEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"A\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"U\n" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
-	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\"\x9a\x02\n" +
+	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x12\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"\x9a\x02\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +

@@ -1,0 +1,105 @@
+package actor_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/legion-go/legion/actor"
+	"github.com/legion-go/legion/actor/actortest"
+	"github.com/legion-go/legion/lattice"
+	"github.com/legion-go/legion/storage"
+	pebblestore "github.com/legion-go/legion/storage/pebble"
+)
+
+// TestIdleCounterFootprint measures what an idle counter costs on disk: on pebble stores,
+// after n counters each took one increment (with a request key, as calls carry) and every
+// replica converged, the bytes each node stores per counter (the encoded snapshot and
+// pending deltas the store loads back; pebble's own overhead per key is not counted).
+// Target (#25): under 1 KB per idle counter. A counter that took many calls stores its
+// dedup window, bounded by lattice.DefaultDedupBytes (it held 256 keys before, 10.5 KB).
+func TestIdleCounterFootprint(t *testing.T) {
+	opts := testOptions()
+	var mu sync.Mutex
+	stores := map[int]storage.Store{}
+	dirs := map[int]string{}
+	opts.Store = func(i int, name string) (storage.Store, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if dirs[i] == "" {
+			dirs[i] = t.TempDir()
+		}
+		s, err := pebblestore.Open(dirs[i], storage.Options{Node: name, Create: true})
+		stores[i] = s
+		return s, err
+	}
+	c := actortest.Start(t, 3, opts)
+	const n = 50
+	want := map[string]int64{}
+	for i := range n {
+		k := fmt.Sprint("idle-", i)
+		if _, err := callKey(c.Nodes[i%3], k, "req-"+k, 1, actor.Consistent, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = 1
+	}
+	// And one busy counter: 1,000 increments with the runtime's own request keys fill its
+	// dedup window up to lattice.DefaultDedupBytes.
+	const busy = 1000
+	for range busy {
+		if _, err := callKey(c.Nodes[0], "busy", randomKey(), 1, actor.Fast, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want["busy"] = busy
+	checkReplicas(t, c, want)
+	stored := func(keys ...string) (total, count int) {
+		t.Helper()
+		for i := range 3 {
+			for _, k := range keys {
+				rec, found, err := stores[i].Load(storage.Partition{Kind: counterKind.Name, Key: k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !found {
+					continue
+				}
+				total += len(rec.Snapshot)
+				for _, d := range rec.Deltas {
+					total += len(d.ID) + len(d.Data)
+				}
+				count++
+			}
+		}
+		return total, count
+	}
+	var idle []string
+	for k := range want {
+		if k != "busy" {
+			idle = append(idle, k)
+		}
+	}
+	total, count := stored(idle...)
+	if count != 3*n {
+		t.Fatalf("%d replicas stored, want %d", count, 3*n)
+	}
+	per := total / count
+	busyTotal, _ := stored("busy")
+	t.Logf("an idle counter after one increment: %d bytes stored per replica; after %d increments: %d", per, busy, busyTotal/3)
+	if per >= 1024 {
+		t.Errorf("an idle counter stores %d bytes per replica, want under 1 KB", per)
+	}
+	if busyTotal/3 > 2*lattice.DefaultDedupBytes {
+		t.Errorf("a counter after %d increments stores %d bytes per replica: its dedup window is past lattice.DefaultDedupBytes", busy, busyTotal/3)
+	}
+}
+
+// randomKey is a request key like the runtime's own (12 random bytes in hex).
+func randomKey() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
