@@ -72,6 +72,12 @@ type Config struct {
 	// messages before it is passivated (it comes back from the store on demand). It is
 	// checked at each GCInterval. Default 1 minute.
 	PassivateAfter time.Duration
+	// OutputCacheBytes bounds the node's cache of the outputs of recent requests, which
+	// answers a retried call with its original output (docs/calls.md): one budget for
+	// every replica of the node, in bytes of keys, outputs and bookkeeping (about 112
+	// bytes an output beyond its key and its bytes), least recently used out. An output
+	// forgotten answers a retry ErrOutputUnknown. Default 32 MiB.
+	OutputCacheBytes int
 	// MaxPayloadBytes bounds an event or a query. Default 1 MiB; at most 2 MiB, half the
 	// remote transport's 4 MiB message limit (a replication message over that limit is
 	// dropped with an error: docs/actor.md, "Hostile input and authentication").
@@ -148,6 +154,9 @@ func (c Config) withDefaults() Config {
 	if c.PassivateAfter == 0 {
 		c.PassivateAfter = time.Minute
 	}
+	if c.OutputCacheBytes == 0 {
+		c.OutputCacheBytes = 32 << 20
+	}
 	if c.MaxPayloadBytes == 0 {
 		c.MaxPayloadBytes = 1 << 20
 	}
@@ -190,6 +199,9 @@ func (c Config) validate() error {
 	}
 	if c.Shards < 1 {
 		return fmt.Errorf("actor: Shards %d < 1", c.Shards)
+	}
+	if c.OutputCacheBytes < 0 {
+		return fmt.Errorf("actor: OutputCacheBytes %d < 0", c.OutputCacheBytes)
 	}
 	if c.ReplicationFactor < 1 {
 		return fmt.Errorf("actor: ReplicationFactor %d < 1", c.ReplicationFactor)

@@ -194,7 +194,8 @@ func (e env) Handoffs() int                              { return int(e.n.inFlig
 // replicaConfig is the replicas' part of c.
 func (c Config) replicaConfig(self lattice.Peer) replica.Config {
 	return replica.Config{Self: self, AttemptTimeout: c.AttemptTimeout, AntiEntropyInterval: c.AntiEntropyInterval,
-		GCInterval: c.GCInterval, PassivateAfter: c.PassivateAfter, GC: c.gcConfig(), HandoverHandoffs: handoverHandoffs}
+		GCInterval: c.GCInterval, PassivateAfter: c.PassivateAfter, GC: c.gcConfig(), HandoverHandoffs: handoverHandoffs,
+		Outputs: newNodeOutputs(c.OutputCacheBytes)}
 }
 
 func peerStrings(ps []lattice.Peer) []string {

@@ -149,4 +149,7 @@ type Config struct {
 	GC                  gc.Config
 	// HandoverHandoffs is the handoff budget of a departing node.
 	HandoverHandoffs int
+	// Outputs is the node's cache of request outputs, which its replicas share; nil: each
+	// replica has a small one of its own.
+	Outputs Outputs
 }

@@ -9,42 +9,63 @@ import (
 )
 
 // TestOutputCache: a put is found by its key, a second put of a key replaces its output,
-// and once more than outputCacheSize keys were put the oldest are forgotten first.
+// and once the budget is spent the least recently used are forgotten first.
 func TestOutputCache(t *testing.T) {
-	var c outputCache
+	key := func(i int) string { return fmt.Sprintf("req-%03d", i) }
+	out := func(i int) []byte { return []byte(fmt.Sprintf("%03d", i)) }
+	per := len(key(0)) + len(out(0)) + OutputEntryBytes
+	const fits = 100
+	lru := NewOutputLRU(fits * per)
+	c := outputCache{c: privateOutputs{lru}, owner: 1}
 	c.put("", []byte("x"))
 	_, ok := c.get("")
 	require.False(t, ok, "an empty key is not cached")
-	key := func(i int) string { return fmt.Sprintf("req-%d", i) }
-	out := func(i int) []byte { return []byte(fmt.Sprint(i)) }
-	for i := range outputCacheSize + 100 {
-		c.put(key(i), []byte("projected"))
-		c.put(key(i), out(i)) // as a fold replaces a fast call's projected output
+	for i := range fits + 50 {
+		c.put(key(i), []byte("pro")) // as long as the output: the count below is exact
+		c.put(key(i), out(i))        // as a fold replaces a fast call's projected output
+		if i == 60 {
+			_, ok := c.get(key(0)) // used: the least recently used is key(1) now
+			require.True(t, ok)
+		}
 	}
-	for i := range outputCacheSize + 100 {
+	for i := range fits + 50 {
 		got, ok := c.get(key(i))
-		if i < 100 {
+		if i >= 1 && i <= 50 {
 			require.False(t, ok, "key %d should have been forgotten", i)
 			continue
 		}
 		require.True(t, ok, "key %d", i)
 		require.Equal(t, out(i), got, "key %d", i)
 	}
+	n, bytes := lru.Len()
+	require.Equal(t, fits, n)
+	require.Equal(t, fits*per, bytes)
 	_, ok = c.get("never put")
 	require.False(t, ok)
-	// add is put for a key the cache does not hold (another replica's request, folded).
-	c.add("added", []byte("a"))
-	got, ok := c.get("added")
+	// Another replica's cache on the same node holds its own outputs.
+	other := outputCache{c: c.c, owner: 2}
+	_, ok = other.get(key(0))
+	require.False(t, ok, "a replica sees another's output")
+	other.add("added", []byte("a"))
+	got, ok := other.get("added")
 	require.True(t, ok)
 	require.Equal(t, []byte("a"), got)
-	_, ok = c.get(key(100))
-	require.False(t, ok, "add takes the oldest slot")
+	_, ok = c.get("added")
+	require.False(t, ok)
+	// A request larger than the budget stays, alone.
+	huge := make([]byte, 2*fits*per)
+	c.put("huge", huge)
+	n, _ = lru.Len()
+	require.Equal(t, 1, n)
+	got, ok = c.get("huge")
+	require.True(t, ok)
+	require.Len(t, got, len(huge))
 }
 
 // TestOutputCacheRejections: a request rejected when it folded is cached as such (its
 // projected output replaced), and get reports no output for it.
 func TestOutputCacheRejections(t *testing.T) {
-	var c outputCache
+	c := newOutputCache(nil)
 	c.put("fast", []byte("projected"))
 	rej := errors.New("insufficient funds")
 	c.reject("fast", rej)

@@ -181,7 +181,7 @@ func New(cfg *Config, env Env, kind, key string, newFold func() Fold) *Replica {
 		stored: map[lattice.EventID]bool{}, waiters: map[lattice.EventID]waiter{},
 		notify: map[lattice.Peer]bool{}, full: map[lattice.Peer]bool{},
 		outstanding: map[lattice.Peer]time.Time{}, deferred: map[lattice.Peer]bool{},
-		joins: map[lattice.Peer]bool{}}
+		joins: map[lattice.Peer]bool{}, outputs: newOutputCache(cfg.Outputs)}
 }
 
 // Key and Origin name the partition.
