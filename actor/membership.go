@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -17,7 +18,8 @@ import (
 //
 // A tombstone retires (is dropped) once it is known that no replica of this node names
 // the peer any more: this node has seen one of its replicas name the peer, and a wake pass
-// (every stored replica activated, see Node.wakePass) that began after the peer was seen
+// (every stored replica that can name a peer which is not a live host activated, see
+// Node.wakePass) that began after the peer was seen
 // gone and after it was last seen named has settled, and still no replica names it. One
 // that no replica names is dropped after TombstoneTTL in any case; one still named stays
 // listed, so that its partitions can still eject it, but gc no longer counts it. docs/gc.md
@@ -36,8 +38,8 @@ type members struct {
 	settled time.Time
 }
 
-// wakePass is one pass that woke every stored replica: it began listing them at start and
-// had sent the last wake at end.
+// wakePass is one pass that woke every stored replica that may have work (wakeNeeded): it
+// began listing them at start and had sent the last wake at end.
 type wakePass struct{ start, end time.Time }
 
 // update records a new view; it reports whether the set of live peers changed.
@@ -152,6 +154,47 @@ func (m *members) list() []gc.Member {
 	return out
 }
 
+// remember adds a tombstone (Since now) for every peer of hosts (kind -> peers: the hosts
+// the store recorded at the node's last wake pass) that it does not know: a node that
+// restarts knows at once the peers its stored replicas were placed on, and counts those
+// that are not back among the members gc's majority needs.
+func (m *members) remember(hosts map[string][]lattice.Peer, self lattice.Peer, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byPeer == nil {
+		m.byPeer = map[lattice.Peer]gc.Member{}
+	}
+	for _, kind := range slices.Sorted(maps.Keys(hosts)) {
+		for _, p := range hosts[kind] {
+			if p == self {
+				continue
+			}
+			x, ok := m.byPeer[p]
+			if !ok {
+				x = gc.Member{Peer: p, Since: now}
+			}
+			if !x.Live && !slices.Contains(x.Kinds, kind) {
+				x.Kinds = append(slices.Clone(x.Kinds), kind)
+			}
+			m.byPeer[p] = x
+		}
+	}
+}
+
+// goneWithin returns the peers that are not live and were first seen gone less than d
+// before now.
+func (m *members) goneWithin(now time.Time, d time.Duration) map[lattice.Peer]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[lattice.Peer]bool{}
+	for p, x := range m.byPeer {
+		if !x.Live && now.Sub(x.Since) < d {
+			out[p] = true
+		}
+	}
+	return out
+}
+
 // anyGone reports whether some known peer is not live.
 func (m *members) anyGone() bool {
 	m.mu.Lock()
@@ -164,11 +207,12 @@ func (m *members) anyGone() bool {
 	return false
 }
 
-// wakePass wakes every stored replica (wakeStored) and, if it listed them all, records
+// wakePass wakes the stored replicas that may have work (wakeNeeded: among them, every
+// one that can name a peer which is not a live host) and, if it listed them all, records
 // the pass for the tombstones' retirement (see members).
 func (n *Node) wakePass() {
 	start := n.cfg.Clock.Now()
-	all, woke := n.wakeStoredCount()
+	all, woke := n.wakeNeeded()
 	if !all {
 		return
 	}

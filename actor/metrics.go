@@ -427,6 +427,7 @@ const unknownPeer lattice.Peer = "unknown"
 
 // countActive counts a replica's activation (delta 1) or removal (delta -1, for reason).
 func (n *Node) countActive(kind string, delta int64, reason string) {
+	n.active.Add(delta)
 	m := n.metrics
 	if m == nil {
 		return

@@ -58,6 +58,9 @@ type Node struct {
 	// peers changed.
 	rewake   chan struct{}
 	inFlight atomic.Int64 // handoffs (joins) this node wrote that have not folded
+	// placement: the hosts of each kind as of the last wake pass (marks.go, wake.go).
+	placement atomic.Pointer[placement]
+	active    atomic.Int64 // replicas in memory (Active)
 	// replicas holds each active replica's latest description (refreshed on its gc tick);
 	// renegading, the active replicas that held renegades at their last gc tick.
 	replicas   sync.Map      // partitionID -> gc.Replica
@@ -134,6 +137,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.setLinks(cfg.Links)
 	}
 	n.rcfg = cfg.replicaConfig(n.peer)
+	if err := n.loadPlacement(); err != nil {
+		n.closeStore()
+		return nil, fmt.Errorf("actor: reading the store's marks: %w", err)
+	}
+	if pl := n.placement.Load(); pl != nil {
+		n.members.remember(*pl, n.peer, cfg.Clock.Now())
+	}
 	if !n.holdsReplicas() {
 		// Nothing stored: no replica of this node can name a peer its membership has not
 		// shown it, so its membership history has nothing to wait for (replica.go, Partial).
@@ -276,10 +286,13 @@ func (n *Node) setView(v discovery.View) {
 	n.log.Debug("membership view", "members", len(v.Members))
 }
 
-// rebalance wakes every stored replica at start (so that those with unacknowledged
-// deltas resume replicating), whenever the live peers change (so that each hands off or
-// joins as placement now says), and periodically while some peer is gone (so that
-// passivated replicas eject it once EjectAfter has passed). Owned by the node; Stop waits.
+// rebalance wakes the stored replicas that may have work (wakeNeeded) at start (so that
+// those with unacknowledged deltas resume replicating), whenever the live peers change (so
+// that those whose placement moved hand off or join), and periodically while some peer is
+// gone or some stored replica is off its placement (so that passivated replicas eject a
+// peer once EjectAfter has passed, and retry the handoffs MaxHandoffs held back: they hold
+// a placement mark). The others stay on disk until a call arrives. Owned by the node; Stop
+// waits.
 func (n *Node) rebalance() {
 	defer n.wg.Done()
 	// Stored replicas resync with the other replicas first thing: wait until membership
@@ -306,7 +319,7 @@ func (n *Node) rebalance() {
 		case <-n.rewake:
 			n.wakePass()
 		case <-t.C:
-			if n.members.anyGone() {
+			if n.members.anyGone() || n.anyMarked(markPlacement) {
 				n.wakePass()
 			}
 		case <-sweep.C:

@@ -23,6 +23,7 @@ type hosted struct {
 	core     *replica.Replica
 	tick, gc Timer // the anti-entropy and gc timers, made once, reset after
 	sync     Timer
+	marks    uint8 // what it last wrote of its marks (marks.go)
 	draining chan<- struct{}
 	// trace: the span (a traced request's or replication message's handling) that the
 	// replica's next flush is a child of; invalid when untraced.
@@ -109,6 +110,7 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 		s.queueFlush(ctx, h)
 	}
 	if eff.Write != nil {
+		s.stageMarks(h, eff.Write)
 		err := n.commit(eff.Write)
 		s.perform(ctx, h, h.core.Written(n.cfg.Clock.Now(), err))
 	}

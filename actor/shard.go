@@ -85,8 +85,16 @@ func (s *shard) Receive(ctx pa.Context) {
 		s.n.observeReplicate(m)
 		s.step(ctx, h, h.core.Replicate(s.n.cfg.Clock.Now(), m))
 	case *wake:
+		if h, ok := s.replicas[m.id]; ok {
+			// Active already: it reconsiders its partition at its next gc tick, and a wake
+			// (an input) would only hold off its passivation.
+			h.marks = 0 // the pass may have marked it: write its marks again
+			return
+		}
 		h := s.activate(ctx, m.id)
+		h.marks = 0
 		s.step(ctx, h, h.core.Wake(s.n.cfg.Clock.Now()))
+		s.clearMarks(h)
 	case timerMsg:
 		if s.replicas[m.h.id] != m.h {
 			return
@@ -155,6 +163,9 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 		s.replicas[id] = h // before Start, which may queue a flush
 		s.n.countActive(id.kind, 1, "")
 		rec, found, err := n.store.Load(storage.Partition{Kind: id.kind, Key: id.key})
+		if !found && err == nil {
+			h.marks = marksKnown // nothing stored: no mark either (a stale one is a wake's to clear)
+		}
 		s.perform(ctx, h, h.core.Start(n.cfg.Clock.Now(), rec, found, err))
 		if !h.core.Life().Gone() {
 			return h
@@ -180,13 +191,14 @@ func (s *shard) remove(h *hosted) {
 		return
 	}
 	delete(s.replicas, h.id)
-	if s.n.metrics != nil {
-		s.n.countActive(h.id.kind, -1, removal(h))
-	}
+	s.n.countActive(h.id.kind, -1, removal(h))
 	b := &s.single
 	b.Reset()
-	if h.core.Final(b) && s.n.commit(b) == nil {
-		h.core.Committed()
+	if h.core.Final(b) {
+		s.stageMarks(h, b)
+		if s.n.commit(b) == nil {
+			h.core.Committed()
+		}
 	}
 	h.release(s.n)
 }
@@ -200,6 +212,7 @@ func (s *shard) stopAll() {
 	staged := make([]*hosted, 0, len(s.replicas))
 	for _, h := range s.replicas {
 		if h.core.Final(b) {
+			s.stageMarks(h, b)
 			staged = append(staged, h)
 		}
 	}
@@ -242,6 +255,7 @@ func (s *shard) flush(ctx pa.Context) {
 			continue
 		}
 		readies = append(readies, ready{h, h.core.Ready(now, b)})
+		s.stageMarks(h, b)
 	}
 	var flushSpan, commitSpan trace.Span
 	if s.n.tracer != nil {

@@ -55,3 +55,7 @@ func (n *Node) Stats() Stats {
 		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load(),
 		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load(), Dropped: n.stats.dropped.Load()}
 }
+
+// Active is the number of replicas this node holds in memory: activated for a call, a
+// replication message or a wake, and not yet passivated, retired or discarded.
+func (n *Node) Active() int { return int(n.active.Load()) }
