@@ -102,6 +102,14 @@ type Config struct {
 	// GCInterval is how often an active replica reconsiders its membership (ejections,
 	// handoffs) and whether it has been idle for PassivateAfter. Default 1s.
 	GCInterval time.Duration
+	// TimerFailover is how long after a kind's durable timer is due (KindOf.Timers) the
+	// second replica of its partition's placement fires it, should the first not have
+	// logged it (then the third, as long again after). Default 2 times AttemptTimeout.
+	TimerFailover time.Duration
+	// TimerRate bounds how many durable timers per second this node fires: after an
+	// outage, the timers that fell due meanwhile fire at this rate, not all at once
+	// (docs/kinds.md, "Timers"). Default 1000; negative: no bound.
+	TimerRate int
 	// Shards is how many shard actors run the node's replicas (a partition's replica
 	// always runs on the same one; each runs one message at a time). Default twice
 	// GOMAXPROCS: enough to keep every core busy while some shards wait on a store
@@ -172,6 +180,12 @@ func (c Config) withDefaults() Config {
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Second
 	}
+	if c.TimerFailover == 0 {
+		c.TimerFailover = 2 * c.AttemptTimeout
+	}
+	if c.TimerRate == 0 {
+		c.TimerRate = 1000
+	}
 	if c.Shards == 0 {
 		c.Shards = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -199,6 +213,9 @@ func (c Config) validate() error {
 	}
 	if c.Shards < 1 {
 		return fmt.Errorf("actor: Shards %d < 1", c.Shards)
+	}
+	if c.TimerFailover < 0 {
+		return fmt.Errorf("actor: TimerFailover %v < 0", c.TimerFailover)
 	}
 	if c.OutputCacheBytes < 0 {
 		return fmt.Errorf("actor: OutputCacheBytes %d < 0", c.OutputCacheBytes)

@@ -43,6 +43,27 @@ type KindOf[S, E, Q, O any] struct {
 	// Nil means proto.Clone for protobuf messages, else a round trip through Codec: always
 	// right, and slower than a hand-written copy.
 	Clone func(state S) S
+	// Timers returns the state's durable timers (optional): at each timer's At, the
+	// runtime logs its Event in the partition, once per schedule (ID, At), whatever
+	// fails (docs/kinds.md, "Timers"). Apply schedules a timer by writing its due time
+	// into the state, and moves or removes it when the timer's event applies. Timers
+	// must be deterministic and must not modify the state; it runs after each change of
+	// the partition, so keep it cheap.
+	Timers func(state S) []DurableTimer[E]
+}
+
+// DurableTimer is one of a partition's durable timers (KindOf.Timers): at event time At, the
+// runtime logs Event in the partition. One schedule, (ID, At), fires once: the event's
+// request key is made of them, so that the replicas that log it (a failover, both sides
+// of a network split) log one event and duplicates of it.
+type DurableTimer[E any] struct {
+	// ID names the timer within its partition.
+	ID string
+	// At is when it is due, an event time: nanoseconds since the Unix epoch, as
+	// lattice.Meta.Time. A timer due in the past fires at once (late, once).
+	At int64
+	// Event is the event logged when it fires.
+	Event E
 }
 
 // Kind is a kind of protobuf messages whose queries are events' type: the original form
@@ -102,6 +123,16 @@ func (k *KindOf[S, E, Q, O]) folds() func(origin string, self lattice.Peer) repl
 		spec.OutputSize = func(o O) int { return proto.Size(any(o).(proto.Message)) }
 		spec.AppendOutput = func(b []byte, o O) ([]byte, error) {
 			return proto.MarshalOptions{UseCachedSize: true, Deterministic: true}.MarshalAppend(b, any(o).(proto.Message))
+		}
+	}
+	if timers := k.Timers; timers != nil {
+		spec.Timers = func(s S) []replica.TimerOf[E] {
+			ts := timers(s)
+			out := make([]replica.TimerOf[E], len(ts))
+			for i, t := range ts {
+				out[i] = replica.TimerOf[E](t)
+			}
+			return out
 		}
 	}
 	if query := k.Query; query != nil {

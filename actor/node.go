@@ -48,6 +48,10 @@ type Node struct {
 	remote *remote.Remote
 	router *pa.PID
 	clock  hlc
+	// timerBudget bounds the durable timers the node's replicas fire (timers.go), and
+	// timerWakes wakes the passivated replicas whose timers are due.
+	timerBudget *timerBucket
+	timerWakes  timerWakes
 
 	// view is the membership view with what calls and sends look up in it, made once per
 	// view (a PID per message and a host list per call were a noticeable share of the
@@ -115,6 +119,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, kinds: map[string]KindSpec{}, folds: map[string]foldMaker{}, store: cfg.Store,
 		viewSig: make(chan struct{}), done: make(chan struct{}), rewake: make(chan struct{}, 1), failed: make(chan struct{})}
 	n.clock.now = cfg.Clock.Now
+	n.timerBudget = newTimerBucket(cfg.TimerRate)
+	n.timerWakes.n = n
 	if cfg.TracerProvider != nil {
 		n.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}
@@ -185,6 +191,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.shutdownRemote()
 		n.closeStore()
 		return nil, err
+	}
+	if err := n.timerWakes.load(n.store); err != nil {
+		n.shutdownRemote()
+		n.closeStore()
+		return nil, fmt.Errorf("actor: reading the store's timer marks: %w", err)
 	}
 	n.wg.Add(1)
 	go n.rebalance()
@@ -531,6 +542,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			err = fmt.Errorf("actor: membership stop: %w", e)
 		}
 		close(n.done)
+		n.timerWakes.stop()
 		n.bgCancel()
 		n.wg.Wait()
 		if !failed && !n.drain(ctx) && err == nil {

@@ -23,6 +23,7 @@ type hosted struct {
 	core     *replica.Replica
 	tick, gc Timer // the anti-entropy and gc timers, made once, reset after
 	sync     Timer
+	due      Timer // the partition's durable timers' (timers.go)
 	marks    uint8 // what it last wrote of its marks (marks.go)
 	draining chan<- struct{}
 	// trace: the span (a traced request's or replication message's handling) that the
@@ -130,6 +131,12 @@ func (s *shard) arm(h *hosted, t replica.Timer) {
 		}
 		msg := timerMsg{h: h, kind: replica.SyncTimer, gen: t.Gen}
 		h.sync = clock.AfterFunc(t.After, func() { root.Send(shard, msg) })
+	case replica.DueTimer:
+		if h.due != nil {
+			h.due.Stop()
+		}
+		msg := timerMsg{h: h, kind: replica.DueTimer, gen: t.Gen}
+		h.due = clock.AfterFunc(t.After, func() { root.Send(shard, msg) })
 	}
 }
 
@@ -164,13 +171,14 @@ func (s *shard) repropose(h *hosted, list []lattice.Entry[[]byte]) {
 // release stops h's timers (a timer that fired already is dropped by the shard) and gives
 // back what it holds of the node's.
 func (h *hosted) release(n *Node) {
-	for _, t := range []Timer{h.tick, h.gc, h.sync} {
+	for _, t := range []Timer{h.tick, h.gc, h.sync, h.due} {
 		if t != nil {
 			t.Stop()
 		}
 	}
 	n.replicas.Delete(h.id)
 	n.renegading.Delete(h.id)
+	n.timerWakes.passivated(h)
 	h.core.Release()
 }
 
@@ -192,11 +200,13 @@ func (e env) Reachable(p lattice.Peer) bool              { return e.n.reachable(
 func (e env) ReserveHandoff() bool                       { return e.n.reserveHandoff() }
 func (e env) ReleaseHandoff()                            { e.n.releaseHandoff() }
 func (e env) Handoffs() int                              { return int(e.n.inFlight.Load()) }
+func (e env) TakeTimer(now time.Time) time.Duration      { return e.n.timerBudget.take(now) }
 
 // replicaConfig is the replicas' part of c.
 func (c Config) replicaConfig(self lattice.Peer) replica.Config {
 	return replica.Config{Self: self, AttemptTimeout: c.AttemptTimeout, AntiEntropyInterval: c.AntiEntropyInterval,
 		GCInterval: c.GCInterval, PassivateAfter: c.PassivateAfter, GC: c.gcConfig(), HandoverHandoffs: handoverHandoffs,
+		TimerFailover: c.TimerFailover, TimerMark: markTimer,
 		Outputs: newNodeOutputs(c.OutputCacheBytes)}
 }
 

@@ -95,6 +95,10 @@ func (r *router) Receive(ctx pa.Context) {
 		if _, ok := r.n.kinds[m.id.kind]; ok {
 			ctx.Send(r.shard(m.id.kind, m.id.key), m)
 		}
+	case *timerWake:
+		if _, ok := r.n.kinds[m.id.kind]; ok {
+			ctx.Send(r.shard(m.id.kind, m.id.key), m)
+		}
 	case *shardsOf:
 		ctx.Respond(slices.Clone(r.shards))
 	case *resync:

@@ -95,6 +95,9 @@ func (s *shard) Receive(ctx pa.Context) {
 		h.marks = 0
 		s.step(ctx, h, h.core.Wake(s.n.cfg.Clock.Now()))
 		s.clearMarks(h)
+	case *timerWake:
+		h := s.activate(ctx, m.id)
+		s.step(ctx, h, h.core.WakeTimer(s.n.cfg.Clock.Now(), m.due))
 	case timerMsg:
 		if s.replicas[m.h.id] != m.h {
 			return
@@ -107,6 +110,8 @@ func (s *shard) Receive(ctx pa.Context) {
 			s.step(ctx, m.h, m.h.core.GCTick(now))
 		case replica.SyncTimer:
 			s.step(ctx, m.h, m.h.core.SyncTimeout(now, m.gen))
+		case replica.DueTimer:
+			s.step(ctx, m.h, m.h.core.FireTimers(now, s.n.clock.Now(), m.gen))
 		}
 	case reproposed:
 		if s.replicas[m.h.id] == m.h {

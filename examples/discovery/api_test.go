@@ -271,7 +271,7 @@ func TestExpiry(t *testing.T) {
 	mustPing(t, c.urls[2], "billing/1.1.0", "https://b:1") // b lives until +50s, a until +30s
 	c.clock.Advance(9 * time.Second)                       // +29s
 	c.eventuallyLookup(t, "billing", "", instances("https://a:1", "1.0.0", "https://b:1", "1.1.0"))
-	c.clock.Advance(2 * time.Second) // +31s: a expired, with no event logged since
+	c.clock.Advance(2 * time.Second) // +31s: a expired (a lookup filters it at once)
 	c.eventuallyLookup(t, "billing", "", instances("https://b:1", "1.1.0"))
 
 	// A ping prunes what expired at its time from every replica's state.
@@ -280,6 +280,9 @@ func TestExpiry(t *testing.T) {
 
 	c.clock.Advance(20 * time.Second) // +51s: b expired too
 	c.eventuallyLookup(t, "billing", "", instances("https://c:1", "2.0.0"))
+	// With no ping: the service's durable timer, due at b's expiry, removed it from every
+	// replica's state.
+	c.eventuallyStored(t, "billing", "https://c:1")
 	mustPing(t, c.urls[1], "billing/1.0.0", "https://a:1") // a registers again
 	c.eventuallyLookup(t, "billing", "", instances("https://a:1", "1.0.0", "https://c:1", "2.0.0"))
 	c.eventuallyLookup(t, "billing", "< 2", instances("https://a:1", "1.0.0"))

@@ -15,9 +15,9 @@ const t0 = 1_800_000_000_000_000_000
 var names = []string{"api", "db", "web", "bad name", ""}
 
 // TestServiceKind: the service kind follows the rules of a kind (actortest.CheckKind), on
-// pings (good, bad address, bad TTL, bad version) that expire within a history, Indexed
-// events, lookups sent as events (rejected) and empty events; queries are lookups at
-// random times, and non-lookups (rejected).
+// pings (good, bad address, bad TTL, bad version) that expire within a history, Expire
+// events (its timer's), Indexed events, lookups sent as events (rejected) and empty
+// events; queries are lookups at random times, and non-lookups (rejected).
 func TestServiceKind(t *testing.T) {
 	actortest.CheckKind(t, Service, actortest.Gen[*pb.ServiceEvent, *pb.ServiceEvent]{
 		Event: func(r *rand.Rand) *pb.ServiceEvent {
@@ -28,6 +28,8 @@ func TestServiceKind(t *testing.T) {
 				return &pb.ServiceEvent{Kind: &pb.ServiceEvent_Lookup{Lookup: &pb.Lookup{}}}
 			case 2:
 				return &pb.ServiceEvent{}
+			case 3: // a timer's event, at a time within the history's
+				return &pb.ServiceEvent{Kind: &pb.ServiceEvent_Expire{Expire: &pb.Expire{At: t0 + r.Int64N(20_000_000)}}}
 			}
 			p := &pb.Ping{
 				Address:  []string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", ""}[r.IntN(4)],

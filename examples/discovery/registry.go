@@ -25,9 +25,10 @@ const maxNameBytes = 64
 // the service's instances with their last ping and expiry times; pings are events, lookups
 // are queries.
 var Service = &actor.Kind[*pb.Service, *pb.ServiceEvent, *pb.ServiceOutput]{
-	Name:  "service",
-	Apply: applyService,
-	Query: queryService,
+	Name:   "service",
+	Apply:  applyService,
+	Query:  queryService,
+	Timers: serviceTimers,
 }
 
 // Index is the kind of the cross-service index (key: a shard number, "0" to
@@ -56,10 +57,38 @@ func applyService(s *pb.Service, e *pb.ServiceEvent, meta lattice.Meta) (*pb.Ser
 	case *pb.ServiceEvent_Indexed:
 		s.Indexed = true
 		return s, &pb.ServiceOutput{Indexed: true}, nil
+	case *pb.ServiceEvent_Expire:
+		expire(s, ev.Expire.GetAt())
+		return s, &pb.ServiceOutput{Indexed: s.Indexed}, nil
 	case *pb.ServiceEvent_Lookup:
 		return s, nil, errors.New("a lookup is a query, not an event")
 	}
 	return s, nil, errors.New("empty service event")
+}
+
+// serviceTimers is the service's durable timer: due at its earliest expiry, it logs an
+// Expire of that time, which removes the instances that expired then. A ping that
+// extends the instance first moves the timer (a new schedule: the old one never fires);
+// an Expire that sorts after such a ping removes nothing it extended.
+func serviceTimers(s *pb.Service) []actor.DurableTimer[*pb.ServiceEvent] {
+	at := int64(math.MaxInt64)
+	for _, in := range s.GetInstances() {
+		at = min(at, in.GetExpiresAt())
+	}
+	if at == math.MaxInt64 {
+		return nil
+	}
+	return []actor.DurableTimer[*pb.ServiceEvent]{{ID: "expire", At: at,
+		Event: &pb.ServiceEvent{Kind: &pb.ServiceEvent_Expire{Expire: &pb.Expire{At: at}}}}}
+}
+
+// expire removes the instances that expire at or before at.
+func expire(s *pb.Service, at int64) {
+	for addr, in := range s.Instances {
+		if in.GetExpiresAt() <= at {
+			delete(s.Instances, addr)
+		}
+	}
 }
 
 // applyPing prunes the instances expired at time now, then registers or refreshes the
@@ -75,11 +104,7 @@ func applyPing(s *pb.Service, p *pb.Ping, now int64) (*pb.Service, *pb.ServiceOu
 	if _, err := parseVersion(p.GetVersion()); err != nil {
 		return s, nil, err
 	}
-	for addr, in := range s.Instances {
-		if in.GetExpiresAt() <= now {
-			delete(s.Instances, addr)
-		}
-	}
+	expire(s, now)
 	if s.Instances == nil {
 		s.Instances = map[string]*pb.Instance{}
 	}

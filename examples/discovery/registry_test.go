@@ -200,3 +200,32 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceTimers: the service's durable timer is due at its earliest expiry and its
+// event removes what expired by then, and nothing later; a service without instances
+// has no timer.
+func TestServiceTimers(t *testing.T) {
+	if ts := serviceTimers(&pb.Service{}); len(ts) != 0 {
+		t.Fatalf("timers of an empty service: %v", ts)
+	}
+	s := &pb.Service{}
+	s, _ = mustApply(t, s, pingEvent("https://a:1", "1.0.0", 30*sec), 100*sec) // until 130s
+	s, _ = mustApply(t, s, pingEvent("https://b:1", "1.0.0", 10*sec), 105*sec) // until 115s
+	ts := serviceTimers(s)
+	if len(ts) != 1 || ts[0].At != 115*sec || ts[0].Event.GetExpire().GetAt() != 115*sec {
+		t.Fatalf("timers %v, want one due at 115s expiring what expired then", ts)
+	}
+	s, _ = mustApply(t, s, ts[0].Event, 116*sec)
+	if _, ok := s.Instances["https://b:1"]; ok || len(s.Instances) != 1 {
+		t.Fatalf("after the timer: %v, want a only", s.Instances)
+	}
+	if ts := serviceTimers(s); len(ts) != 1 || ts[0].At != 130*sec {
+		t.Fatalf("next timer %v, want one due at 130s", ts)
+	}
+	// An Expire that sorts after a ping extending a does not remove it.
+	s, _ = mustApply(t, s, pingEvent("https://a:1", "1.0.0", 30*sec), 120*sec) // until 150s
+	s, _ = mustApply(t, s, &pb.ServiceEvent{Kind: &pb.ServiceEvent_Expire{Expire: &pb.Expire{At: 130 * sec}}}, 131*sec)
+	if len(s.Instances) != 1 {
+		t.Fatalf("an Expire of 130s removed an instance extended to 150s: %v", s.Instances)
+	}
+}

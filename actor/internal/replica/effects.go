@@ -37,6 +37,8 @@ const (
 	GCTimer
 	// SyncTimer ends a wait for the other replicas' states: SyncTimeout{Gen}.
 	SyncTimer
+	// DueTimer is the partition's own timers' (timers.go): FireTimers{Gen}.
+	DueTimer
 )
 
 // Timer asks the shell to step the replica with the timer's input after After. A timer
@@ -149,6 +151,12 @@ type Config struct {
 	GC                  gc.Config
 	// HandoverHandoffs is the handoff budget of a departing node.
 	HandoverHandoffs int
+	// TimerFailover is how long after a partition's timer is due each next replica of its
+	// placement fires it, should the ones before it not have (timers.go).
+	TimerFailover time.Duration
+	// TimerMark, if not 0, is the reason of the store marks (storage.Mark) that record
+	// when each partition's earliest timer is due, for the node to wake it then.
+	TimerMark storage.Reason
 	// Outputs is the node's cache of request outputs, which its replicas share; nil: each
 	// replica has a small one of its own.
 	Outputs Outputs

@@ -146,6 +146,7 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 		r.armTicker()
 	}
 	r.checkDrain()
+	r.armTimers()
 	return ac
 }
 
@@ -226,6 +227,11 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	defer func() {
 		if err != nil {
 			b.Truncate(mark)
+		}
+	}()
+	defer func() {
+		if err == nil {
+			r.stageTimerMark(b) // timers.go
 		}
 	}()
 	if err := r.stageEntries(b); err != nil {

@@ -52,6 +52,9 @@ type Fold interface {
 	Witness(counter uint64)
 	// OwnEvents returns this replica's own pending events (with request keys), encoded.
 	OwnEvents() []lattice.Entry[[]byte]
+	// Timers returns the timers of the projection that have not fired (no event with
+	// their key is in the history), earliest first (timers.go).
+	Timers() []Due
 }
 
 // FoldState is a summary of the fold for the replica's decisions.

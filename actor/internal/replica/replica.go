@@ -120,8 +120,10 @@ type Replica struct {
 	received, receivedAtGC int
 	idleSince              time.Time
 
-	// Timers (the shell arms them on request; armed: one is due).
+	// Timers (the shell arms them on request; armed: one is due), and the partition's own
+	// (timers.go).
 	tickArmed, gcArmed bool
+	timers             timers
 	lastBase           lattice.Base
 	idleTicks          int
 
@@ -217,6 +219,7 @@ func (r *Replica) Start(now time.Time, rec storage.Replica, found bool, err erro
 		r.startSync(r.fold.State().Participants)
 	}
 	r.startRepropose()
+	r.armTimers()
 	return r.done(eff)
 }
 
@@ -279,6 +282,7 @@ func (r *Replica) GCTick(now time.Time) *Effects {
 	r.onGC()
 	r.startRepropose()
 	r.armGC()
+	r.armTimers() // the placement may have changed: this replica may fire sooner
 	return r.done(eff)
 }
 

@@ -41,6 +41,8 @@ type CodecSpec[S, E, O any] struct {
 	// Query, if not nil, decodes a query and returns the function that answers it from a
 	// state it must not modify. A decoding error is the caller's: a bad payload.
 	Query func(query []byte) (func(state S) (O, error), error)
+	// Timers, if not nil, returns a state's timers (timers.go); it must not modify it.
+	Timers func(state S) []TimerOf[E]
 }
 
 // typedFold implements Fold for one kind.
@@ -57,6 +59,7 @@ type typedFold[S, E, O any] struct {
 	// (protobuf's cached size): Reduce then encodes all outputs into one array.
 	outSize   func(O) int
 	outAppend func([]byte, O) ([]byte, error)
+	timers    func(S) []TimerOf[E]
 }
 
 // NewFold returns an empty fold of the protobuf kind k for the partition origin on self.
@@ -81,7 +84,7 @@ func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattic
 // NewCodecFold returns an empty fold of the kind k for the partition origin on self.
 func NewCodecFold[S, E, O any](k *CodecSpec[S, E, O], origin string, self lattice.Peer) Fold {
 	f := &typedFold[S, E, O]{name: k.Name, behavior: k.Behavior, initial: k.Initial, query: k.Query,
-		st: lattice.NewJoiner(k.Behavior, origin, self), cs: k.State, ce: k.Event, co: k.Output}
+		st: lattice.NewJoiner(k.Behavior, origin, self), cs: k.State, ce: k.Event, co: k.Output, timers: k.Timers}
 	if k.OutputSize != nil && k.AppendOutput != nil {
 		f.outSize, f.outAppend = k.OutputSize, k.AppendOutput
 	}

@@ -146,7 +146,8 @@ func (x *Instance) GetExpiresAt() int64 {
 	return 0
 }
 
-// ServiceEvent is an event (ping, indexed) or a query (lookup) of a service partition.
+// ServiceEvent is an event (ping, indexed, expire) or a query (lookup) of a service
+// partition.
 type ServiceEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -154,6 +155,7 @@ type ServiceEvent struct {
 	//	*ServiceEvent_Ping
 	//	*ServiceEvent_Indexed
 	//	*ServiceEvent_Lookup
+	//	*ServiceEvent_Expire
 	Kind          isServiceEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -223,6 +225,15 @@ func (x *ServiceEvent) GetLookup() *Lookup {
 	return nil
 }
 
+func (x *ServiceEvent) GetExpire() *Expire {
+	if x != nil {
+		if x, ok := x.Kind.(*ServiceEvent_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
 type isServiceEvent_Kind interface {
 	isServiceEvent_Kind()
 }
@@ -239,11 +250,63 @@ type ServiceEvent_Lookup struct {
 	Lookup *Lookup `protobuf:"bytes,3,opt,name=lookup,proto3,oneof"`
 }
 
+type ServiceEvent_Expire struct {
+	Expire *Expire `protobuf:"bytes,4,opt,name=expire,proto3,oneof"`
+}
+
 func (*ServiceEvent_Ping) isServiceEvent_Kind() {}
 
 func (*ServiceEvent_Indexed) isServiceEvent_Kind() {}
 
 func (*ServiceEvent_Lookup) isServiceEvent_Kind() {}
+
+func (*ServiceEvent_Expire) isServiceEvent_Kind() {}
+
+// Expire removes the instances that expire at or before at: the event of the service's
+// durable timer, due at its earliest expiry (serviceTimers).
+type Expire struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	At            int64                  `protobuf:"varint,1,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Expire) Reset() {
+	*x = Expire{}
+	mi := &file_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Expire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Expire) ProtoMessage() {}
+
+func (x *Expire) ProtoReflect() protoreflect.Message {
+	mi := &file_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Expire.ProtoReflect.Descriptor instead.
+func (*Expire) Descriptor() ([]byte, []int) {
+	return file_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Expire) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
 
 // Ping registers or refreshes an instance, and prunes the instances expired at the
 // ping's time.
@@ -260,7 +323,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_registry_proto_msgTypes[3]
+	mi := &file_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +335,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[3]
+	mi := &file_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +348,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{3}
+	return file_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ping) GetAddress() string {
@@ -318,7 +381,7 @@ type Indexed struct {
 
 func (x *Indexed) Reset() {
 	*x = Indexed{}
-	mi := &file_registry_proto_msgTypes[4]
+	mi := &file_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +393,7 @@ func (x *Indexed) String() string {
 func (*Indexed) ProtoMessage() {}
 
 func (x *Indexed) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[4]
+	mi := &file_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +406,7 @@ func (x *Indexed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Indexed.ProtoReflect.Descriptor instead.
 func (*Indexed) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{4}
+	return file_registry_proto_rawDescGZIP(), []int{5}
 }
 
 // Lookup (a query) asks for the instances live at now_nanos, the time of the node that
@@ -357,7 +420,7 @@ type Lookup struct {
 
 func (x *Lookup) Reset() {
 	*x = Lookup{}
-	mi := &file_registry_proto_msgTypes[5]
+	mi := &file_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +432,7 @@ func (x *Lookup) String() string {
 func (*Lookup) ProtoMessage() {}
 
 func (x *Lookup) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[5]
+	mi := &file_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +445,7 @@ func (x *Lookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lookup.ProtoReflect.Descriptor instead.
 func (*Lookup) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{5}
+	return file_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Lookup) GetNowNanos() int64 {
@@ -407,7 +470,7 @@ type ServiceOutput struct {
 
 func (x *ServiceOutput) Reset() {
 	*x = ServiceOutput{}
-	mi := &file_registry_proto_msgTypes[6]
+	mi := &file_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +482,7 @@ func (x *ServiceOutput) String() string {
 func (*ServiceOutput) ProtoMessage() {}
 
 func (x *ServiceOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[6]
+	mi := &file_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +495,7 @@ func (x *ServiceOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceOutput.ProtoReflect.Descriptor instead.
 func (*ServiceOutput) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{6}
+	return file_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ServiceOutput) GetRegistered() bool {
@@ -470,7 +533,7 @@ type Index struct {
 
 func (x *Index) Reset() {
 	*x = Index{}
-	mi := &file_registry_proto_msgTypes[7]
+	mi := &file_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +545,7 @@ func (x *Index) String() string {
 func (*Index) ProtoMessage() {}
 
 func (x *Index) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[7]
+	mi := &file_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +558,7 @@ func (x *Index) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Index.ProtoReflect.Descriptor instead.
 func (*Index) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{7}
+	return file_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Index) GetServices() map[string]int64 {
@@ -522,7 +585,7 @@ type Callers struct {
 
 func (x *Callers) Reset() {
 	*x = Callers{}
-	mi := &file_registry_proto_msgTypes[8]
+	mi := &file_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +597,7 @@ func (x *Callers) String() string {
 func (*Callers) ProtoMessage() {}
 
 func (x *Callers) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[8]
+	mi := &file_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +610,7 @@ func (x *Callers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Callers.ProtoReflect.Descriptor instead.
 func (*Callers) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{8}
+	return file_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Callers) GetFirstSeen() map[string]int64 {
@@ -572,7 +635,7 @@ type IndexEvent struct {
 
 func (x *IndexEvent) Reset() {
 	*x = IndexEvent{}
-	mi := &file_registry_proto_msgTypes[9]
+	mi := &file_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +647,7 @@ func (x *IndexEvent) String() string {
 func (*IndexEvent) ProtoMessage() {}
 
 func (x *IndexEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[9]
+	mi := &file_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +660,7 @@ func (x *IndexEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IndexEvent.ProtoReflect.Descriptor instead.
 func (*IndexEvent) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{9}
+	return file_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *IndexEvent) GetKind() isIndexEvent_Kind {
@@ -666,7 +729,7 @@ type AddService struct {
 
 func (x *AddService) Reset() {
 	*x = AddService{}
-	mi := &file_registry_proto_msgTypes[10]
+	mi := &file_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +741,7 @@ func (x *AddService) String() string {
 func (*AddService) ProtoMessage() {}
 
 func (x *AddService) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[10]
+	mi := &file_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +754,7 @@ func (x *AddService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddService.ProtoReflect.Descriptor instead.
 func (*AddService) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{10}
+	return file_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AddService) GetName() string {
@@ -712,7 +775,7 @@ type AddCall struct {
 
 func (x *AddCall) Reset() {
 	*x = AddCall{}
-	mi := &file_registry_proto_msgTypes[11]
+	mi := &file_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +787,7 @@ func (x *AddCall) String() string {
 func (*AddCall) ProtoMessage() {}
 
 func (x *AddCall) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[11]
+	mi := &file_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +800,7 @@ func (x *AddCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCall.ProtoReflect.Descriptor instead.
 func (*AddCall) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{11}
+	return file_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AddCall) GetCaller() string {
@@ -763,7 +826,7 @@ type List struct {
 
 func (x *List) Reset() {
 	*x = List{}
-	mi := &file_registry_proto_msgTypes[12]
+	mi := &file_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +838,7 @@ func (x *List) String() string {
 func (*List) ProtoMessage() {}
 
 func (x *List) ProtoReflect() protoreflect.Message {
-	mi := &file_registry_proto_msgTypes[12]
+	mi := &file_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +851,7 @@ func (x *List) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use List.ProtoReflect.Descriptor instead.
 func (*List) Descriptor() ([]byte, []int) {
-	return file_registry_proto_rawDescGZIP(), []int{12}
+	return file_registry_proto_rawDescGZIP(), []int{13}
 }
 
 var File_registry_proto protoreflect.FileDescriptor
@@ -806,12 +869,15 @@ const file_registry_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1b\n" +
 	"\tlast_ping\x18\x02 \x01(\x03R\blastPing\x12\x1d\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\x03R\texpiresAt\"\xca\x01\n" +
+	"expires_at\x18\x03 \x01(\x03R\texpiresAt\"\x87\x02\n" +
 	"\fServiceEvent\x125\n" +
 	"\x04ping\x18\x01 \x01(\v2\x1f.legion.examples.discovery.PingH\x00R\x04ping\x12>\n" +
 	"\aindexed\x18\x02 \x01(\v2\".legion.examples.discovery.IndexedH\x00R\aindexed\x12;\n" +
-	"\x06lookup\x18\x03 \x01(\v2!.legion.examples.discovery.LookupH\x00R\x06lookupB\x06\n" +
-	"\x04kind\"W\n" +
+	"\x06lookup\x18\x03 \x01(\v2!.legion.examples.discovery.LookupH\x00R\x06lookup\x12;\n" +
+	"\x06expire\x18\x04 \x01(\v2!.legion.examples.discovery.ExpireH\x00R\x06expireB\x06\n" +
+	"\x04kind\"\x18\n" +
+	"\x06Expire\x12\x0e\n" +
+	"\x02at\x18\x01 \x01(\x03R\x02at\"W\n" +
 	"\x04Ping\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1b\n" +
@@ -870,47 +936,49 @@ func file_registry_proto_rawDescGZIP() []byte {
 	return file_registry_proto_rawDescData
 }
 
-var file_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_registry_proto_goTypes = []any{
 	(*Service)(nil),       // 0: legion.examples.discovery.Service
 	(*Instance)(nil),      // 1: legion.examples.discovery.Instance
 	(*ServiceEvent)(nil),  // 2: legion.examples.discovery.ServiceEvent
-	(*Ping)(nil),          // 3: legion.examples.discovery.Ping
-	(*Indexed)(nil),       // 4: legion.examples.discovery.Indexed
-	(*Lookup)(nil),        // 5: legion.examples.discovery.Lookup
-	(*ServiceOutput)(nil), // 6: legion.examples.discovery.ServiceOutput
-	(*Index)(nil),         // 7: legion.examples.discovery.Index
-	(*Callers)(nil),       // 8: legion.examples.discovery.Callers
-	(*IndexEvent)(nil),    // 9: legion.examples.discovery.IndexEvent
-	(*AddService)(nil),    // 10: legion.examples.discovery.AddService
-	(*AddCall)(nil),       // 11: legion.examples.discovery.AddCall
-	(*List)(nil),          // 12: legion.examples.discovery.List
-	nil,                   // 13: legion.examples.discovery.Service.InstancesEntry
-	nil,                   // 14: legion.examples.discovery.ServiceOutput.InstancesEntry
-	nil,                   // 15: legion.examples.discovery.Index.ServicesEntry
-	nil,                   // 16: legion.examples.discovery.Index.CallersEntry
-	nil,                   // 17: legion.examples.discovery.Callers.FirstSeenEntry
+	(*Expire)(nil),        // 3: legion.examples.discovery.Expire
+	(*Ping)(nil),          // 4: legion.examples.discovery.Ping
+	(*Indexed)(nil),       // 5: legion.examples.discovery.Indexed
+	(*Lookup)(nil),        // 6: legion.examples.discovery.Lookup
+	(*ServiceOutput)(nil), // 7: legion.examples.discovery.ServiceOutput
+	(*Index)(nil),         // 8: legion.examples.discovery.Index
+	(*Callers)(nil),       // 9: legion.examples.discovery.Callers
+	(*IndexEvent)(nil),    // 10: legion.examples.discovery.IndexEvent
+	(*AddService)(nil),    // 11: legion.examples.discovery.AddService
+	(*AddCall)(nil),       // 12: legion.examples.discovery.AddCall
+	(*List)(nil),          // 13: legion.examples.discovery.List
+	nil,                   // 14: legion.examples.discovery.Service.InstancesEntry
+	nil,                   // 15: legion.examples.discovery.ServiceOutput.InstancesEntry
+	nil,                   // 16: legion.examples.discovery.Index.ServicesEntry
+	nil,                   // 17: legion.examples.discovery.Index.CallersEntry
+	nil,                   // 18: legion.examples.discovery.Callers.FirstSeenEntry
 }
 var file_registry_proto_depIdxs = []int32{
-	13, // 0: legion.examples.discovery.Service.instances:type_name -> legion.examples.discovery.Service.InstancesEntry
-	3,  // 1: legion.examples.discovery.ServiceEvent.ping:type_name -> legion.examples.discovery.Ping
-	4,  // 2: legion.examples.discovery.ServiceEvent.indexed:type_name -> legion.examples.discovery.Indexed
-	5,  // 3: legion.examples.discovery.ServiceEvent.lookup:type_name -> legion.examples.discovery.Lookup
-	14, // 4: legion.examples.discovery.ServiceOutput.instances:type_name -> legion.examples.discovery.ServiceOutput.InstancesEntry
-	15, // 5: legion.examples.discovery.Index.services:type_name -> legion.examples.discovery.Index.ServicesEntry
-	16, // 6: legion.examples.discovery.Index.callers:type_name -> legion.examples.discovery.Index.CallersEntry
-	17, // 7: legion.examples.discovery.Callers.first_seen:type_name -> legion.examples.discovery.Callers.FirstSeenEntry
-	10, // 8: legion.examples.discovery.IndexEvent.add_service:type_name -> legion.examples.discovery.AddService
-	11, // 9: legion.examples.discovery.IndexEvent.add_call:type_name -> legion.examples.discovery.AddCall
-	12, // 10: legion.examples.discovery.IndexEvent.list:type_name -> legion.examples.discovery.List
-	1,  // 11: legion.examples.discovery.Service.InstancesEntry.value:type_name -> legion.examples.discovery.Instance
-	1,  // 12: legion.examples.discovery.ServiceOutput.InstancesEntry.value:type_name -> legion.examples.discovery.Instance
-	8,  // 13: legion.examples.discovery.Index.CallersEntry.value:type_name -> legion.examples.discovery.Callers
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 0: legion.examples.discovery.Service.instances:type_name -> legion.examples.discovery.Service.InstancesEntry
+	4,  // 1: legion.examples.discovery.ServiceEvent.ping:type_name -> legion.examples.discovery.Ping
+	5,  // 2: legion.examples.discovery.ServiceEvent.indexed:type_name -> legion.examples.discovery.Indexed
+	6,  // 3: legion.examples.discovery.ServiceEvent.lookup:type_name -> legion.examples.discovery.Lookup
+	3,  // 4: legion.examples.discovery.ServiceEvent.expire:type_name -> legion.examples.discovery.Expire
+	15, // 5: legion.examples.discovery.ServiceOutput.instances:type_name -> legion.examples.discovery.ServiceOutput.InstancesEntry
+	16, // 6: legion.examples.discovery.Index.services:type_name -> legion.examples.discovery.Index.ServicesEntry
+	17, // 7: legion.examples.discovery.Index.callers:type_name -> legion.examples.discovery.Index.CallersEntry
+	18, // 8: legion.examples.discovery.Callers.first_seen:type_name -> legion.examples.discovery.Callers.FirstSeenEntry
+	11, // 9: legion.examples.discovery.IndexEvent.add_service:type_name -> legion.examples.discovery.AddService
+	12, // 10: legion.examples.discovery.IndexEvent.add_call:type_name -> legion.examples.discovery.AddCall
+	13, // 11: legion.examples.discovery.IndexEvent.list:type_name -> legion.examples.discovery.List
+	1,  // 12: legion.examples.discovery.Service.InstancesEntry.value:type_name -> legion.examples.discovery.Instance
+	1,  // 13: legion.examples.discovery.ServiceOutput.InstancesEntry.value:type_name -> legion.examples.discovery.Instance
+	9,  // 14: legion.examples.discovery.Index.CallersEntry.value:type_name -> legion.examples.discovery.Callers
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_registry_proto_init() }
@@ -922,8 +990,9 @@ func file_registry_proto_init() {
 		(*ServiceEvent_Ping)(nil),
 		(*ServiceEvent_Indexed)(nil),
 		(*ServiceEvent_Lookup)(nil),
+		(*ServiceEvent_Expire)(nil),
 	}
-	file_registry_proto_msgTypes[9].OneofWrappers = []any{
+	file_registry_proto_msgTypes[10].OneofWrappers = []any{
 		(*IndexEvent_AddService)(nil),
 		(*IndexEvent_AddCall)(nil),
 		(*IndexEvent_List)(nil),
@@ -934,7 +1003,7 @@ func file_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_registry_proto_rawDesc), len(file_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
