@@ -414,6 +414,9 @@ func (r *Replica) replicate() {
 // message carries entries p has not acknowledged, whose acks p sends back).
 func (r *Replica) sendTo(p lattice.Peer, full bool) bool {
 	msg := &wire.Replicate{To: r.target(p), From: string(r.cfg.Self)}
+	if asked, ok := r.full[p]; ok && !asked {
+		msg.Resync = true // the answer to p's resync (sync.go)
+	}
 	if !full {
 		d, ok, err := r.fold.Diff(p)
 		if errors.Is(err, wire.ErrTooManyPeers) {

@@ -640,6 +640,14 @@ var codec = ProtoCodec[*counter]()
 
 // renderReplicate renders a replication message: a head line, and a line per entry.
 func renderReplicate(m *wire.Replicate) (string, []string) {
+	head, ls := renderBody(m)
+	if m.GetResync() {
+		head += map[bool]string{true: " (a diff will do)", false: " (answers a resync)"}[m.GetNeedFull() != nil]
+	}
+	return head, ls
+}
+
+func renderBody(m *wire.Replicate) (string, []string) {
 	switch body := m.GetBody().(type) {
 	case *wire.Replicate_NeedFull:
 		return "need full state", nil

@@ -101,7 +101,7 @@ type Replica struct {
 	flushQueued bool
 	broadcast   bool
 	notify      map[lattice.Peer]bool
-	full        map[lattice.Peer]bool
+	full        map[lattice.Peer]bool // asked for the state: true, in full; false, a diff will do (sync.go)
 	outstanding map[lattice.Peer]time.Time
 	deferred    map[lattice.Peer]bool
 	targets     []lattice.Peer // replicate's, reused
@@ -553,6 +553,9 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 		if err == nil && rep.Added == 0 && r.fold.KnowsMore(body.Diff) {
 			r.notify[from] = true // the sender is behind: our diff lets it catch up
 		}
+		if err == nil && r.resynced(from, m.GetResync()) {
+			defer r.finishSync()
+		}
 	case *wire.Replicate_Snapshot:
 		if forked, dropsOwn := r.fold.Forks(body.Snapshot); forked {
 			r.onFork(from, body.Snapshot, dropsOwn)
@@ -575,7 +578,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 			}
 		}
 	case *wire.Replicate_NeedFull:
-		r.full[from] = true
+		r.onNeedFull(from, m.GetResync())
 	}
 	if err != nil {
 		r.log(LevelWarn, "replication message rejected", "from", from, "err", err)

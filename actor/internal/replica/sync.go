@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/legion-go/legion/actor/internal/errs"
+	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 )
@@ -34,13 +35,23 @@ import (
 
 // startSync asks the other peers of set for their state; requests are stashed and
 // nothing is flushed until one answers with a state, all answer, or the wait times out.
+//
+// A replica that holds a state (it was loaded from the store, or its node was cut off)
+// asks for a diff: each peer answers with what this replica lacks by that peer's
+// knowledge of its acks (nothing but the peer's base when nothing changed), and with its
+// full state only when no diff can apply (the peer no longer counts this one among the
+// participants, it holds nothing, or this replica cannot reproduce the peer's infimum
+// from its own log: then this replica asks again for the full state, as for any diff).
+// Reactivating an unchanged partition used to cost every peer's full state: its value,
+// dedup window and pending entries.
 func (r *Replica) startSync(set []lattice.Peer) {
 	r.life, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged = Syncing, set, map[lattice.Peer]bool{}, false, false
 	r.syncGen++
+	resync := r.fold.State().HasBase
 	for _, p := range set {
 		if p != r.cfg.Self {
 			r.syncWait[p] = true
-			r.needFull(p)
+			r.askState(p, resync)
 		}
 	}
 	if len(r.syncWait) == 0 {
@@ -48,6 +59,40 @@ func (r *Replica) startSync(set []lattice.Peer) {
 		return
 	}
 	r.out.Timers = append(r.out.Timers, Timer{Kind: SyncTimer, After: r.cfg.AttemptTimeout / 2, Gen: r.syncGen})
+}
+
+// askState asks p for the partition's state: a diff will do when resync (see startSync),
+// its full state otherwise.
+func (r *Replica) askState(p lattice.Peer, resync bool) {
+	if !resync {
+		r.needFull(p)
+		return
+	}
+	r.out.Sends = append(r.out.Sends, Send{To: p, Msg: &wire.Replicate{To: r.target(p), From: string(r.cfg.Self),
+		Body: &wire.Replicate_NeedFull{NeedFull: &wire.NeedFull{}}, Resync: true}})
+}
+
+// onNeedFull records that p asked for the partition's state (resync: a diff will do);
+// the next flush answers.
+func (r *Replica) onNeedFull(p lattice.Peer, resync bool) {
+	if resync && r.fold.State().HasBase {
+		if !r.full[p] { // a full state asked for already stays asked for
+			r.full[p] = false // a diff if one can apply (sendTo), marked as the answer
+		}
+		return
+	}
+	r.full[p] = true
+}
+
+// resynced reports whether the diff just applied from p answers this replica's resync
+// (startSync): it is a live replica's view, as a full state would be, and p's answer.
+func (r *Replica) resynced(p lattice.Peer, answer bool) bool {
+	if !answer || r.life != Syncing || !r.syncWait[p] {
+		return false
+	}
+	delete(r.syncWait, p)
+	r.syncMerged = true
+	return true
 }
 
 // finishSync starts the partition from scratch if no replica sent a state and the

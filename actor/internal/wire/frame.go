@@ -28,7 +28,8 @@ import (
 //	header  = bits 0-1: body (0 none, 1 diff, 2 snapshot, 3 need full);
 //	          bit 2: the item has a target (kind key peer follow);
 //	          bit 3: the diff has a base id;
-//	          bit 4: the item has a trace context (trace follows from)
+//	          bit 4: the item has a trace context (trace follows from);
+//	          bit 5: resync (Replicate.Resync)
 //	item    = header(byte) [kind key peer] from [trace] body
 //	trace   = len, protobuf Trace
 //	body    = diff | snapshot(len, protobuf Snapshot) | need full (nothing)
@@ -59,6 +60,9 @@ const (
 	// hasTrace: only a node that traces sets it, and a node of a version before it
 	// refuses the frame: turn tracing on once every node runs a version that has it.
 	hasTrace = 1 << 4
+	// isResync: Replicate.Resync. A node of a version before it refuses the frame, and a
+	// replica of such a node would not answer the request it marks.
+	isResync = 1 << 5
 )
 
 // Least encoded sizes, which bound the counts a frame may declare by its length.
@@ -182,6 +186,9 @@ func (e *frameEncoder) item(m *Replicate) error {
 	}
 	if m.Trace != nil {
 		header |= hasTrace
+	}
+	if m.Resync {
+		header |= isResync
 	}
 	e.body = append(e.body, header)
 	if t := m.To; t != nil {
@@ -500,7 +507,7 @@ func (d *frameDecoder) item(it *frameItem) bool {
 	}
 	header := d.b[0]
 	d.b = d.b[1:]
-	if header&^(bodyMask|hasTarget|hasBase|hasTrace) != 0 || header&hasBase != 0 && header&bodyMask != bodyDiff {
+	if header&^(bodyMask|hasTarget|hasBase|hasTrace|isResync) != 0 || header&hasBase != 0 && header&bodyMask != bodyDiff {
 		d.fail("item header %#x", header)
 		return false
 	}
@@ -510,6 +517,7 @@ func (d *frameDecoder) item(it *frameItem) bool {
 		m.To = &it.to
 	}
 	m.From = d.str()
+	m.Resync = header&isResync != 0
 	if header&hasTrace != 0 {
 		t := new(Trace)
 		if err := proto.Unmarshal(d.bytes(), t); err != nil && d.err == nil {

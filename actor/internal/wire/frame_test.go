@@ -40,6 +40,8 @@ func sampleItems(t testing.TB) []*Replicate {
 		{To: to("key-17", "n1~0002"), From: "n0~0001", Body: &Replicate_Diff{Diff: live}, Trace: &Trace{
 			TraceId: []byte("0123456789abcdef"), SpanId: []byte("01234567"), Flags: 1, State: "vendor=x"}},
 		{To: to("key-17", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}, Trace: &Trace{}},
+		{To: to("key-18", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}, Resync: true},
+		{To: to("key-18", "n2~0003"), From: "n0~0001", Body: &Replicate_Diff{Diff: &Diff{Origin: "plus/key-18", From: "n0~0001"}}, Resync: true},
 	}
 }
 
@@ -167,7 +169,7 @@ func TestDecodeFrameMalformed(t *testing.T) {
 		"suffix beyond string":   rawFrame(tab, [6]uint64{1, 1, 1, 0, 1, 0}, with(2, ref(1)|1, 2)...),
 		"suffix inside a rune":   rawFrame([]string{"plus", "k", "n1~1", "é", ""}, [6]uint64{1, 1, 1, 0, 1, 0}, with(2, ref(3)|1, 1)...),
 		"not UTF-8":              rawFrame([]string{"plus", "k", "n1~1", "plus/k", "\xff"}, [6]uint64{1, 1, 1, 0, 1, 0}, item...),
-		"unknown header bits":    rawFrame(tab, [6]uint64{1, 1, 1, 0, 1, 0}, with(0, target|1<<5)...),
+		"unknown header bits":    rawFrame(tab, [6]uint64{1, 1, 1, 0, 1, 0}, with(0, target|1<<6)...),
 		"base id without a diff": rawFrame(tab, [6]uint64{1, 0, 0, 0, 0, 0}, hasBase|bodyNeedFull, 0),
 		"peer index":             rawFrame(tab, [6]uint64{1, 1, 1, 0, 1, 0}, with(12, 1)...),
 		"ack bit":                rawFrame(tab, [6]uint64{1, 1, 1, 0, 1, 0}, with(13, 2)...),

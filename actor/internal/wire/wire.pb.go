@@ -1028,7 +1028,11 @@ type Replicate struct {
 	//	*Replicate_NeedFull
 	Body isReplicate_Body `protobuf_oneof:"body"`
 	// The trace context of the flush that sent it, when the node traces (unset otherwise).
-	Trace         *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
+	Trace *Trace `protobuf:"bytes,7,opt,name=trace,proto3" json:"trace,omitempty"`
+	// On a NeedFull: a diff will do (the sender holds a state: a replica loaded from its
+	// store resyncs, actor/internal/replica/sync.go), the full state only if no diff can
+	// apply. On a diff or a full state: the answer to such a NeedFull.
+	Resync        bool `protobuf:"varint,8,opt,name=resync,proto3" json:"resync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1116,6 +1120,13 @@ func (x *Replicate) GetTrace() *Trace {
 		return x.Trace
 	}
 	return nil
+}
+
+func (x *Replicate) GetResync() bool {
+	if x != nil {
+		return x.Resync
+	}
+	return false
 }
 
 type isReplicate_Body interface {
@@ -1795,14 +1806,15 @@ const file_wire_proto_rawDesc = "" +
 	"\x06Target\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
-	"\x04peer\x18\x03 \x01(\tR\x04peer\"\x90\x02\n" +
+	"\x04peer\x18\x03 \x01(\tR\x04peer\"\xa8\x02\n" +
 	"\tReplicate\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12'\n" +
 	"\x04diff\x18\x03 \x01(\v2\x11.legion.wire.DiffH\x00R\x04diff\x123\n" +
 	"\bsnapshot\x18\x04 \x01(\v2\x15.legion.wire.SnapshotH\x00R\bsnapshot\x124\n" +
 	"\tneed_full\x18\x05 \x01(\v2\x15.legion.wire.NeedFullH\x00R\bneedFull\x12(\n" +
-	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05traceB\x06\n" +
+	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05trace\x12\x16\n" +
+	"\x06resync\x18\b \x01(\bR\x06resyncB\x06\n" +
 	"\x04bodyJ\x04\b\x06\x10\a\"K\n" +
 	"\x05Batch\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\x12\x14\n" +
