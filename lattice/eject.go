@@ -337,6 +337,9 @@ func (s *State[S, E, O]) dropHead() {
 	if k := e.Delta.Kind; k == Join || k == UnJoin {
 		s.membership--
 	}
+	if e.Delta.Kind == UnJoin {
+		s.voided = append(s.voided, e.ID)
+	}
 	s.pending[0] = Entry[E]{}
 	s.pending = s.pending[1:]
 	switch {

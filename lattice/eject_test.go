@@ -97,3 +97,38 @@ func TestUnJoinBeforeJoinCutsNothing(t *testing.T) {
 		t.Fatalf("%s", out)
 	}
 }
+
+// TestNewCopyTakesItsPendingUnJoin: a peer whose copy folded its own UnJoin, then went (it
+// retired), gets a new copy from a replica that still holds that UnJoin pending. The new
+// copy must take the UnJoin: it never dropped it. (The rule that kept dropped UnJoins out,
+// "one that carries the receiver's own ack", skipped it: the new copy folded past it, and
+// its infimum differed from the others' for good; the actor simulation's seeds 1401, 9591
+// and 9955 stalled so.)
+func TestNewCopyTakesItsPendingUnJoin(t *testing.T) {
+	sc := newScenario()
+	sc.exec(t, `
+		new peers=(a,b,c)
+		event peer=b v=1
+		propose peer=a kind=unjoin target=a
+		diff from=b to=a
+		diff from=a to=(b,c)
+		ack peer=(b,c)
+		diff from=b to=a
+		diff from=c to=a
+		reduce peer=a
+		# a folded its UnJoin and retires; b and c have not heard (their copies lack
+		# each other's acks of 1@a). A new copy of a gets b's full state.
+		joiner name=a
+		merge from=b to=a
+	`)
+	if _, held := sc.reps["a"].st.find(EventID{1, "a"}); !held {
+		t.Fatalf("a's new copy did not take its own pending UnJoin 1@a: %v", sc.reps["a"].st.Pending())
+	}
+	out := sc.exec(t, `
+		sync peer=(a,b,c)
+		converged peer=(b,c)
+	`)
+	if !strings.Contains(out, "ok:") || !strings.Contains(out, "participants=(b,c)") {
+		t.Fatalf("%s", out)
+	}
+}

@@ -114,6 +114,27 @@ func TestMergeLaws(t *testing.T) {
 	}
 }
 
+// TestMergeLawsRegressions replays histories on which law 1 once failed, outside the
+// seeds CI runs: 784082 and 784174 (acks of a joiner whose Join a confirmed ejection cut
+// off survived some merge orders: TestCutOffJoinersAcksDropped), 784120, 784132, 784217
+// and 784241 (the fold of an UnJoin that sorts before its peer's Join dropped that
+// joiner's acks: TestNoOpUnJoinKeepsJoinersAcks). Found with -lattice.seed0=777000
+// -lattice.lawseeds=300.
+func TestMergeLawsRegressions(t *testing.T) {
+	for _, c := range []struct {
+		seed  uint64
+		peers int
+	}{{784082, 4}, {784120, 2}, {784132, 2}, {784174, 4}, {784217, 3}, {784241, 3}} {
+		t.Run(fmt.Sprintf("seed=%d/peers=%d", c.seed, c.peers), func(t *testing.T) {
+			var n lawCounts
+			checkMergeLaws(t, reachable(t, c.seed, c.peers, 300, 12), &n)
+			if n.assoc == 0 {
+				t.Fatal("no triple checked")
+			}
+		})
+	}
+}
+
 func checkMergeLaws(t *testing.T, pool []listSnap, n *lawCounts) {
 	merged := func(x, y listSnap) (listSnap, bool) {
 		st, err := mergeOf(x, y)

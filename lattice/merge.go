@@ -14,6 +14,10 @@ type Snapshot[S, E any] struct {
 	Pending []Entry[E]
 	// Held are request keys the replica remembers beyond its dedup window (State.Held).
 	Held []Request
+	// Voided are the UnJoins above the infimum that the replica dropped void at the head
+	// of its log (State.Voided): its own decisions, which Restore restores and Merge
+	// ignores.
+	Voided []EventID
 }
 
 // Snapshot returns a deep copy of the replica's full state.
@@ -27,7 +31,8 @@ func (s *State[S, E, O]) Snapshot() Snapshot[S, E] {
 	for i := range s.pending {
 		pending[i] = s.pending[i].clone()
 	}
-	return Snapshot[S, E]{Origin: s.origin, Infimum: inf, Pending: pending, Held: slices.Clone(s.held.reqs)}
+	return Snapshot[S, E]{Origin: s.origin, Infimum: inf, Pending: pending, Held: slices.Clone(s.held.reqs),
+		Voided: s.Voided()}
 }
 
 // Restore rebuilds a replica from a snapshot, for example one loaded from disk. The
@@ -49,6 +54,7 @@ func Restore[S, E, O any](b Behavior[S, E, O], self Peer, snap Snapshot[S, E]) *
 	s.dropStrayAcks() // a snapshot stored before strayacks.go may hold some
 	s.filterRenegades()
 	s.holdKeys(snap.Held)
+	s.voided = slices.Clone(snap.Voided)
 	return s
 }
 
@@ -99,8 +105,10 @@ func (s *State[S, E, O]) Merge(o Snapshot[S, E]) (Report[E], error) {
 // writes so, seed 3777.)
 func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 	n := 0
+	joins := false // a Join that goes unfolded leaves its peer's acks stray (strayacks.go)
 	for n < len(s.pending) && !inf.ID.Less(s.pending[n].ID) {
 		e := &s.pending[n]
+		joins = joins || e.Delta.Kind == Join && !peers(inf.Participants).has(e.Delta.Peer)
 		switch {
 		case e.ID.Counter <= inf.Last[e.ID.Peer]:
 			s.folded = append(s.folded, Folded[O]{ID: e.ID, Kind: e.Delta.Kind, Peer: e.Delta.Peer, Err: ErrOutputUnknown})
@@ -124,6 +132,9 @@ func (s *State[S, E, O]) takeInfimum(inf Infimum[S]) (lost []Entry[E]) {
 		if !peers(s.inf.Participants).has(p) {
 			s.forgetAcks(p)
 		}
+	}
+	if joins {
+		s.dropStrayAcks()
 	}
 	s.proj = projection[S]{}
 	return lost
@@ -224,18 +235,17 @@ func (s *State[S, E, O]) mergeEntries(entries []Entry[E], acks []Ack, force bool
 // union inserts entries not held yet (copying their acks) and unions the acks of those
 // held. It returns the ids it inserted.
 //
-// With dropped set (a merge, not a restore), an UnJoin above the infimum that is not held
-// but carries this replica's own ack is not inserted: this replica held it and dropped it
-// without folding it (a void UnJoin at the head of its log), and that decision stands.
-// Only UnJoins: a peer does forget entries it acknowledged when its copy goes (it
-// retired, or discarded an ejected copy) and it joins the partition again later, and the
-// full state it joins with must give those back, or it folds past them (an event skipped
-// so was lost: TestNodeJoinsUnderLoad, TestEjectionAndComeback). An UnJoin it misses that
-// way holds its log back until a full state's infimum, which folded the UnJoin, replaces
-// its own. A diff never brings such
-// an entry back either: it carries only the ack set of an entry its receiver acknowledged,
-// which the receiver ignores when it does not hold the entry. Without this rule the full
-// merge re-inserted a void UnJoin that the diff did not (docs/lattice.md, "Ejection").
+// With dropped set (a merge, not a restore), an UnJoin above the infimum that this replica
+// dropped without folding it (a void UnJoin at the head of its log: State.Voided) and that
+// carries its own ack is not inserted again: that decision stands. A diff never brings
+// such an entry back either: it carries only the ack set of an entry its receiver
+// acknowledged, which the receiver ignores when it does not hold the entry. Without this
+// rule the full merge re-inserted a void UnJoin that the diff did not (docs/lattice.md,
+// "Ejection"). The own ack alone used to be the rule, which a new copy of a peer that had
+// folded the UnJoin in an earlier copy (then left, and was joined again) also matched: it
+// skipped an UnJoin that the others were still to fold, folded past it, and its infimum
+// differed from theirs for good (TestNewCopyTakesItsPendingUnJoin; the actor simulation's
+// seeds 1401, 9591 and 9955).
 func (s *State[S, E, O]) union(entries []Entry[E], dropped bool) []EventID {
 	var added []EventID
 	var chunk []Peer // ack sets of inserted entries are carved out of it
@@ -251,7 +261,7 @@ func (s *State[S, E, O]) union(entries []Entry[E], dropped bool) []EventID {
 			e.Acks = peers(e.Acks).union(in.Acks)
 			continue
 		}
-		if dropped && in.Delta.Kind == UnJoin && slices.Contains(in.Acks, s.self) { // in.Acks may come unsorted
+		if dropped && in.Delta.Kind == UnJoin && slices.Contains(in.Acks, s.self) && s.wasVoided(in.ID) { // in.Acks may come unsorted
 			continue
 		}
 		// Room for every participant's ack (and a joiner's), so that acknowledging and
@@ -319,9 +329,11 @@ func (s *State[S, E, O]) filterOnce(confirmed []reach, own *[]Entry[E]) int {
 		cur = cur.clone()
 	}
 	kept := s.pending[:0]
+	joins := false // a dropped Join's peer may no longer acknowledge (strayacks.go)
 	for i := range s.pending {
 		e := s.pending[i]
 		if !cur.has(e.ID.Peer) || cut != nil && cut[i] {
+			joins = joins || e.Delta.Kind == Join
 			if e.ID.Peer == s.self {
 				*own = append(*own, e)
 			}
@@ -336,6 +348,10 @@ func (s *State[S, E, O]) filterOnce(confirmed []reach, own *[]Entry[E]) int {
 	dropped := len(s.pending) - len(kept)
 	clear(s.pending[len(kept):])
 	s.pending = kept
+	if joins {
+		s.recountMembership()
+		s.dropStrayAcks()
+	}
 	return dropped
 }
 
@@ -346,4 +362,21 @@ func (s *State[S, E, O]) recountMembership() {
 			s.membership++
 		}
 	}
+}
+
+// Voided returns the UnJoins above the infimum that this replica dropped void at the head
+// of its log.
+func (s *State[S, E, O]) Voided() []EventID {
+	s.wasVoided(EventID{})
+	if len(s.voided) == 0 {
+		return nil
+	}
+	return slices.Clone(s.voided)
+}
+
+// wasVoided reports whether the UnJoin id was dropped void at the head of a log, forgetting
+// those the infimum has passed.
+func (s *State[S, E, O]) wasVoided(id EventID) bool {
+	s.voided = slices.DeleteFunc(s.voided, func(v EventID) bool { return !s.inf.ID.Less(v) })
+	return slices.Contains(s.voided, id)
 }

@@ -61,13 +61,16 @@ func (s *State[S, E, O]) foldHead() {
 	s.held.folded()
 	switch e.Delta.Kind {
 	case Join, UnJoin:
+		// An UnJoin of a peer that is not a participant (it sorts before the peer's Join)
+		// changes nothing, and the acks that peer gave as the joiner stand.
+		left := e.Delta.Kind == UnJoin && peers(s.inf.Participants).has(e.Delta.Peer)
 		// Participants may be shared with a Snapshot or a caller: copy before changing.
 		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
 		s.membership--
 		if e.Delta.Kind == UnJoin && e.ID.Peer != e.Delta.Peer { // an ejection: see held.go
 			s.held.keep = heldFor
 		}
-		if e.Delta.Kind == UnJoin {
+		if left {
 			defer s.forgetAcks(e.Delta.Peer) // once e is off the log: strayacks.go
 		}
 	case Event:

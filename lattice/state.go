@@ -171,6 +171,9 @@ type State[S, E, O any] struct {
 	membership int
 	// maxCounter is the highest counter this replica has seen (Lamport clock).
 	maxCounter uint64
+	// voided are the UnJoins above the infimum that this replica dropped void at the head
+	// of its log (union does not take them back).
+	voided []EventID
 
 	proj   projection[S]
 	folded []Folded[O]

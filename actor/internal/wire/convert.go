@@ -481,7 +481,7 @@ func ToInfimum[S any](m *Infimum, c Codec[S]) (inf lattice.Infimum[S], hasBase b
 
 // FromSnapshot encodes a full state.
 func FromSnapshot[S, E any](s *lattice.Snapshot[S, E], hasBase bool, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
-	return fromState(s.Origin, &s.Infimum, hasBase, s.Pending, s.Held, cs, ce)
+	return fromState(s.Origin, &s.Infimum, hasBase, s.Pending, s.Held, s.Voided, cs, ce)
 }
 
 // SnapshotOf encodes st.Snapshot() (without its pending entries unless withPending)
@@ -493,15 +493,15 @@ func SnapshotOf[S, E, O any](st *lattice.State[S, E, O], withPending bool, cs Co
 	if withPending {
 		pending = st.Pending()
 	}
-	return fromState(st.Origin(), &inf, st.HasBase(), pending, st.Held(), cs, ce)
+	return fromState(st.Origin(), &inf, st.HasBase(), pending, st.Held(), st.Voided(), cs, ce)
 }
 
-func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, pending []lattice.Entry[E], held []lattice.Request, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
+func fromState[S, E any](origin string, inf *lattice.Infimum[S], hasBase bool, pending []lattice.Entry[E], held []lattice.Request, voided []lattice.EventID, cs Codec[S], ce Codec[E]) (*Snapshot, error) {
 	im, err := FromInfimum(inf, hasBase, cs)
 	if err != nil {
 		return nil, err
 	}
-	m := &Snapshot{Origin: origin, Infimum: im, Pending: make([]*Entry, len(pending))}
+	m := &Snapshot{Origin: origin, Infimum: im, Pending: make([]*Entry, len(pending)), Voided: fromIDs(voided)}
 	for _, r := range held {
 		m.Held = append(m.Held, &Request{Key: r.Key, Id: FromID(r.ID), Time: r.Time})
 	}
@@ -535,5 +535,30 @@ func ToSnapshot[S, E any](m *Snapshot, cs Codec[S], ce Codec[E]) (lattice.Snapsh
 	for _, r := range m.GetHeld() {
 		s.Held = append(s.Held, lattice.Request{Key: r.GetKey(), ID: ToID(r.GetId()), Time: r.GetTime()})
 	}
+	s.Voided = toIDs(m.GetVoided())
 	return s, nil
+}
+
+// fromIDs encodes ids (nil for none).
+func fromIDs(ids []lattice.EventID) []*EventID {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]*EventID, len(ids))
+	for i, id := range ids {
+		out[i] = FromID(id)
+	}
+	return out
+}
+
+// toIDs decodes ids (nil for none).
+func toIDs(ms []*EventID) []lattice.EventID {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]lattice.EventID, len(ms))
+	for i, m := range ms {
+		out[i] = ToID(m)
+	}
+	return out
 }

@@ -576,7 +576,10 @@ type Snapshot struct {
 	// last, at most a few), kept for an operator (see lattice.State.Forks).
 	Dropped [][]byte `protobuf:"bytes,6,rep,name=dropped,proto3" json:"dropped,omitempty"`
 	// lattice.Snapshot.Held: request keys the sender remembers beyond its dedup window.
-	Held          []*Request `protobuf:"bytes,7,rep,name=held,proto3" json:"held,omitempty"`
+	Held []*Request `protobuf:"bytes,7,rep,name=held,proto3" json:"held,omitempty"`
+	// lattice.Snapshot.Voided: the UnJoins above the infimum that the replica dropped void
+	// at the head of its log (its own decisions: a receiver ignores them).
+	Voided        []*EventID `protobuf:"bytes,8,rep,name=voided,proto3" json:"voided,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -656,6 +659,13 @@ func (x *Snapshot) GetDropped() [][]byte {
 func (x *Snapshot) GetHeld() []*Request {
 	if x != nil {
 		return x.Held
+	}
+	return nil
+}
+
+func (x *Snapshot) GetVoided() []*EventID {
+	if x != nil {
+		return x.Voided
 	}
 	return nil
 }
@@ -1770,7 +1780,7 @@ const file_wire_proto_rawDesc = "" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
 	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x12\n" +
-	"\x04time\x18\x03 \x01(\x03R\x04time\"\x9a\x02\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"\xc8\x02\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
@@ -1779,7 +1789,8 @@ const file_wire_proto_rawDesc = "" +
 	"\vreplica_set\x18\x05 \x03(\tR\n" +
 	"replicaSet\x12\x18\n" +
 	"\adropped\x18\x06 \x03(\fR\adropped\x12(\n" +
-	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\"l\n" +
+	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\x12,\n" +
+	"\x06voided\x18\b \x03(\v2\x14.legion.wire.EventIDR\x06voided\"l\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
@@ -1931,32 +1942,33 @@ var file_wire_proto_depIdxs = []int32{
 	5,  // 7: legion.wire.Snapshot.pending:type_name -> legion.wire.Entry
 	9,  // 8: legion.wire.Snapshot.renegades:type_name -> legion.wire.Renegade
 	7,  // 9: legion.wire.Snapshot.held:type_name -> legion.wire.Request
-	3,  // 10: legion.wire.Renegade.id:type_name -> legion.wire.EventID
-	3,  // 11: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	11, // 12: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	12, // 13: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	4,  // 14: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	13, // 15: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 16: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 17: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	16, // 18: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	20, // 19: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
-	14, // 20: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	13, // 21: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 22: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	20, // 23: legion.wire.Call.trace:type_name -> legion.wire.Trace
-	22, // 24: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 25: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	13, // 26: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 27: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	20, // 28: legion.wire.Query.trace:type_name -> legion.wire.Trace
-	22, // 29: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 30: legion.wire.Error.code:type_name -> legion.wire.Code
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	3,  // 10: legion.wire.Snapshot.voided:type_name -> legion.wire.EventID
+	3,  // 11: legion.wire.Renegade.id:type_name -> legion.wire.EventID
+	3,  // 12: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	11, // 13: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	12, // 14: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	4,  // 15: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	13, // 16: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 17: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 18: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	16, // 19: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	20, // 20: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
+	14, // 21: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	13, // 22: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 23: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	20, // 24: legion.wire.Call.trace:type_name -> legion.wire.Trace
+	22, // 25: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 26: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	13, // 27: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 28: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	20, // 29: legion.wire.Query.trace:type_name -> legion.wire.Trace
+	22, // 30: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 31: legion.wire.Error.code:type_name -> legion.wire.Code
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
