@@ -46,9 +46,10 @@ func (r *Replica) onGC() {
 		// and the heal keeps one history (the simulation's seed 9335 lost an acknowledged
 		// write so). So there the joins are proposed before the ejection, and the joiners
 		// confirm it too. Only there: a joiner that goes before it acknowledged holds the
-		// ejection back, and if it is then ejected itself the partition stalls (the
-		// lattice cannot confirm the first ejection without it; seed 3948, open). With
-		// every ejection ordered so, 12 seeds of 10,000 failed (11 stalls, one lost write).
+		// ejection back until it comes back and confirms it, even once it is ejected
+		// itself (lattice's Owed keeps naming it, so anti-entropy reaches it and it gets
+		// its state; before, the partition stalled for good: seed 3948). With every
+		// ejection ordered so, 12 seeds of 10,000 failed (11 stalls, one lost write).
 		slices.SortStableFunc(plan.Actions, func(a, b gc.Action) int { return actionOrder(a.Kind) - actionOrder(b.Kind) })
 	}
 	for _, a := range plan.Actions {
