@@ -1,8 +1,7 @@
 package actor
 
 import (
-	"slices"
-
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
@@ -68,7 +67,7 @@ func (n *Node) placed(kind, key string, peers []lattice.Peer) bool {
 	if pl == nil {
 		return false
 	}
-	return samePeers(peers, gc.ReplicaSet(kind, key, (*pl)[kind], n.cfg.ReplicationFactor))
+	return replica.SamePeers(peers, gc.ReplicaSet(kind, key, (*pl)[kind], n.cfg.ReplicationFactor))
 }
 
 // stageMarks adds to b the writes of the marks h's state calls for, where they differ
@@ -108,17 +107,4 @@ func (s *shard) clearMarks(h *hosted) {
 	if s.n.commitMarks(b) != nil {
 		h.marks = 0
 	}
-}
-
-// samePeers reports whether a and b hold the same peers, in any order.
-func samePeers(a, b []lattice.Peer) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, p := range a {
-		if !slices.Contains(b, p) {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
@@ -111,12 +112,12 @@ func (n *Node) movedPartitions(old *placement, cur placement) (moved []partition
 		var before []lattice.Peer
 		if old != nil {
 			before = (*old)[kind]
-			if samePeers(before, cur[kind]) {
+			if replica.SamePeers(before, cur[kind]) {
 				continue
 			}
 		}
 		err := n.store.Partitions(kind, func(key string) bool {
-			if old == nil || !samePeers(gc.ReplicaSet(kind, key, before, r), gc.ReplicaSet(kind, key, cur[kind], r)) {
+			if old == nil || !replica.SamePeers(gc.ReplicaSet(kind, key, before, r), gc.ReplicaSet(kind, key, cur[kind], r)) {
 				moved = append(moved, partitionID{kind, key})
 			}
 			return true
@@ -204,7 +205,7 @@ func samePlacement(a, b placement) bool {
 		return false
 	}
 	for kind, peers := range a {
-		if !samePeers(peers, b[kind]) {
+		if !replica.SamePeers(peers, b[kind]) {
 			return false
 		}
 	}

@@ -570,7 +570,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 		}
 		if r.life == Syncing {
 			delete(r.syncWait, from)
-			if !hasBase && !samePeers(peersOf(body.Snapshot.GetReplicaSet()), r.syncSet) {
+			if !hasBase && !SamePeers(peersOf(body.Snapshot.GetReplicaSet()), r.syncSet) {
 				r.syncDisagree = true
 			}
 			if hasBase || len(r.syncWait) == 0 {
@@ -700,8 +700,8 @@ func (r *Replica) armGC() {
 	}
 }
 
-// samePeers reports whether a and b hold the same peers, in any order.
-func samePeers(a, b []lattice.Peer) bool {
+// SamePeers reports whether a and b hold the same peers, in any order.
+func SamePeers(a, b []lattice.Peer) bool {
 	if len(a) != len(b) {
 		return false
 	}

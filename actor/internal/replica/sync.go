@@ -148,7 +148,7 @@ func (r *Replica) genesisRefusal() error {
 	if r.syncDisagree {
 		return errors.New("a replica of the set places the partition on other peers")
 	}
-	if own := r.knownPlacement(); !samePeers(own, r.syncSet) {
+	if own := r.knownPlacement(); !SamePeers(own, r.syncSet) {
 		return fmt.Errorf("this node places the partition on %v, the caller on %v", own, r.syncSet)
 	}
 	if held := gc.Decide(r.now, r.cfg.Self, r.env.Members(), nil, 0, r.cfg.GC).Held; held != nil {
