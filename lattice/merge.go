@@ -349,7 +349,8 @@ func (s *State[S, E, O]) filterOnce(confirmed []reach, own *[]Entry[E]) int {
 	clear(s.pending[len(kept):])
 	s.pending = kept
 	if joins {
-		s.recountMembership()
+		// s.membership is recounted by the caller; until then it is too high, which
+		// only costs mayAck its shortcut.
 		s.dropStrayAcks()
 	}
 	return dropped
