@@ -18,7 +18,10 @@ import (
 // waits until no desired peer is leaving, and self is).
 //
 // A replica with no replacement to join (the kind has no other live host beyond its
-// participants) just leaves; one that self alone holds, with no other live host, stays. At most MaxHandoffs - inFlight joins are planned per call,
+// participants) just leaves. One that no other peer would hold once self is gone stays:
+// its other participants are all leaving, or none of them is a live host (departing
+// peers host nothing), and there is no peer to join. So when a whole cluster stops at
+// once, the last holder keeps the partition rather than leave it to no one. At most MaxHandoffs - inFlight joins are planned per call,
 // in partition order; a replica whose joins do not fit is planned in a later call
 // (Deferred counts its joins). Unlike Decide, Handover needs no majority: a peer may
 // always leave, and a join it writes folds only once every participant acknowledged it.
@@ -50,7 +53,7 @@ func Handover(self lattice.Peer, members []Member, replicas []Replica, inFlight 
 				joins = append(joins, p)
 			}
 		}
-		if len(joins) == 0 && len(r.Participants) == 1 {
+		if !heldAfter(r, self, others, joins) {
 			continue // no peer to hand it to: the partition stays with self
 		}
 		if len(joins) > budget {
@@ -64,4 +67,18 @@ func Handover(self lattice.Peer, members []Member, replicas []Replica, inFlight 
 		plan.Actions = append(plan.Actions, Action{Kind: Leave, Partition: r.Partition(), Peer: self})
 	}
 	return plan
+}
+
+// heldAfter reports whether a peer other than self holds r once self is gone: a peer to
+// join, or a participant that is a live host (others) and not leaving.
+func heldAfter(r *Replica, self lattice.Peer, others, joins []lattice.Peer) bool {
+	if len(joins) > 0 {
+		return true
+	}
+	for _, p := range r.Participants {
+		if p != self && slices.Contains(others, p) && !slices.Contains(r.Leaving, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package gc
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,5 +49,35 @@ func TestHandover(t *testing.T) {
 	alone := []Replica{{Kind: "k", Key: "k1", Participants: []lattice.Peer{"a"}}}
 	if plan := Handover("a", live("a"), alone, 0, cfg); len(plan.Actions) != 0 {
 		t.Fatalf("the only holder plans %v", plan)
+	}
+}
+
+// TestHandoverLastHolderStays: when every holder of a partition departs at once (a whole
+// cluster stopped together), the one that finds the others leaving, or departing and so no
+// live host, keeps the partition rather than leave it to no one (every copy retired).
+func TestHandoverLastHolderStays(t *testing.T) {
+	cfg := Config{ReplicationFactor: 3, MaxHandoffs: 2}
+	members := []Member{
+		{Peer: "a", Kinds: []string{"k"}, Live: true},
+		{Peer: "b", Kinds: []string{"k"}, Live: true},
+		{Peer: "c", Kinds: []string{"k"}, Live: true},
+	}
+	// b and c write their UnJoins: c is the last holder that is not leaving.
+	leaving := []Replica{{Kind: "k", Key: "k1", Participants: []lattice.Peer{"a", "b", "c"}, Leaving: []lattice.Peer{"b", "c"}}}
+	if plan := Handover("a", members, leaving, 0, cfg); len(plan.Actions) != 0 {
+		t.Fatalf("the last holder not leaving plans %v", plan)
+	}
+	// b and c announced their departure (the runtime lists them hosting nothing): no live
+	// host is left to hold the partition.
+	departing := slices.Clone(members)
+	departing[1].Kinds, departing[2].Kinds = nil, nil
+	held := []Replica{{Kind: "k", Key: "k1", Participants: []lattice.Peer{"a", "b", "c"}}}
+	if plan := Handover("a", departing, held, 0, cfg); len(plan.Actions) != 0 {
+		t.Fatalf("the last live host plans %v", plan)
+	}
+	// One holder stays that is neither leaving nor departing: a leaves it the partition.
+	leaving[0].Leaving = []lattice.Peer{"b"}
+	if got := strings.TrimSpace(Handover("a", members, leaving, 0, cfg).String()); got != "leave k/k1" {
+		t.Fatalf("plan with c staying:\n%s", got)
 	}
 }

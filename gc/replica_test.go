@@ -42,13 +42,14 @@ func TestReplicaOf(t *testing.T) {
 		t.Fatal("ReplicaOf shares the participants")
 	}
 
-	// n1 alone leaves: its UnJoin folds at once and the replica retires.
+	// n1 alone leaves: its UnJoin folds at once, as a no-op (the last participant keeps
+	// the partition: lattice's TestLastParticipantStays), and the replica does not retire.
 	solo := lattice.New(counter, "k/b", "n1", ps("n1"), 0)
 	if _, err := solo.Propose(lattice.UnJoin, "n1"); err != nil {
 		t.Fatal(err)
 	}
 	solo.Reduce()
-	if r := ReplicaOf(solo, "k", "b", t0); !r.Retired || r.Pending != 0 {
+	if r := ReplicaOf(solo, "k", "b", t0); r.Retired || r.Pending != 0 || !slices.Equal(r.Participants, ps("n1")) {
 		t.Fatalf("after the leave folded: %+v", r)
 	}
 }

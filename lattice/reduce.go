@@ -62,8 +62,17 @@ func (s *State[S, E, O]) foldHead() {
 	switch e.Delta.Kind {
 	case Join, UnJoin:
 		// An UnJoin of a peer that is not a participant (it sorts before the peer's Join)
-		// changes nothing, and the acks that peer gave as the joiner stand.
-		left := e.Delta.Kind == UnJoin && peers(s.inf.Participants).has(e.Delta.Peer)
+		// changes nothing, and the acks that peer gave as the joiner stand. Nor does the
+		// UnJoin of the last participant: when every participant leaves at once (a whole
+		// cluster stopped together), each leaver counts as acknowledging the others'
+		// UnJoins, and folding them all would leave the partition with no copy anywhere.
+		// The peer whose UnJoin sorts last keeps it, on every replica alike (the infimum
+		// they fold it on is the same). A delta another leaver folded without that peer's
+		// ack (it counted as leaving) reaches it only if that leaver's replication does
+		// before it retires: gc.Handover makes the last participant stay rather than write
+		// its UnJoin, so this backstop is for leaves written at the same instant.
+		parts := peers(s.inf.Participants)
+		left := e.Delta.Kind == UnJoin && parts.has(e.Delta.Peer) && len(parts) > 1
 		// Participants may be shared with a Snapshot or a caller: copy before changing.
 		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
 		s.membership--

@@ -310,6 +310,9 @@ func applyMembership[E any](cur peers, d *Delta[E]) peers {
 	case Join:
 		return cur.with(d.Peer)
 	case UnJoin:
+		if len(cur) == 1 && cur[0] == d.Peer {
+			return cur // the last participant stays (reduce.go, foldHead)
+		}
 		return cur.without(d.Peer)
 	}
 	return cur
