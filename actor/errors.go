@@ -18,8 +18,23 @@ var (
 	ErrTooLarge = errs.TooLarge
 	// ErrStopped: the node is stopped (or stopping).
 	ErrStopped = errs.Stopped
-	// ErrUnavailable: no replica of the partition answered in time.
+	// ErrUnavailable: no replica of the partition answered in time, or every one that
+	// answered refused the call (it is not a replica, it is stopping, it could not tell
+	// whether the partition exists). A failed Call's error is also ErrNotApplied or
+	// ErrOutcomeUnknown, which say whether the call may have been applied.
 	ErrUnavailable = errs.Unavailable
+	// ErrNotApplied: a failed Call logged nothing, on any replica: it was refused before
+	// anything was sent (a bad key or payload, a stopped node, no replica), every replica
+	// asked refused it before logging it, or Apply rejected it (a *RejectedError, also
+	// ErrNotApplied). A retry, with any request key, applies it at most once.
+	ErrNotApplied = errs.NotApplied
+	// ErrOutcomeUnknown: a failed Call may have been logged, and so may yet be applied:
+	// an attempt was sent and got no answer before its timeout or ctx ended (the request
+	// or the reply may have been lost), or a replica logged the event and the call's ctx
+	// ended before it folded (a consistent call waiting for acknowledgements). Retry it
+	// with the same request key (WithRequestKey) to have it applied once and learn its
+	// outcome (docs/calls.md).
+	ErrOutcomeUnknown = errs.OutcomeUnknown
 	// ErrNoReplicas: membership knows no live node hosting the kind.
 	ErrNoReplicas = errs.NoReplicas
 	// ErrNotReplica: the node asked is not (or no longer) a replica of the partition;

@@ -38,15 +38,15 @@ func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, o
 	defer func() { done(err) }()
 	var zero O
 	if err := validateKey(r.key); err != nil {
-		return zero, err
+		return zero, refused(err)
 	}
 	req, err := callOptionsOf(opts) // the same on every attempt
 	if err != nil {
-		return zero, err
+		return zero, refused(err)
 	}
 	b, err := r.kind.codec().Marshal(event)
 	if err != nil {
-		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
+		return zero, refused(fmt.Errorf("%w: %v", ErrBadPayload, err))
 	}
 	var deadline int64
 	if dl, ok := ctx.Deadline(); ok {
@@ -55,11 +55,19 @@ func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, o
 	now := n.clock.Now() // the replica's node observes it (hlc.go)
 	// A fresh message per attempt: one sent to this node's own router is not copied, and
 	// a timed-out attempt may still be in its mailbox.
-	res, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+	res, taken, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Call{To: t, Event: b, Consistency: wire.Consistency(c), Req: req, Deadline: deadline,
 			ReplicaSet: set, Time: now}
 	})
-	return r.decode(res, err)
+	if err != nil {
+		return zero, callOutcome(taken, err, nil)
+	}
+	if out, err = r.decode(res, nil); err != nil {
+		if e := replyError(res); e != nil { // not an undecodable output: the call was applied
+			err = callOutcome(taken, nil, err)
+		}
+	}
+	return out, err
 }
 
 // Query answers the kind's Query on one replica without logging an event, as Ref.Query.
@@ -75,7 +83,7 @@ func (r KindRef[S, E, Q, O]) Query(ctx context.Context, query Q, level ReadLevel
 	if err != nil {
 		return zero, fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	res, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
+	res, _, err := n.request(ctx, r.kind.Name, r.key, len(b), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Query{To: t, Query: b, Level: wire.ReadLevel(level), ReplicaSet: set}
 	})
 	return r.decode(res, err)

@@ -41,7 +41,7 @@ func TestMalformedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func(event []byte) error {
-		res, err := n.request(ctx, "plus", "k", len(event), func(tg *wire.Target, set []string) proto.Message {
+		res, _, err := n.request(ctx, "plus", "k", len(event), func(tg *wire.Target, set []string) proto.Message {
 			return &wire.Call{To: tg, Event: event, ReplicaSet: set}
 		})
 		if err != nil {

@@ -60,9 +60,11 @@ func RefOf[S, E, O proto.Message](n *Node, kind *Kind[S, E, O], key string) Ref[
 //
 // Every attempt carries the same request key (WithRequestKey's, or a random one), so a
 // call that timed out on one replica and was retried on the next is applied once: the
-// partition treats the later copy as a duplicate. A call that fails altogether (ctx
-// ended, no replica answered) has an unknown outcome: it may have been applied; retry it
-// with the same WithRequestKey to have it applied once.
+// partition treats the later copy as a duplicate. A failed call's error says what is
+// known: ErrNotApplied (nothing was logged: refused before sending or by every replica,
+// or rejected) or ErrOutcomeUnknown (an attempt may have been logged: it got no answer,
+// or ctx ended while the replica waited for acknowledgements); retry the latter with the
+// same WithRequestKey to have it applied once. See docs/calls.md, "Errors".
 func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency, opts ...CallOption) (O, error) {
 	return r.r.Call(ctx, event, c, opts...)
 }
@@ -73,31 +75,34 @@ func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, e
 }
 
 // request sends a message built for each replica in turn until one answers with
-// something other than "not a replica" or "stopped".
-func (n *Node) request(ctx context.Context, kind, key string, size int, build func(*wire.Target, []string) proto.Message) (proto.Message, error) {
+// something other than "not a replica" or "stopped". taken reports whether an attempt
+// other than the one answered may have been logged (a call's: Call's errors say so): one
+// was sent and got no answer (its request or its reply may have been lost), or a replica
+// refused it after it may have logged it (wire.Error.maybe_logged).
+func (n *Node) request(ctx context.Context, kind, key string, size int, build func(*wire.Target, []string) proto.Message) (_ proto.Message, taken bool, _ error) {
 	if n.stopped.Load() {
-		return nil, ErrStopped
+		return nil, false, ErrStopped
 	}
 	if size > n.cfg.MaxPayloadBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, n.cfg.MaxPayloadBytes)
+		return nil, false, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, n.cfg.MaxPayloadBytes)
 	}
 	set := n.replicaSet(kind, key)
 	if len(set) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrNoReplicas, kind)
+		return nil, false, fmt.Errorf("%w: %q", ErrNoReplicas, kind)
 	}
 	sset := peerStrings(set) // the placement order, which replicas check the set by
 	set = n.suspects.order(set, n.cfg.Clock.Now())
 	var last error
 	for i, p := range set {
 		if err := ctx.Err(); err != nil {
-			return nil, joinErrors(ErrUnavailable, err, last)
+			return nil, taken, joinErrors(ErrUnavailable, err, last)
 		}
 		msg := build(&wire.Target{Kind: kind, Key: key, Peer: string(p)}, sset)
 		actx, span := ctx, trace.Span(nil)
 		if n.tracer != nil {
 			actx, span = n.startAttempt(ctx, p, msg)
 		}
-		res, err := n.attempt(actx, p, msg)
+		res, sent, err := n.try(actx, p, msg)
 		var refusal error
 		if e := replyError(res); err == nil && e != nil && (errors.Is(e, ErrNotReplica) || errors.Is(e, ErrStopped) || errors.Is(e, ErrUnavailable)) {
 			refusal = e
@@ -112,16 +117,18 @@ func (n *Node) request(ctx context.Context, kind, key string, size int, build fu
 			n.suspects.answered(p)
 		}
 		if err != nil {
+			taken = taken || sent
 			last = err
 			continue
 		}
 		if refusal != nil {
+			taken = taken || errors.Is(refusal, ErrOutcomeUnknown)
 			last = refusal
 			continue
 		}
-		return res, nil
+		return res, taken, nil
 	}
-	return nil, joinErrors(ErrUnavailable, last)
+	return nil, taken, joinErrors(ErrUnavailable, last)
 }
 
 func replyError(m proto.Message) error {
@@ -136,12 +143,20 @@ func replyError(m proto.Message) error {
 
 // attempt asks one replica, within the attempt timeout and ctx.
 func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (proto.Message, error) {
+	res, _, err := n.try(ctx, p, msg)
+	return res, err
+}
+
+// try is attempt, and reports whether msg may have reached p (with an error: whether
+// its outcome is unknown). A request a link drops or delays counts as sent: it models a
+// network, whose sender cannot tell a lost request from a lost reply.
+func (n *Node) try(ctx context.Context, p lattice.Peer, msg proto.Message) (_ proto.Message, sent bool, _ error) {
 	timeout := n.cfg.AttemptTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, dl.Sub(n.cfg.Clock.Now()))
 	}
 	if timeout <= 0 {
-		return nil, context.DeadlineExceeded
+		return nil, false, context.DeadlineExceeded
 	}
 	if link := n.link(p); link.Drop || link.Delay > 0 {
 		wait := link.Delay
@@ -153,15 +168,15 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 		case <-waited:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, true, ctx.Err()
 		}
 		if timeout -= wait; link.Drop || timeout <= 0 {
-			return nil, errNoReply
+			return nil, true, errNoReply
 		}
 	}
 	pid, ok := n.routerOf(p)
 	if !ok {
-		return nil, fmt.Errorf("%w %s", errNoRoute, p)
+		return nil, false, fmt.Errorf("%w %s", errNoRoute, p)
 	}
 	id, sender, reply := n.replies.expect()
 	n.system.Root.RequestWithCustomSender(pid, msg, sender)
@@ -169,13 +184,13 @@ func (n *Node) attempt(ctx context.Context, p lattice.Peer, msg proto.Message) (
 	defer t.Stop()
 	select {
 	case m := <-reply:
-		return m, nil
+		return m, true, nil
 	case <-expired:
 		n.replies.forget(id)
-		return nil, errNoReply
+		return nil, true, errNoReply
 	case <-ctx.Done():
 		n.replies.forget(id)
-		return nil, ctx.Err()
+		return nil, true, ctx.Err()
 	}
 }
 

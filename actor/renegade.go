@@ -30,7 +30,7 @@ func (n *Node) repropose(ctx context.Context, kind, key string, e *lattice.Entry
 	ctx, cancel := context.WithTimeout(ctx, 4*n.cfg.AttemptTimeout)
 	defer cancel()
 	dl, _ := ctx.Deadline()
-	res, err := n.request(ctx, kind, key, len(e.Delta.Event), func(t *wire.Target, set []string) proto.Message {
+	res, _, err := n.request(ctx, kind, key, len(e.Delta.Event), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Call{To: t, Event: e.Delta.Event, Consistency: wire.Consistency_CONSISTENT, Req: e.Delta.Req,
 			Deadline: dl.UnixNano(), ReplicaSet: set, EventTime: e.Delta.Time} // the event keeps its time
 	})

@@ -36,14 +36,12 @@ const (
 
 // classify tells what a call's error says about its increment.
 func classify(err error) outcome {
-	var rej *actor.RejectedError
 	switch {
 	case err == nil:
 		return logged
-	case errors.Is(err, actor.ErrUnavailable): // first: it may wrap the last attempt's error
+	case errors.Is(err, actor.ErrOutcomeUnknown):
 		return unsure
-	case errors.As(err, &rej), errors.Is(err, actor.ErrNoReplicas),
-		errors.Is(err, actor.ErrTooLarge), errors.Is(err, actor.ErrStopped):
+	case errors.Is(err, actor.ErrNotApplied):
 		return refused
 	}
 	return unsure

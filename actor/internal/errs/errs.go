@@ -21,7 +21,22 @@ var (
 	NoReplicas    = errors.New("actor: no live node hosts the kind")
 	NotReplica    = errors.New("actor: not a replica of the partition")
 	OutputUnknown = errors.New("actor: event folded elsewhere; final output unknown")
+	// NotApplied and OutcomeUnknown say what a failed call is known to have done:
+	// nothing, or perhaps something (an attempt may have been logged).
+	NotApplied     = errors.New("actor: not applied")
+	OutcomeUnknown = errors.New("actor: outcome unknown: the event may have been logged")
 )
+
+// MaybeLogged marks err, a replica's answer to a call, as one given after the replica may
+// have logged the call's event: the caller's error is then OutcomeUnknown, never
+// NotApplied. Its wire form keeps err's code (a refusal stays one: the caller tries the
+// next replica) with Error.maybe_logged set.
+func MaybeLogged(err error) error { return &maybeLogged{err} }
+
+type maybeLogged struct{ err error }
+
+func (m *maybeLogged) Error() string   { return OutcomeUnknown.Error() + ": " + m.err.Error() }
+func (m *maybeLogged) Unwrap() []error { return []error{OutcomeUnknown, m.err} }
 
 // Rejected is returned when the kind's Apply (or Query) returned an error or panicked:
 // the event changed nothing, on any replica.
@@ -42,6 +57,15 @@ func ToWire(err error) *wire.Error {
 	if err == nil {
 		return nil
 	}
+	if m := (*maybeLogged)(nil); errors.As(err, &m) {
+		e := toWire(m.err)
+		e.MaybeLogged = true
+		return e
+	}
+	return toWire(err)
+}
+
+func toWire(err error) *wire.Error {
 	code := wire.Code_INTERNAL
 	var rej *Rejected
 	switch {
@@ -74,6 +98,14 @@ func FromWire(e *wire.Error) error {
 	if e == nil || e.Code == wire.Code_OK {
 		return nil
 	}
+	err := fromWire(e)
+	if e.MaybeLogged {
+		return MaybeLogged(err)
+	}
+	return err
+}
+
+func fromWire(e *wire.Error) error {
 	switch e.Code {
 	case wire.Code_REJECTED:
 		if msg, ok := strings.CutPrefix(e.Message, "panic:"); ok {

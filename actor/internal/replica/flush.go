@@ -108,7 +108,9 @@ func (r *Replica) Advance(now time.Time, rd *Ready, err error) *Effects {
 		if r.failed == nil {
 			r.fail(err)
 		}
-		werr := errs.ToWire(refusal(err))
+		// The callers' events may be on disk (a commit that failed may have written them)
+		// or replicated (a waiter's, by an earlier flush): their outcome is unknown.
+		werr := errs.ToWire(errs.MaybeLogged(refusal(err)))
 		replies := ac.Replies[:0]
 		for _, p := range ac.Replies {
 			if _, ok := p.Msg.(*wire.CallReply); ok {

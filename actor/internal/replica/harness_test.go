@@ -719,8 +719,16 @@ func renderReply(r Reply) string {
 	return fmt.Sprintf("%s: unknown reply %T", to, r.Msg)
 }
 
-// renderError names a wire error by the sentinel a caller sees (errs.FromWire).
+// renderError names a wire error by the sentinel a caller sees (errs.FromWire), and says
+// "(maybe logged)" when the caller learns that its event may have been logged.
 func renderError(e *wire.Error) string {
+	if e.GetMaybeLogged() {
+		return renderCode(e) + " (maybe logged)"
+	}
+	return renderCode(e)
+}
+
+func renderCode(e *wire.Error) string {
 	switch e.GetCode() {
 	case wire.Code_TIMEOUT:
 		return "error Unavailable"

@@ -646,7 +646,7 @@ func (r *Replica) Tick(now time.Time) *Effects {
 	for _, id := range r.waiterIDs() {
 		if w := r.waiters[id]; !w.deadline.IsZero() && now.After(w.deadline) {
 			eff.Replies = append(eff.Replies, Reply{To: w.to,
-				Msg: &wire.CallReply{Error: errs.ToWire(errs.Unavailable), Id: wire.FromID(id)}})
+				Msg: &wire.CallReply{Error: errs.ToWire(errs.MaybeLogged(errs.Unavailable)), Id: wire.FromID(id)}})
 			delete(r.waiters, id)
 		}
 	}

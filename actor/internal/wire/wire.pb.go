@@ -1645,9 +1645,13 @@ func (x *QueryReply) GetError() *Error {
 }
 
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=legion.wire.Code" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Code    Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=legion.wire.Code" json:"code,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The replica may have logged the call's event although it answers an error (it logged
+	// it and the call's deadline passed before it folded; its store failed after it logged
+	// it): the caller's error says the outcome is unknown, not that nothing was applied.
+	MaybeLogged   bool `protobuf:"varint,3,opt,name=maybe_logged,json=maybeLogged,proto3" json:"maybe_logged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1694,6 +1698,13 @@ func (x *Error) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Error) GetMaybeLogged() bool {
+	if x != nil {
+		return x.MaybeLogged
+	}
+	return false
 }
 
 // Departing is sent by a node that hands its replicas over before it leaves the cluster
@@ -1864,10 +1875,11 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"QueryReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
-	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\"H\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\"k\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.legion.wire.CodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x1f\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
+	"\fmaybe_logged\x18\x03 \x01(\bR\vmaybeLogged\"\x1f\n" +
 	"\tDeparting\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\tR\x04peer*'\n" +
 	"\vConsistency\x12\b\n" +
