@@ -136,11 +136,26 @@ func notDue(t *testing.T, at int64) {
 	}
 }
 
-// afterFailover waits until at is past by every replica's failover delay: until then, a
-// wrong replica could still log the timer's event a second time. (A wait for time to
-// pass, not for a state: what is checked after it is the count of events applied.)
-func afterFailover(at int64, failover time.Duration) {
-	time.Sleep(time.Until(time.Unix(0, at).Add(3*failover + 200*time.Millisecond)))
+// settled waits until every replica of key, on every running node, has nothing pending.
+// With the fire folded everywhere (fired at Stable) no replica can log the timer's event
+// again: its timers come from its state, which holds the fire. And with nothing pending,
+// a copy logged before (by a replica that failed over, or on the far side of a cut) has
+// folded too: a count of fires checked after this is final, not a wait for time to pass.
+func settled(t *testing.T, c *actortest.Cluster, key string) {
+	t.Helper()
+	actortest.Eventually(t, 30*time.Second, func() error {
+		for i, n := range c.Nodes {
+			if n == nil {
+				continue
+			}
+			for _, r := range n.Replicas() {
+				if r.Kind == alarmKind.Name && r.Key == key && r.Pending > 0 {
+					return fmt.Errorf("node %d: %d pending", i, r.Pending)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TestTimerFiresOnce: a durable timer set through one node fires at its due time, once,
@@ -150,9 +165,9 @@ func TestTimerFiresOnce(t *testing.T) {
 	opts := timerOptions()
 	c := actortest.Start(t, 3, opts)
 	first := placedFirst(t, c, "k")
-	at := setAlarm(t, c, (first+1)%3, "k", "a", 300*time.Millisecond)
+	setAlarm(t, c, (first+1)%3, "k", "a", 300*time.Millisecond)
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
-	afterFailover(at, opts.Config.TimerFailover)
+	settled(t, c, "k")
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
 }
 
@@ -171,7 +186,7 @@ func TestTimerFiresAfterKill(t *testing.T) {
 	fired(t, c, "k", "a", actor.Projected, rest...)
 	c.Restart(first)
 	c.WaitConverged()
-	afterFailover(at, opts.Config.TimerFailover)
+	settled(t, c, "k")
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
 }
 
@@ -193,7 +208,7 @@ func TestTimerFiresAfterRestart(t *testing.T) {
 		t.Logf("the restarts took past the due time: the timer fires late, once")
 	}
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
-	afterFailover(at, opts.Config.TimerFailover)
+	settled(t, c, "k")
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
 }
 
@@ -213,6 +228,6 @@ func TestTimerUnderCut(t *testing.T) {
 	fired(t, c, "k", "a", actor.Projected, 0, 1, 2) // each side logged it
 	c.Heal(first, rest[0])
 	c.Heal(first, rest[1])
-	afterFailover(at, opts.Config.TimerFailover)
+	settled(t, c, "k")
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
 }
