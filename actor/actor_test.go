@@ -186,8 +186,12 @@ func TestStatsCountReplication(t *testing.T) {
 		after = after.Add(n.Stats())
 	}
 	d := after.Sub(before)
+	// A commit is a flush's, or one of marks alone (actor/marks.go): a flush in which the
+	// replica wrote nothing and answered no one is not counted as one, but its batch still
+	// commits when the replica's wake marks changed (its pending mark, set when the event
+	// was logged and cleared once it folded: at most twice on each of the three nodes).
 	if d.Sent < 4 || d.Received < 4 || d.Flushes < 3 || d.Envelopes < 1 || d.Envelopes > d.Sent ||
-		d.Commits < 3 || d.Commits > d.Flushes {
+		d.Commits < 3 || d.Commits > d.Flushes+2*3 {
 		t.Fatalf("stats of one consistent call: %+v", d)
 	}
 }
