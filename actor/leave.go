@@ -19,7 +19,8 @@ import (
 // placement gives it no replica, so that none hands a partition back to it, and it
 // answers ErrNotReplica for partitions it does not hold. It leaves membership once no
 // replica it stores has it as a participant (except partitions no other live node hosts,
-// which stay), or when Stop's context or handoverTimeout ends, or when a while passes
+// or whose other participants are all leaving or departing too, which stay: gc.Handover),
+// or when Stop's context or handoverTimeout ends, or when a while passes
 // without progress (handoverStalled): what is left then is ejected by the survivors after
 // EjectAfter, as for a crash. A node that membership no longer lists does not try. Calls keep being answered
 // throughout: a replica answers until its UnJoin folds, and then refuses, so callers try
