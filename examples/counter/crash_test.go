@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"math/rand/v2"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -93,13 +92,8 @@ func killAndRestart(t *testing.T, names []string, kills, keys int, duration stri
 	checkSummary(t, lastSummary(t, out), keys)
 }
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freeAddr returns a loopback address for a node's HTTP or gossip listener, free right
+// now (reservedAddr's: below the ephemeral range, so that a node listening on port 0
+// cannot be given it meanwhile, as TestSIGKILLAndRestart once saw: n1's remoting took the
+// port freeAddr had picked for n2's HTTP).
+func freeAddr(t *testing.T) string { return reservedAddr(t) }

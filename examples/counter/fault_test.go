@@ -498,8 +498,14 @@ func knownFailure(t *testing.T, why string) {
 // node that starts, or restarts, later could meanwhile be taken by any outgoing connection.
 func reservedAddr(t *testing.T) string {
 	t.Helper()
+	reserved.Lock()
+	defer reserved.Unlock()
 	for range 100 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		port := 20000 + rand.IntN(12000)
+		if reserved.ports[port] {
+			continue // handed out already: its node may not listen yet
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
@@ -510,11 +516,18 @@ func reservedAddr(t *testing.T) string {
 			continue
 		}
 		p.Close()
+		reserved.ports[port] = true
 		return addr
 	}
 	t.Fatal("no free port found below 32000")
 	return ""
 }
+
+// reserved is the ports reservedAddr handed out, never twice in one test binary.
+var reserved = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // nodeNames returns n1, n2, ... nn.
 func nodeNames(n int) []string {
