@@ -23,6 +23,14 @@ const (
 	// Error is an event that failed at its origin (Apply panicked or returned an error
 	// there). It never changes the state; its output is an error on every replica.
 	Error
+	// Reset deletes the partition's state: it folds the state back to Behavior.Initial
+	// (Apply never sees it). Events that sort before it applied to the old state and are
+	// gone with it; events that sort after it apply to the fresh one. It carries a request
+	// key (Req) and a Time like an Event, and deduplicates as one does. The log, the
+	// participants and the dedup window go on: a Reset is an entry of the same history,
+	// so a replica that missed it (it was down, or a message carrying older entries
+	// arrives late) folds it in its place and cannot bring the old state back.
+	Reset
 )
 
 func (k DeltaKind) String() string {
@@ -35,6 +43,8 @@ func (k DeltaKind) String() string {
 		return "event"
 	case Error:
 		return "error"
+	case Reset:
+		return "reset"
 	}
 	return fmt.Sprintf("DeltaKind(%d)", uint8(k))
 }
@@ -48,7 +58,7 @@ type Delta[E any] struct {
 	Event E
 	// Time is the origin's timestamp, handed to Apply as Meta.Time.
 	Time int64
-	// Req (Event only) is an idempotency key chosen by the caller. An Event whose Req
+	// Req (Event and Reset only) is an idempotency key chosen by the caller. An Event whose Req
 	// equals that of an Event earlier in the history (by id; pending, or among the last
 	// Behavior.DedupWindow folded) is a duplicate: it changes nothing, and its infimum
 	// output is a *DuplicateError naming the original. A call retried on another replica

@@ -21,16 +21,8 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 		return EventID{}, zero, ErrNotParticipant
 	}
 	s.extend()
-	if req != "" {
-		if of, ok := s.inWindow(req); ok {
-			return of, zero, &DuplicateError{Of: of, Folded: true}
-		}
-		if of, ok := s.proj.reqs[req]; ok {
-			return of, zero, &DuplicateError{Of: of}
-		}
-		if of, ok := s.held.find(req); ok {
-			return of, zero, &DuplicateError{Of: of, Folded: true}
-		}
+	if err := s.duplicateOf(req); err != nil {
+		return err.Of, zero, err
 	}
 	id := s.nextID()
 	d := Delta[E]{Kind: Event, Event: e, Time: time, Req: req}
@@ -52,6 +44,49 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 		s.proj.reqs[req] = id
 	}
 	return id, out, err
+}
+
+// duplicateOf returns the *DuplicateError of a new request req whose key the history
+// holds already (pending, in the dedup window, or held), or nil. The projection must be
+// extended.
+func (s *State[S, E, O]) duplicateOf(req string) *DuplicateError {
+	if req == "" {
+		return nil
+	}
+	if of, ok := s.inWindow(req); ok {
+		return &DuplicateError{Of: of, Folded: true}
+	}
+	if of, ok := s.proj.reqs[req]; ok {
+		return &DuplicateError{Of: of}
+	}
+	if of, ok := s.held.find(req); ok {
+		return &DuplicateError{Of: of, Folded: true}
+	}
+	return nil
+}
+
+// Reset logs a Reset delta created by this replica at time, with the request key req
+// (empty: none): the partition's state folds back to Behavior.Initial at its id, on
+// every replica. The projection starts again from Initial at once. As Request, it logs
+// nothing and returns a *DuplicateError when req is in the history already.
+func (s *State[S, E, O]) Reset(time int64, req string) (EventID, error) {
+	if !s.Participant() {
+		return EventID{}, ErrNotParticipant
+	}
+	s.extend()
+	if err := s.duplicateOf(req); err != nil {
+		return err.Of, err
+	}
+	id := s.nextID()
+	s.proj.value = s.behavior.initial()
+	s.insertLocal(id, Delta[E]{Kind: Reset, Time: time, Req: req})
+	if req != "" {
+		if s.proj.reqs == nil {
+			s.proj.reqs = map[string]EventID{}
+		}
+		s.proj.reqs[req] = id
+	}
+	return id, nil
 }
 
 // Propose logs a membership change (Join or UnJoin of p) created by this replica.

@@ -199,7 +199,7 @@ func naiveProjection(st *State[listState, uint64, uint64]) listState {
 		seen[r.Key] = true
 	}
 	for _, e := range st.Pending() {
-		if e.Delta.Kind != Event {
+		if e.Delta.Kind != Event && e.Delta.Kind != Reset {
 			continue
 		}
 		if e.Delta.Req != "" {
@@ -207,6 +207,10 @@ func naiveProjection(st *State[listState, uint64, uint64]) listState {
 				continue // a duplicate request changes nothing
 			}
 			seen[e.Delta.Req] = true
+		}
+		if e.Delta.Kind == Reset {
+			v = nil // listBehavior's Initial: the zero listState
+			continue
 		}
 		next, _, err := safeRef(slices.Clone(v), e.Delta.Event, Meta{ID: e.ID, Time: e.Delta.Time})
 		if err == nil {

@@ -45,7 +45,7 @@ func (s *State[S, E, O]) extend() {
 	}
 	for s.proj.n < len(s.pending) {
 		e := &s.pending[s.proj.n]
-		if e.Delta.Kind == Event && s.duplicate(e) {
+		if (e.Delta.Kind == Event || e.Delta.Kind == Reset) && s.duplicate(e) {
 			if s.proj.skipped == nil {
 				s.proj.skipped = map[string]int{}
 			}
@@ -53,10 +53,13 @@ func (s *State[S, E, O]) extend() {
 			s.proj.n++
 			continue
 		}
-		if e.Delta.Kind == Event {
+		switch e.Delta.Kind {
+		case Event:
 			if !s.extendOne(e) {
 				return // extendOne restarted the projection in careful mode
 			}
+		case Reset:
+			s.proj.value = s.behavior.initial()
 		}
 		s.proj.n++
 	}

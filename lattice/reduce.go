@@ -82,7 +82,7 @@ func (s *State[S, E, O]) foldHead() {
 		if left {
 			defer s.forgetAcks(e.Delta.Peer) // once e is off the log: strayacks.go
 		}
-	case Event:
+	case Event, Reset:
 		if of, dup := s.inWindow(e.Delta.Req); dup && e.Delta.Req != "" {
 			f.Err = &DuplicateError{Of: of, Folded: true}
 			if s.proj.valid && s.proj.n > 0 { // the projection skipped it too
@@ -94,7 +94,11 @@ func (s *State[S, E, O]) foldHead() {
 			}
 			break
 		}
-		s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
+		if e.Delta.Kind == Reset {
+			s.inf.Value = s.behavior.initial() // the old value is gone with everything it held
+		} else {
+			s.inf.Value, f.Output, f.Err = s.applySafe(s.inf.Value, e.ID, &e.Delta)
+		}
 		if e.Delta.Req != "" {
 			if s.holding() {
 				s.held.add(Request{Key: e.Delta.Req, ID: e.ID})

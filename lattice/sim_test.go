@@ -83,6 +83,10 @@ type sim struct {
 	mutual []EventID
 }
 
+// simResets makes about 3% of the events of the histories newSim runs Reset deltas
+// instead (TestMergeLawsWithResets and the like set it for their duration).
+var simResets bool
+
 func newSim(t testing.TB, seed uint64, n int) *sim {
 	return newSimFrom(t, rand.NewPCG(seed, seed^0x9e3779b97f4a7c15), n)
 }
@@ -187,7 +191,13 @@ func (s *sim) event(p Peer) {
 	} else {
 		s.reqs = append(s.reqs, req)
 	}
-	id, _, err := r.st.Request(s.rng.Uint64N(200), s.time, req)
+	var id EventID
+	var err error
+	if v := s.rng.Uint64N(200); simResets && v < 6 {
+		id, err = r.st.Reset(s.time, req) // a delete of the partition (drawn from the same number: the same histories otherwise)
+	} else {
+		id, _, err = r.st.Request(v, s.time, req)
+	}
 	if err == ErrNotParticipant {
 		return
 	}
@@ -663,7 +673,7 @@ func (s *sim) reference(folded map[EventID]string) listState {
 	var window []string // the last DedupWindow folded requests
 	for _, id := range ids {
 		d := s.created[id]
-		if d.Kind != Event {
+		if d.Kind != Event && d.Kind != Reset {
 			continue
 		}
 		if d.Req != "" && slices.Contains(window, d.Req) {
@@ -673,6 +683,10 @@ func (s *sim) reference(folded map[EventID]string) listState {
 			if window = append(window, d.Req); len(window) > listBehavior.DedupWindow {
 				window = window[1:]
 			}
+		}
+		if d.Kind == Reset {
+			st = nil // the window goes on; the state starts again
+			continue
 		}
 		next, _, err := safeRef(slices.Clone(st), d.Event, Meta{ID: id, Time: d.Time})
 		if err == nil {

@@ -22,6 +22,10 @@ type Behavior[S, E, O any] struct {
 	Apply func(state S, event E, meta Meta) (S, O, error)
 	// Clone returns an independent deep copy of state. Nil means assignment copies.
 	Clone func(state S) S
+	// Initial returns the state a Reset delta folds to: the partition's state before any
+	// event (every replica must return the same value, a fresh one each time). Nil means
+	// the zero S.
+	Initial func() S
 	// The dedup horizon: which folded request keys (Delta.Req) the infimum remembers to
 	// recognise duplicates (Infimum.Recent, window.go). Every replica of a partition must
 	// use the same values: the horizon decides folds, and each snapshot carries it.
@@ -37,6 +41,14 @@ type Behavior[S, E, O any] struct {
 	// DedupWindow, if positive, also bounds how many requests are remembered. Zero: no
 	// limit of count.
 	DedupWindow int
+}
+
+func (b *Behavior[S, E, O]) initial() S {
+	if b.Initial == nil {
+		var zero S
+		return zero
+	}
+	return b.Initial()
 }
 
 func (b *Behavior[S, E, O]) clone(s S) S {
@@ -141,7 +153,7 @@ type Folded[O any] struct {
 	Peer Peer
 	// Req is the event's request key (Delta.Req).
 	Req string
-	// Output is Apply's output (Event only).
+	// Output is Apply's output (Event only; a Reset has none).
 	Output O
 	// Err is set for an Error delta, an Event whose Apply failed at the infimum (an
 	// *ApplyError), or ErrOutputUnknown.
