@@ -189,5 +189,5 @@ func (k *KindOf[S, E, Q, O]) CloneState(s S) S {
 }
 
 func (k *KindOf[S, E, Q, O]) behavior() lattice.Behavior[S, E, O] {
-	return lattice.Behavior[S, E, O]{Apply: k.Apply, Clone: k.CloneState}
+	return lattice.Behavior[S, E, O]{Apply: k.Apply, Clone: k.CloneState, Initial: k.InitialState}
 }

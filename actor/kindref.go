@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -68,6 +69,45 @@ func (r KindRef[S, E, Q, O]) Call(ctx context.Context, event E, c Consistency, o
 		}
 	}
 	return out, err
+}
+
+// Delete deletes the partition: it logs a delete, which every replica folds in its place
+// among the partition's events, as Ref.Delete does. The events that sort before it are
+// gone with the state; a later call starts from the kind's Initial state. See
+// docs/calls.md, "Deleting a partition".
+func (r KindRef[S, E, Q, O]) Delete(ctx context.Context, c Consistency, opts ...CallOption) (err error) {
+	n := r.n
+	ctx, done := n.instrument(ctx, false, r.kind.Name, r.key, levelName(c))
+	defer func() { done(err) }()
+	if err := validateKey(r.key); err != nil {
+		return refused(err)
+	}
+	req, err := callOptionsOf(opts) // the same on every attempt
+	if err != nil {
+		return refused(err)
+	}
+	var deadline int64
+	if dl, ok := ctx.Deadline(); ok {
+		deadline = dl.UnixNano()
+	}
+	now := n.clock.Now()
+	res, taken, err := n.request(ctx, r.kind.Name, r.key, 0, func(t *wire.Target, set []string) proto.Message {
+		return &wire.Call{To: t, Delete: true, Consistency: wire.Consistency(c), Req: req, Deadline: deadline,
+			ReplicaSet: set, Time: now}
+	})
+	if err != nil {
+		return callOutcome(taken, err, nil)
+	}
+	reply, ok := res.(*wire.CallReply)
+	if !ok {
+		return fmt.Errorf("actor: unexpected reply %T", res)
+	}
+	r.n.observeTime(reply.GetTime(), "a reply")
+	err = callOutcome(taken, nil, fromWire(reply.GetError()))
+	if errors.Is(err, ErrOutputUnknown) {
+		return nil // a duplicate of an earlier delete with this key: it was applied (it has no output)
+	}
+	return err
 }
 
 // Query answers the kind's Query on one replica without logging an event, as Ref.Query.

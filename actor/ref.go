@@ -69,6 +69,26 @@ func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency, opts ...
 	return r.r.Call(ctx, event, c, opts...)
 }
 
+// Delete deletes the partition: it logs a delete (a lattice.Reset delta, which Apply
+// never sees) that every replica folds in its place among the partition's events. Events
+// that sort before it are gone with the state; events that sort after it (a later call,
+// or a concurrent one from the other side of a cut) apply to the kind's Initial state, as
+// a first call's would. A replica that missed the delete (it was down, or cut off) folds
+// it when it catches up: it cannot bring the old state back. Once the delete folded on a
+// replica, that replica stores the partition as a small record (the initial state, its
+// participants and its dedup window), drops its cached outputs, and its timers are the
+// initial state's.
+//
+// c is as for Call: Fast returns once the replica that took the delete logged and
+// persisted it (a query of that replica's projection sees the initial state at once);
+// Consistent, once it folded there, with every replica's acknowledgement. Delete has no
+// output: a retry with the same WithRequestKey is applied once and returns nil. Its errors
+// are Call's (ErrNotApplied, ErrOutcomeUnknown: retry with the same key). See
+// docs/calls.md, "Deleting a partition".
+func (r Ref[S, E, O]) Delete(ctx context.Context, c Consistency, opts ...CallOption) error {
+	return r.r.Delete(ctx, c, opts...)
+}
+
 // Query answers the kind's Query on one replica without logging an event.
 func (r Ref[S, E, O]) Query(ctx context.Context, query E, level ReadLevel) (O, error) {
 	return r.r.Query(ctx, query, level)

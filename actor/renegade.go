@@ -32,7 +32,8 @@ func (n *Node) repropose(ctx context.Context, kind, key string, e *lattice.Entry
 	dl, _ := ctx.Deadline()
 	res, _, err := n.request(ctx, kind, key, len(e.Delta.Event), func(t *wire.Target, set []string) proto.Message {
 		return &wire.Call{To: t, Event: e.Delta.Event, Consistency: wire.Consistency_CONSISTENT, Req: e.Delta.Req,
-			Deadline: dl.UnixNano(), ReplicaSet: set, EventTime: e.Delta.Time} // the event keeps its time
+			Deadline: dl.UnixNano(), ReplicaSet: set, EventTime: e.Delta.Time, // the event keeps its time
+			Delete: e.Delta.Kind == lattice.Reset}
 	})
 	if err != nil {
 		n.log.Debug("re-proposal failed", "partition", kind+"/"+key, "req", e.Delta.Req, "err", err)

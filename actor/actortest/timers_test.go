@@ -231,3 +231,33 @@ func TestTimerUnderCut(t *testing.T) {
 	settled(t, c, "k")
 	fired(t, c, "k", "a", actor.Stable, 0, 1, 2)
 }
+
+// TestTimerGoneWithDelete: a timer set before its partition is deleted never fires: the
+// delete folds the state back to the initial one, whose timers are none. A timer set
+// after the delete, due later than the first, fires once; by then the first would have
+// fired too (the same replicas fire both), and it did not: no fire event of it applied to
+// the new state, on any replica.
+func TestTimerGoneWithDelete(t *testing.T) {
+	opts := timerOptions()
+	c := actortest.Start(t, 3, opts)
+	first := placedFirst(t, c, "k")
+	at := setAlarm(t, c, first, "k", "old", 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := alarmKind.Ref(c.Nodes[first], "k").Delete(ctx, actor.Consistent, actor.WithRequestKey("del")); err != nil {
+		t.Fatal(err)
+	}
+	notDue(t, at)
+	later := setAlarm(t, c, first, "k", "new", time.Until(time.Unix(0, at))+300*time.Millisecond)
+	fired(t, c, "k", "new", actor.Stable, 0, 1, 2)
+	afterFailover(later, opts.Config.TimerFailover) // and every replica's failover for the old one
+	for i := range 3 {
+		got, err := alarmKind.Ref(c.Nodes[i], "k").QueryReplica(ctx, c.Nodes[i].Peer(), alarmEvent{}, actor.Stable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Fired["old"] != 0 || got.Due["old"] != 0 {
+			t.Fatalf("replica on node %d: the timer set before the delete: fired %d, due %d; want gone", i, got.Fired["old"], got.Due["old"])
+		}
+	}
+}

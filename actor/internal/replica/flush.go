@@ -35,6 +35,11 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 	if err := r.stage(b, false, func() {
 		r.folds = r.fold.Reduce()
 		r.foldsSinceSnapshot += len(r.folds)
+		for _, f := range r.folds {
+			if f.Kind == lattice.Reset && f.Err == nil {
+				r.resetFolded = true // the old state's bytes go now, not after snapshotEvery folds
+			}
+		}
 	}); err != nil {
 		rd.err = err
 		return rd
@@ -50,6 +55,11 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 	for _, f := range r.folds {
 		if f.Kind == lattice.Join || f.Kind == lattice.UnJoin {
 			r.log(LevelDebug, "folded a membership change", "id", f.ID, "kind", f.Kind)
+		}
+		if f.Kind == lattice.Reset && f.Err == nil {
+			// The partition was deleted: the outcomes of its requests go with its state
+			// (a retry of one answers ErrOutputUnknown, or is a duplicate by the window).
+			r.outputs.forget()
 		}
 		var dup *lattice.DuplicateError
 		var rejected *lattice.ApplyError
@@ -251,7 +261,7 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	// A replica that just got its state (genesis, or a full state as a joiner) writes it
 	// at once: its stored deltas mean nothing without it.
 	snapshot := st.Retired || st.HasBase != r.storedHas || r.renegadesDirty ||
-		(moved && (force || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
+		(moved && (force || r.resetFolded || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
 	if !snapshot {
 		return nil
 	}
@@ -326,12 +336,12 @@ func (r *Replica) committed() {
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.Base, st.HasBase, 0
 		r.deltaBytes, r.snapshotBytes = r.stagedEntryBytes, r.stagedSnapshotBytes
-		r.renegadesDirty = false
+		r.renegadesDirty, r.resetFolded = false, false
 	case stagedShell:
 		clear(r.stored)
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = lattice.Base{}, false, 0
 		r.deltaBytes, r.snapshotBytes = 0, 0
-		r.renegadesDirty = false
+		r.renegadesDirty, r.resetFolded = false, false
 	case stagedEntries:
 		for _, w := range r.written {
 			r.stored[w.id] = w.selfAcked

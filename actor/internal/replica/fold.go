@@ -21,6 +21,9 @@ type Fold interface {
 	// errs.BadPayload; an event Apply rejects is logged as an Error delta and returned as
 	// *errs.Rejected.
 	Event(event []byte, time int64, req string) (lattice.EventID, []byte, error)
+	// Reset logs a delete of the partition (a lattice.Reset delta), with the request key
+	// req; a *lattice.DuplicateError when req is in the history already.
+	Reset(time int64, req string) (lattice.EventID, error)
 	Query(q []byte, stable bool) ([]byte, error)
 	Propose(kind lattice.DeltaKind, p lattice.Peer) (lattice.EventID, error)
 	// Diff encodes what peer to lacks: every entry it has not acknowledged travels with

@@ -192,6 +192,8 @@ type cluster struct {
 	out   strings.Builder
 	depth int  // indentation of the lines printed
 	quiet bool // print only replies and lifecycle changes
+	// deleters are the callers of deletes (their answers have no output to print).
+	deleters map[string]bool
 }
 
 // message is a replication message in flight.
@@ -346,7 +348,11 @@ func (n *node) perform(eff *Effects) {
 	}
 	for _, r := range eff.Replies {
 		n.replies = append(n.replies, r)
-		c.key("%s: reply %s", n.name, renderReply(r))
+		line := renderReply(r)
+		if m, ok := r.Msg.(*wire.CallReply); ok && c.deleters[fmt.Sprint(r.To)] && m.GetError() == nil {
+			line = strings.Replace(line, "ok 0", "ok", 1) // a delete has no output
+		}
+		c.key("%s: reply %s", n.name, line)
 	}
 	// One step's messages go to different peers, whose order nothing observes: they are
 	// printed (and put in flight) by recipient.

@@ -177,6 +177,17 @@ func newOutputCache(c Outputs) outputCache {
 	return outputCache{c: c, owner: c.Owner()}
 }
 
+// forget makes every output cached so far unreachable (a delete of the partition
+// folded): the replica takes a new owner number, and its old entries go as the node's
+// cache evicts the least recently used; a private cache is replaced.
+func (c *outputCache) forget() {
+	if _, private := c.c.(privateOutputs); private {
+		*c = newOutputCache(nil)
+		return
+	}
+	c.owner = c.c.Owner()
+}
+
 func (c *outputCache) put(req string, out []byte) {
 	if req != "" {
 		c.c.Set(OutputKey{c.owner, req}, out, nil)

@@ -33,11 +33,11 @@ import (
 // every participant's ack. A fast answer was not enough: a replica may hold the event
 // pending only in a copy that is itself doomed (the simulation's seed 822).
 
-// addRenegades records entries the history dropped (events only: a membership change of
-// this peer's that was dropped needs no re-proposal).
+// addRenegades records entries the history dropped (events and deletes only: a
+// membership change of this peer's that was dropped needs no re-proposal).
 func (r *Replica) addRenegades(es []lattice.Entry[[]byte]) {
 	for _, e := range es {
-		if e.Delta.Kind != lattice.Event {
+		if e.Delta.Kind != lattice.Event && e.Delta.Kind != lattice.Reset {
 			continue
 		}
 		if e.Delta.Req == "" {
@@ -61,7 +61,8 @@ func (r *Replica) wireRenegades() []*wire.Renegade {
 	}
 	out := make([]*wire.Renegade, len(r.renegades))
 	for i, e := range r.renegades {
-		out[i] = &wire.Renegade{Id: wire.FromID(e.ID), Event: e.Delta.Event, Req: e.Delta.Req, Time: e.Delta.Time}
+		out[i] = &wire.Renegade{Id: wire.FromID(e.ID), Event: e.Delta.Event, Req: e.Delta.Req, Time: e.Delta.Time,
+			Delete: e.Delta.Kind == lattice.Reset}
 	}
 	return out
 }
@@ -71,8 +72,12 @@ func (r *Replica) wireRenegades() []*wire.Renegade {
 func (r *Replica) loadRenegades(snap *wire.Snapshot) {
 	for _, x := range snap.GetRenegades() {
 		id := wire.ToID(x.GetId())
+		kind := lattice.Event
+		if x.GetDelete() {
+			kind = lattice.Reset
+		}
 		r.renegades = append(r.renegades, lattice.Entry[[]byte]{ID: id,
-			Delta: lattice.Delta[[]byte]{Kind: lattice.Event, Event: x.GetEvent(), Req: x.GetReq(), Time: x.GetTime()}})
+			Delta: lattice.Delta[[]byte]{Kind: kind, Event: x.GetEvent(), Req: x.GetReq(), Time: x.GetTime()}})
 		r.fold.Witness(id.Counter)
 	}
 }

@@ -114,6 +114,9 @@ type Replica struct {
 	renegadesDirty bool
 	reproposing    bool
 	dropped        [][]byte // states of another lineage that merges dropped (fork.go)
+	// resetFolded: a delete of the partition (lattice.Reset) folded since the infimum was
+	// last written; the next flush rewrites it, so that the old state's bytes go at once.
+	resetFolded bool
 
 	// Passivation: inputs received (other than its own timers' and flushes), their count
 	// at the last gc tick, and since when the replica has been idle.
@@ -462,7 +465,14 @@ func (r *Replica) onCall(m *wire.Call, from ReplyTo, eventTime int64) {
 	if t := m.GetEventTime(); t > 0 { // a renegade keeps the time it was created at
 		eventTime = t
 	}
-	id, out, err := r.fold.Event(m.GetEvent(), eventTime, m.GetReq())
+	var id lattice.EventID
+	var out []byte
+	var err error
+	if m.GetDelete() {
+		id, err = r.fold.Reset(eventTime, m.GetReq())
+	} else {
+		id, out, err = r.fold.Event(m.GetEvent(), eventTime, m.GetReq())
+	}
 	var rej *errs.Rejected
 	var dup *lattice.DuplicateError
 	switch {

@@ -37,6 +37,9 @@ import (
 //	                               a call from caller; set: the caller's replica set
 //	                               (default: where the peer places the partition);
 //	                               deadline: from now
+//	delete peer=a caller=d1 [consistent] [req=r1] [set=(a,b,c)] [deadline=1s]
+//	                               a delete of the partition (a lattice.Reset), as a
+//	                               call: its answer prints "ok" alone
 //	query peer=a caller=q1 [stable] [set=(a,b,c)]
 //	deliver [from=(a)] [to=(b)] [drop]
 //	                               deliver (or drop) the messages in flight, oldest
@@ -99,7 +102,7 @@ func (c *cluster) run(t *testing.T, td *datadriven.TestData) {
 		c.line("a new cluster")
 	case "view":
 		c.view(t, td)
-	case "call":
+	case "call", "delete":
 		c.callCmd(t, td)
 	case "query":
 		n := c.node(singleArg(t, td, "peer"))
@@ -225,8 +228,16 @@ func (c *cluster) callCmd(t *testing.T, td *datadriven.TestData) {
 	var caller string
 	var v int64
 	td.ScanArgs(t, "caller", &caller)
-	td.ScanArgs(t, "v", &v)
-	m := &wire.Call{Event: encode(t, v)}
+	m := &wire.Call{Delete: true}
+	if td.Cmd == "delete" {
+		if c.deleters == nil {
+			c.deleters = map[string]bool{}
+		}
+		c.deleters[caller] = true
+	} else {
+		td.ScanArgs(t, "v", &v)
+		m = &wire.Call{Event: encode(t, v)}
+	}
 	if td.HasArg("consistent") {
 		m.Consistency = wire.Consistency_CONSISTENT
 	}

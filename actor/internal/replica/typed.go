@@ -64,8 +64,9 @@ type typedFold[S, E, O any] struct {
 
 // NewFold returns an empty fold of the protobuf kind k for the partition origin on self.
 func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattice.Peer) Fold {
-	f := &typedFold[S, E, O]{name: k.Name, behavior: k.Behavior, initial: k.Initial,
-		st: lattice.NewJoiner(k.Behavior, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E](), co: ProtoCodec[O](),
+	b := withInitial(k.Behavior, k.Initial)
+	f := &typedFold[S, E, O]{name: k.Name, behavior: b, initial: k.Initial,
+		st: lattice.NewJoiner(b, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E](), co: ProtoCodec[O](),
 		outSize:   func(o O) int { return proto.Size(o) },
 		outAppend: func(b []byte, o O) ([]byte, error) { return cachedSize.MarshalAppend(b, o) },
 	}
@@ -83,12 +84,22 @@ func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattic
 
 // NewCodecFold returns an empty fold of the kind k for the partition origin on self.
 func NewCodecFold[S, E, O any](k *CodecSpec[S, E, O], origin string, self lattice.Peer) Fold {
-	f := &typedFold[S, E, O]{name: k.Name, behavior: k.Behavior, initial: k.Initial, query: k.Query,
-		st: lattice.NewJoiner(k.Behavior, origin, self), cs: k.State, ce: k.Event, co: k.Output, timers: k.Timers}
+	b := withInitial(k.Behavior, k.Initial)
+	f := &typedFold[S, E, O]{name: k.Name, behavior: b, initial: k.Initial, query: k.Query,
+		st: lattice.NewJoiner(b, origin, self), cs: k.State, ce: k.Event, co: k.Output, timers: k.Timers}
 	if k.OutputSize != nil && k.AppendOutput != nil {
 		f.outSize, f.outAppend = k.OutputSize, k.AppendOutput
 	}
 	return f
+}
+
+// withInitial returns b with Initial set to initial, unless b sets one: the state a delete
+// (lattice.Reset) folds to is the kind's initial state.
+func withInitial[S, E, O any](b lattice.Behavior[S, E, O], initial func() S) lattice.Behavior[S, E, O] {
+	if b.Initial == nil {
+		b.Initial = initial
+	}
+	return b
 }
 
 // cachedSize marshals a message whose size proto.Size just computed, with maps in key
@@ -161,6 +172,10 @@ func (f *typedFold[S, E, O]) Event(b []byte, time int64, req string) (lattice.Ev
 	return id, ob, nil
 }
 
+func (f *typedFold[S, E, O]) Reset(time int64, req string) (lattice.EventID, error) {
+	return f.st.Reset(time, req)
+}
+
 func (f *typedFold[S, E, O]) Query(b []byte, stable bool) (out []byte, err error) {
 	if f.query == nil {
 		return nil, fmt.Errorf("%w: kind %q has no Query", errs.BadPayload, f.name)
@@ -230,6 +245,11 @@ func (f *typedFold[S, E, O]) report(r lattice.Report[E]) Report {
 		}
 	}
 	for _, e := range r.Renegades {
+		if e.Delta.Kind == lattice.Reset {
+			out.Renegades = append(out.Renegades, lattice.Entry[[]byte]{ID: e.ID,
+				Delta: lattice.Delta[[]byte]{Kind: lattice.Reset, Time: e.Delta.Time, Req: e.Delta.Req}})
+			continue
+		}
 		if e.Delta.Kind != lattice.Event {
 			continue
 		}
@@ -322,7 +342,7 @@ func (f *typedFold[S, E, O]) Forks(m *wire.Snapshot) (forked, dropsOwn bool) {
 func (f *typedFold[S, E, O]) OwnEvents() []lattice.Entry[[]byte] {
 	var own []lattice.Entry[E]
 	for _, e := range f.st.Pending() {
-		if e.ID.Peer == f.st.Self() && e.Delta.Kind == lattice.Event {
+		if k := e.Delta.Kind; e.ID.Peer == f.st.Self() && (k == lattice.Event || k == lattice.Reset) {
 			own = append(own, e)
 		}
 	}

@@ -144,6 +144,7 @@ func toDelta[E any](id lattice.EventID, d *Delta, c Codec[E]) (lattice.Delta[E],
 		if d.Peer == "" {
 			return out, malformed("%v of %v names no peer", kind, id)
 		}
+	case lattice.Reset: // no event, no peer
 	case lattice.Event, lattice.Error:
 		ev, err := c.Decode(d.Event)
 		if err != nil {

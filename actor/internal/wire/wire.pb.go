@@ -677,7 +677,9 @@ type Renegade struct {
 	Event []byte                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
 	Req   string                 `protobuf:"bytes,3,opt,name=req,proto3" json:"req,omitempty"`
 	// The event's original time (its Delta's), which the re-proposal keeps.
-	Time          int64 `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
+	Time int64 `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
+	// A delete of the partition (a lattice.Reset delta; event unset).
+	Delete        bool `protobuf:"varint,30,opt,name=delete,proto3" json:"delete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -738,6 +740,13 @@ func (x *Renegade) GetTime() int64 {
 		return x.Time
 	}
 	return 0
+}
+
+func (x *Renegade) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
 }
 
 // Diff mirrors lattice.Diff, compactly: entries and acks name peers by their index in
@@ -1276,7 +1285,10 @@ type Call struct {
 	Time int64 `protobuf:"varint,8,opt,name=time,proto3" json:"time,omitempty"`
 	// A re-proposed renegade's original time (0 = none: the replica stamps the event with
 	// its node's clock). Only nodes set it.
-	EventTime     int64 `protobuf:"varint,9,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	EventTime int64 `protobuf:"varint,9,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// A delete of the partition (event unset): the replica logs a lattice.Reset delta, with
+	// req, instead of an event.
+	Delete        bool `protobuf:"varint,30,opt,name=delete,proto3" json:"delete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1372,6 +1384,13 @@ func (x *Call) GetEventTime() int64 {
 		return x.EventTime
 	}
 	return 0
+}
+
+func (x *Call) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
 }
 
 type CallReply struct {
@@ -1801,12 +1820,13 @@ const file_wire_proto_rawDesc = "" +
 	"replicaSet\x12\x18\n" +
 	"\adropped\x18\x06 \x03(\fR\adropped\x12(\n" +
 	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\x12,\n" +
-	"\x06voided\x18\b \x03(\v2\x14.legion.wire.EventIDR\x06voided\"l\n" +
+	"\x06voided\x18\b \x03(\v2\x14.legion.wire.EventIDR\x06voided\"\x84\x01\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
 	"\x03req\x18\x03 \x01(\tR\x03req\x12\x12\n" +
-	"\x04time\x18\x04 \x01(\x03R\x04time\"\x80\x02\n" +
+	"\x04time\x18\x04 \x01(\x03R\x04time\x12\x16\n" +
+	"\x06delete\x18\x1e \x01(\bR\x06delete\"\x80\x02\n" +
 	"\x04Diff\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12-\n" +
@@ -1842,7 +1862,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x16.legion.wire.ReplicateR\x05items\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\"\n" +
 	"\n" +
-	"\bNeedFull\"\xa9\x02\n" +
+	"\bNeedFull\"\xc1\x02\n" +
 	"\x04Call\x12#\n" +
 	"\x02to\x18\x01 \x01(\v2\x13.legion.wire.TargetR\x02to\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12:\n" +
@@ -1854,7 +1874,8 @@ const file_wire_proto_rawDesc = "" +
 	"\x05trace\x18\a \x01(\v2\x12.legion.wire.TraceR\x05trace\x12\x12\n" +
 	"\x04time\x18\b \x01(\x03R\x04time\x12\x1d\n" +
 	"\n" +
-	"event_time\x18\t \x01(\x03R\teventTime\"\x87\x01\n" +
+	"event_time\x18\t \x01(\x03R\teventTime\x12\x16\n" +
+	"\x06delete\x18\x1e \x01(\bR\x06delete\"\x87\x01\n" +
 	"\tCallReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\x12$\n" +
