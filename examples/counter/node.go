@@ -243,6 +243,7 @@ func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /counters/{key}/increment", a.increment)
 	mux.HandleFunc("GET /counters/{key}", a.read)
+	mux.HandleFunc("DELETE /counters/{key}", a.delete)
 	mux.HandleFunc("GET /counters/{key}/replicas", a.replicas)
 	mux.HandleFunc("GET /members", a.members)
 	mux.HandleFunc("GET /stalls", a.stalls)
@@ -288,21 +289,11 @@ func (a *api) increment(w http.ResponseWriter, r *http.Request) {
 		}
 		by = v
 	}
-	level := actor.Fast
-	switch c := r.URL.Query().Get("consistency"); c {
-	case "", "fast":
-	case "consistent":
-		level = actor.Consistent
-	default:
-		writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("consistency=%q: want fast or consistent", c)})
+	level, ok := levelOf(w, r)
+	if !ok {
 		return
 	}
-	var opts []actor.CallOption
-	if ks := r.Header.Values("Idempotency-Key"); len(ks) > 0 {
-		// The client's key for this increment: a retry with it (after a timeout, a 503,
-		// a crash) is applied once, within the dedup horizon (docs/calls.md).
-		opts = append(opts, actor.WithRequestKey(ks[0]))
-	}
+	opts := requestKeyOf(r)
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
 	out, err := actor.RefOf(a.node, Counter, key).Call(ctx, wrapperspb.Int64(by), level, opts...)
@@ -325,6 +316,65 @@ func (a *api) increment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusOf(err), errorJSON{Error: err.Error(), Uncertain: &none})
 	default:
 		writeJSON(w, http.StatusServiceUnavailable, errorJSON{Error: err.Error(), Uncertain: &n})
+	}
+}
+
+// levelOf reads the consistency parameter (fast by default); it answers 400 and
+// reports false for another value.
+func levelOf(w http.ResponseWriter, r *http.Request) (actor.Consistency, bool) {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "", "fast":
+		return actor.Fast, true
+	case "consistent":
+		return actor.Consistent, true
+	default:
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("consistency=%q: want fast or consistent", c)})
+		return actor.Fast, false
+	}
+}
+
+// requestKeyOf returns the call option of the request's Idempotency-Key header, if any:
+// a retry with it (after a timeout, a 503, a crash) is applied once, within the dedup
+// horizon (docs/calls.md).
+func requestKeyOf(r *http.Request) []actor.CallOption {
+	if ks := r.Header.Values("Idempotency-Key"); len(ks) > 0 {
+		return []actor.CallOption{actor.WithRequestKey(ks[0])}
+	}
+	return nil
+}
+
+// deletedJSON answers a delete.
+type deletedJSON struct {
+	Key     string `json:"key"`
+	Deleted bool   `json:"deleted"`
+}
+
+// delete serves DELETE /counters/{key}?consistency=fast|consistent, with an optional
+// Idempotency-Key header: the counter is deleted (ref.Delete), and the next increment
+// starts it again from 0. A retry with the same key is applied once.
+func (a *api) delete(w http.ResponseWriter, r *http.Request) {
+	key, ok := counterKey(w, r)
+	if !ok {
+		return
+	}
+	level, ok := levelOf(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	err := actor.RefOf(a.node, Counter, key).Delete(ctx, level, requestKeyOf(r)...)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, deletedJSON{Key: key, Deleted: true})
+	case errors.Is(err, actor.ErrInvalidRequestKey):
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "Idempotency-Key: " + err.Error()})
+	case classify(err) == refused:
+		none := int64(0)
+		writeJSON(w, statusOf(err), errorJSON{Error: err.Error(), Uncertain: &none})
+	default: // it may have been applied: retry with the same Idempotency-Key
+		one := int64(1)
+		writeJSON(w, http.StatusServiceUnavailable, errorJSON{Error: err.Error(), Uncertain: &one})
 	}
 }
 
