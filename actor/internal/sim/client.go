@@ -21,6 +21,7 @@ type op struct {
 	event      []byte
 	consistent bool
 	query      bool
+	delete     bool // a delete of the partition (ref.Delete): no event, no tag in the state
 	retries    int
 	timeout    time.Duration // the caller's deadline; zero: 3 attempt timeouts
 
@@ -58,15 +59,21 @@ func (w *World) startOp(o *op) {
 	}
 	if o.req == "" {
 		o.req = fmt.Sprint("req-", o.id)
-		b, _ := proto.Marshal(wrapperspb.String(o.tag))
-		o.event = b
+		if !o.delete {
+			b, _ := proto.Marshal(wrapperspb.String(o.tag))
+			o.event = b
+		}
 	}
 	w.request(n, o, func(reply *wire.CallReply, ok bool) {
 		switch {
 		case ok && (reply.GetError() == nil || reply.GetError().GetCode() == wire.Code_OUTPUT_UNKNOWN):
 			if !o.query {
 				o.acked = true
-				w.logf("%s acked %s %s on %s (%s)", o.req, o.level(), o.key, o.tag, n.peer)
+				what := o.tag
+				if o.delete {
+					what = "delete"
+				}
+				w.logf("%s acked %s %s on %s (%s)", o.req, o.level(), o.key, what, n.peer)
 			}
 		case ok && reply.GetError().GetCode() == wire.Code_REJECTED:
 			o.rejected = true
@@ -139,7 +146,8 @@ func (w *World) request(n *Node, o *op, done func(reply *wire.CallReply, ok bool
 			if o.consistent {
 				level = wire.Consistency_CONSISTENT
 			}
-			m := &wire.Call{To: target, Event: o.event, Consistency: level, Req: o.req, Deadline: deadline, ReplicaSet: sset}
+			m := &wire.Call{To: target, Event: o.event, Consistency: level, Req: o.req, Deadline: deadline, ReplicaSet: sset,
+				Delete: o.delete}
 			w.send(n, p, func(dst *Node) {
 				r := dst.activate(o.key)
 				dst.step(r, r.Call(dst.now(), m, rt, dst.hlc()))

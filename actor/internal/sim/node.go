@@ -401,7 +401,7 @@ func (n *Node) repropose(r *replica.Replica, list []lattice.Entry[[]byte]) {
 		}
 		e := list[i]
 		o := &op{id: -1, key: r.Key(), req: e.Delta.Req, event: e.Delta.Event, tag: fmt.Sprint("renegade ", e.Delta.Req),
-			consistent: true, timeout: 4 * timing.AttemptTimeout}
+			consistent: true, timeout: 4 * timing.AttemptTimeout, delete: e.Delta.Kind == lattice.Reset}
 		n.w.request(n, o, func(reply *wire.CallReply, ok bool) {
 			n.w.logf("%s %s: renegade %s: %v %v", n.peer, r.Origin(), e.Delta.Req, ok, reply.GetError())
 			if ok {

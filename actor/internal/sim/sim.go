@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/replica"
+	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/gc"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
@@ -64,6 +65,9 @@ type Options struct {
 	Keys, Ops int
 	// Faults enables splits, crashes and restarts; Lossy, drops and duplicates.
 	Faults, Lossy bool
+	// Deletes makes about one call in ten a delete of its partition (ref.Delete): the
+	// checks then follow the log's order across each delete (check).
+	Deletes bool
 	// Leaves is how many nodes leave for good during the run, by a planned departure
 	// (Node.Stop's handover), never more than would leave fewer than three.
 	Leaves int
@@ -211,6 +215,9 @@ func (w *World) Run() Result {
 		o := &op{id: i, key: fmt.Sprint("k", w.rng.IntN(w.opt.Keys)), tag: fmt.Sprint("t", i)}
 		o.consistent = w.rng.IntN(3) == 0
 		o.query = w.rng.IntN(8) == 0
+		if w.opt.Deletes { // drawn only then: the histories of the other runs stay as they were
+			o.delete = !o.query && w.rng.IntN(10) == 0
+		}
 		w.ops = append(w.ops, o)
 		at := time.Duration(w.rng.Int64N(int64(active)))
 		w.after(at+time.Second, func() { w.startOp(o) })
@@ -414,6 +421,7 @@ func (w *World) addNode() *Node {
 // is discarded once it hears so.)
 func (w *World) check() {
 	final := map[string][]string{} // key -> tags of the folded events
+	finalReqs := map[string][]*wire.Request{}
 	for k := range w.opt.Keys {
 		key := fmt.Sprint("k", k)
 		var best *replica.Replica
@@ -432,6 +440,7 @@ func (w *World) check() {
 		}
 		want := best.Fold().State()
 		final[key] = tagsOf(w, best)
+		finalReqs[key] = recentOf(w, best)
 		for _, p := range want.Participants {
 			n := w.byPeer[p]
 			if n == nil || !n.up {
@@ -466,11 +475,15 @@ func (w *World) check() {
 	}
 	issued := map[string]*op{}
 	for _, o := range w.ops {
-		if !o.query {
+		if !o.query && !o.delete {
 			issued[o.tag] = o
 		}
 	}
 	for key, tags := range final {
+		if folded, ok := finalReqs[key]; ok && w.hasDeletes(key) {
+			w.checkDeletes(key, tags, folded)
+			continue
+		}
 		seen := map[string]int{}
 		for _, t := range tags {
 			seen[t]++
@@ -495,6 +508,81 @@ func (w *World) check() {
 			w.res.Rejected++
 		case !o.query:
 			w.res.Failed++
+		}
+	}
+}
+
+// recentOf returns the dedup window of r's infimum: the requests it folded, in order.
+func recentOf(w *World, r *replica.Replica) []*wire.Request {
+	snap, err := r.Fold().Snapshot(false)
+	if err != nil {
+		w.violate("%s: snapshot: %v", r.Origin(), err)
+		return nil
+	}
+	return snap.GetInfimum().GetRecent()
+}
+
+func (w *World) hasDeletes(key string) bool {
+	for _, o := range w.ops {
+		if o.key == key && o.delete {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDeletes checks a partition that calls deleted, by the log's order: the requests
+// it folded are in its dedup window with their ids (a run's requests fit in it), the
+// last delete folded is at cut, and its state (tags) must hold exactly the events that
+// folded after cut, once each; every acknowledged request (a delete too) folded, and
+// an acknowledged event after cut is in the state.
+func (w *World) checkDeletes(key string, tags []string, folded []*wire.Request) {
+	bytes := 0
+	at := map[string]lattice.EventID{}
+	for _, r := range folded {
+		bytes += len(r.GetKey()) + len(r.GetId().GetPeer()) + 24
+		at[r.GetKey()] = wire.ToID(r.GetId())
+	}
+	if bytes > lattice.DefaultDedupBytes*7/8 {
+		w.logf("%s: the dedup window may have forgotten requests: delete checks skipped", key)
+		return
+	}
+	var cut lattice.EventID
+	byTag := map[string]*op{}
+	for _, o := range w.ops {
+		if o.key != key || o.query {
+			continue
+		}
+		if !o.delete {
+			byTag[o.tag] = o
+		}
+		if id, ok := at[o.req]; ok && o.delete && cut.Less(id) {
+			cut = id
+		}
+	}
+	seen := map[string]int{}
+	for _, t := range tags {
+		seen[t]++
+		o := byTag[t]
+		switch {
+		case o == nil:
+			w.violate("%s: event %s was never issued to it", key, t)
+		case seen[t] == 2:
+			w.violate("%s: request %s applied twice", key, t)
+		case !cut.Less(at[o.req]):
+			w.violate("%s: event %s (%v) outlived the delete at %v", key, t, at[o.req], cut)
+		}
+	}
+	for _, o := range w.ops {
+		if o.key != key || o.query || !o.acked {
+			continue
+		}
+		id, ok := at[o.req]
+		switch {
+		case !ok:
+			w.violate("%s: acknowledged request %s (%s, op %d, delete %v) never folded", key, o.req, o.level(), o.id, o.delete)
+		case !o.delete && cut.Less(id) && seen[o.tag] == 0:
+			w.violate("%s: acknowledged request %s (%s, op %d) after the last delete (%v, at %v) lost", key, o.tag, o.level(), o.id, id, cut)
 		}
 	}
 }

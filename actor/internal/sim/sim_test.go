@@ -15,6 +15,7 @@ var (
 	seed0 = flag.Int64("sim.seed0", 1, "the first seed TestSimulation runs")
 	trace = flag.Bool("sim.trace", false, "print the whole history of each seed")
 	going = flag.Bool("sim.keepgoing", false, "run every seed, and list the failing ones at the end")
+	dels  = flag.Bool("sim.deletes", false, "TestSimulation: about one call in ten deletes its partition (Options.Deletes)")
 )
 
 // TestSimulation runs one seeded history per seed, with every fault on, and fails with
@@ -24,7 +25,7 @@ func TestSimulation(t *testing.T) {
 	var events, acked, failed int
 	var failing []string
 	for s := *seed0; s < *seed0+int64(*seeds); s++ {
-		opt := Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2)}
+		opt := Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Deletes: *dels}
 		if s%3 == 0 {
 			opt.Leaves = 1 // a planned departure (the regressions keep the histories they had)
 		}
@@ -52,6 +53,36 @@ func TestSimulation(t *testing.T) {
 	t.Logf("%d seeds in %s (%s per 1,000): %d events, %d calls acknowledged, %d failed",
 		*seeds, time.Since(start).Round(time.Millisecond), (time.Since(start) * 1000 / time.Duration(*seeds)).Round(time.Second),
 		events, acked, failed)
+}
+
+// TestSimulationDeletes runs histories in which about one call in ten deletes its
+// partition, with every fault on: the checks follow the log's order across the deletes
+// (World.checkDeletes). More with -sim.deletes on TestSimulation.
+func TestSimulationDeletes(t *testing.T) {
+	deleted := 0
+	for s := int64(1); s <= 200; s++ {
+		opt := Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Deletes: true}
+		if s%3 == 0 {
+			opt.Leaves = 1 // as TestSimulation, which replays it
+		}
+		w := New(opt)
+		res := w.Run()
+		if err := res.Err(); err != nil {
+			for _, line := range w.Trace() {
+				t.Log(line)
+			}
+			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run 'TestSimulation$' -sim.deletes -sim.seed0=%d -sim.seeds=1 -sim.trace", err, s)
+		}
+		for _, o := range w.ops {
+			if o.delete && o.acked {
+				deleted++
+			}
+		}
+	}
+	if deleted < 100 {
+		t.Fatalf("only %d deletes acknowledged in 200 histories", deleted)
+	}
+	t.Logf("%d deletes acknowledged in 200 histories", deleted)
 }
 
 // TestSameSeedSameHistory: a seed replays exactly.
