@@ -165,4 +165,8 @@ func TestDelete(t *testing.T) {
 	for i := range 3 {
 		t.Logf("node %d: the partition stored %d bytes before the delete, %d after", i, before[i], stored(i))
 	}
+	wantOutcome(t, "a delete of an empty key", bagKind.Ref(c.Nodes[0], "").Delete(context.Background(), actor.Fast),
+		actor.ErrNotApplied, actor.ErrInvalidKey)
+	wantOutcome(t, "a delete with an empty request key", del(c.Nodes[0], "", actor.Fast),
+		actor.ErrNotApplied, actor.ErrInvalidRequestKey)
 }
