@@ -82,7 +82,9 @@ func (r Ref[S, E, O]) Call(ctx context.Context, event E, c Consistency, opts ...
 // c is as for Call: Fast returns once the replica that took the delete logged and
 // persisted it (a query of that replica's projection sees the initial state at once);
 // Consistent, once it folded there, with every replica's acknowledgement. Delete has no
-// output: a retry with the same WithRequestKey is applied once and returns nil. Its errors
+// output: a retry with the same WithRequestKey is applied once and returns nil (a key
+// names one request: a Delete with the key of an earlier Call is a duplicate of that call,
+// and deletes nothing). Its errors
 // are Call's (ErrNotApplied, ErrOutcomeUnknown: retry with the same key). See
 // docs/calls.md, "Deleting a partition".
 func (r Ref[S, E, O]) Delete(ctx context.Context, c Consistency, opts ...CallOption) error {
