@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -275,7 +276,9 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 		r.staged = stagedShell
 		return r.stageShell(b) // after the entries: it deletes them too
 	}
-	for id := range r.stored { // delete what is stored and no longer pending (idBuf is in id order)
+	// Delete what is stored and no longer pending (idBuf is in id order), in id order: a
+	// batch is the same whatever the map's order (the golden scripts print it).
+	for _, id := range slices.SortedFunc(maps.Keys(r.stored), lattice.EventID.Compare) {
 		if _, pending := slices.BinarySearchFunc(r.idBuf, id, lattice.EventID.Compare); !pending {
 			b.DeleteDelta(r.part, IDKey(id))
 		}
