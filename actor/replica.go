@@ -198,6 +198,7 @@ func (e env) ReplicaSet(kind, key string) []lattice.Peer { return e.n.replicaSet
 func (e env) Members() []gc.Member                       { return e.n.gcMembers() }
 func (e env) Reachable(p lattice.Peer) bool              { return e.n.reachable(p) }
 func (e env) ReserveHandoff() bool                       { return e.n.reserveHandoff() }
+func (e env) CounterFloor() uint64                       { return uint64(e.n.clock.Now() / 1000) }
 func (e env) ReleaseHandoff()                            { e.n.releaseHandoff() }
 func (e env) Handoffs() int                              { return int(e.n.inFlight.Load()) }
 func (e env) TakeTimer(now time.Time) time.Duration      { return e.n.timerBudget.take(now) }

@@ -141,6 +141,20 @@ type Env interface {
 	Handoffs() int
 }
 
+// CounterFloor gives a replica activated on this node a floor for its Lamport clock (an
+// Env may implement it): a counter the node has not issued in any copy of any partition.
+// The copy of a partition that a node retired or discarded is deleted with its clock, and
+// a later copy on the same node that starts from a stale state (a call during a split
+// made it a replica again from the other side's view) would otherwise issue ids that the
+// live history has folded already: every replica takes such an event for the earlier one
+// with its id, and drops it. Acknowledged writes were lost so (the simulation's seeds
+// 5738 and 7888 of its -sim.deletes histories). The node's floor is its hybrid logical
+// clock in microseconds: above every counter a copy issued, as long as a partition does
+// not log events faster than one a microsecond for as long as it lived.
+type CounterFloor interface {
+	CounterFloor() uint64
+}
+
 // Config is the replica's part of the node's configuration.
 type Config struct {
 	Self                lattice.Peer

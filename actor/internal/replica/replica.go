@@ -217,6 +217,9 @@ func (r *Replica) Start(now time.Time, rec storage.Replica, found bool, err erro
 	r.life = Active
 	r.lastAdvance = now
 	r.load(rec, found, err)
+	if f, ok := r.env.(CounterFloor); ok {
+		r.fold.Witness(f.CounterFloor())
+	}
 	r.armGC()
 	if r.stale && r.life == Active {
 		r.startSync(r.fold.State().Participants)

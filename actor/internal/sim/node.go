@@ -239,6 +239,10 @@ func (n *Node) Members() []gc.Member {
 func (n *Node) Reachable(p lattice.Peer) bool {
 	return slices.ContainsFunc(n.sees, func(m *Node) bool { return m.peer == p })
 }
+
+// CounterFloor is the node's hybrid logical clock in microseconds (replica.CounterFloor).
+func (n *Node) CounterFloor() uint64 { return uint64(n.hlc() / 1000) }
+
 func (n *Node) ReserveHandoff() bool {
 	if n.handoffs >= n.cfg.GC.MaxHandoffs {
 		return false
