@@ -363,6 +363,13 @@ func (s *State[S, E, O]) settle() peers {
 	return s.unjoining()
 }
 
+// TakeLost returns this replica's own entries that were dropped outside a merge or a
+// diff (by Reduce: cut off by a confirmed ejection of this peer, or own UnJoins dropped
+// void) since the last Report, and forgets them: the next Report no longer carries them.
+// A runtime that reduces and may drop its copy before its next merge (its own UnJoin
+// folded in the same Reduce) takes them here, or they are lost.
+func (s *State[S, E, O]) TakeLost() []Entry[E] { return s.takeLost() }
+
 // takeLost returns the own entries dropped outside a merge, and forgets them.
 func (s *State[S, E, O]) takeLost() []Entry[E] {
 	l := s.lost

@@ -41,6 +41,11 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 				r.resetFolded = true // the old state's bytes go now, not after snapshotEvery folds
 			}
 		}
+		// Own events the reduce cut off (this peer's ejection confirmed) are renegades now,
+		// stored with this write: the reduce may also have folded this peer's UnJoin, and a
+		// copy that retires holds them nowhere else (the simulation lost acknowledged writes
+		// so, seed 7158 with queries answered from the initial state).
+		r.addRenegades(r.fold.Lost())
 	}); err != nil {
 		rd.err = err
 		return rd

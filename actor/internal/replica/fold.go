@@ -36,6 +36,10 @@ type Fold interface {
 	Merge(s *wire.Snapshot) (Report, error)
 	Acknowledge() int
 	Reduce() []Folded
+	// Lost returns (and forgets) this replica's own events that a Reduce dropped (cut off
+	// by a confirmed ejection of this peer), encoded: renegades, which a merge's Report
+	// would otherwise carry (lattice.State.TakeLost).
+	Lost() []lattice.Entry[[]byte]
 	EncodeEntry(i int) (lattice.EventID, []byte, error)
 	// IDs appends the pending entries' ids to dst.
 	IDs(dst []lattice.EventID) []lattice.EventID

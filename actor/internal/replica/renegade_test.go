@@ -140,3 +140,33 @@ func TestReproposalKeepsItsTime(t *testing.T) {
 	}
 	require.Equal(t, []int64{original, n.c.now.UnixNano()}, times)
 }
+
+// TestRenegadesOfARetiringFlush: the flush in which an ejected replica confirms its own
+// ejection may also fold it: b logs a fast call (1@b, answered), then learns a's history,
+// in which d and then b are unjoined (1@a, 2@a, acknowledged by a and c). b's
+// acknowledgement confirms d's UnJoin; its fold leaves b's own UnJoin confirmed, which cuts
+// off 1@b, and then folds too: b is no participant any more, and its copy retires in that
+// same flush. The reduce kept 1@b for the next merge's report, which a retiring copy never
+// makes: the event, acknowledged to its caller, was dropped everywhere (the simulation's
+// seed 7158, with queries of unwritten partitions answered from the initial state).
+func TestRenegadesOfARetiringFlush(t *testing.T) {
+	_, n, r := handReplica(t, "a~1", "b~1", "c~1", "d~1")
+	callAndFlush(t, n, "acked-by-b")
+	snap, err := r.fold.Snapshot(false)
+	require.NoError(t, err)
+	unjoin := func(counter uint64, p string) *wire.Entry {
+		return &wire.Entry{Id: &wire.EventID{Counter: counter, Peer: "a~1"},
+			Delta: &wire.Delta{Kind: uint32(lattice.UnJoin), Peer: p}, Acks: []string{"a~1", "c~1"}}
+	}
+	n.step(r.Replicate(n.c.now, &wire.Replicate{To: &wire.Target{Kind: testKind, Key: testKey, Peer: "b~1"},
+		From: "a~1", Body: &wire.Replicate_Snapshot{Snapshot: &wire.Snapshot{Origin: testOrigin,
+			Infimum: snap.GetInfimum(), Pending: []*wire.Entry{unjoin(1, "d~1"), unjoin(2, "b~1")}}}}))
+	require.Empty(t, r.Renegades(), "neither UnJoin is confirmed before b acknowledges")
+	n.flush(commitOK)
+	require.Len(t, n.repropose, 1, "the event the flush cut off is proposed again")
+	require.Equal(t, "acked-by-b", n.repropose[0].Delta.Req)
+	require.False(t, r.fold.State().HasBase, "b's UnJoin folded: its copy retired")
+	shell := loaded(t, n)
+	require.False(t, shell.fold.State().HasBase, "the copy is gone")
+	require.Len(t, shell.Renegades(), 1, "the renegade is stored with the write that retires the copy")
+}

@@ -339,6 +339,14 @@ func (f *typedFold[S, E, O]) Forks(m *wire.Snapshot) (forked, dropsOwn bool) {
 	return f.st.Forks(inf), f.st.Wins(inf)
 }
 
+func (f *typedFold[S, E, O]) Lost() []lattice.Entry[[]byte] {
+	lost := f.st.TakeLost()
+	if len(lost) == 0 {
+		return nil
+	}
+	return f.report(lattice.Report[E]{Renegades: lost}).Renegades
+}
+
 func (f *typedFold[S, E, O]) OwnEvents() []lattice.Entry[[]byte] {
 	var own []lattice.Entry[E]
 	for _, e := range f.st.Pending() {
