@@ -125,8 +125,11 @@ type World struct {
 	// departing: the peers that announced a planned departure (each node's Members lists
 	// them hosting nothing, as actor's departures do)
 	departing map[lattice.Peer]bool
-	ops       []*op
-	res       Result
+	// healed: every fault has ended (a node that stops undrained now is restarted by
+	// its drain, not by the heal)
+	healed bool
+	ops    []*op
+	res    Result
 	// The pending bound (bounded.go): the cluster is calm from calmFrom on; calls are
 	// the times of the calls made on each key.
 	calmFrom    time.Time
@@ -252,6 +255,7 @@ func (w *World) Run() Result {
 	// Heal: every fault ends, every node comes back, membership settles.
 	w.after(active+5*time.Second, func() {
 		w.logf("heal")
+		w.healed = true
 		w.group = map[*Node]int{}
 		for _, n := range w.nodes {
 			if !n.up && !n.gone {
