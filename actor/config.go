@@ -70,7 +70,9 @@ type Config struct {
 	AntiEntropyInterval time.Duration
 	// PassivateAfter is how long a replica with nothing pending stays in memory without
 	// messages before it is passivated (it comes back from the store on demand). It is
-	// checked at each GCInterval. Default 1 minute.
+	// checked at each GCInterval. Default 1 minute. A replica that holds nothing (this node
+	// was asked about a partition it does not store) goes after one GCInterval without
+	// messages instead.
 	PassivateAfter time.Duration
 	// OutputCacheBytes bounds the node's cache of the outputs of recent requests, which
 	// answers a retried call with its original output (docs/calls.md): one budget for

@@ -27,7 +27,8 @@
 // at [Fast] (applied and persisted on the handling replica; the output is projected) or
 // at [Consistent] (folded: acknowledged by every replica, the output final and the same
 // everywhere). [KindRef.Query] reads without logging an event, at [Projected] or
-// [Stable], on a copy of the state. Events carry a hybrid-logical-clock time
+// [Stable], on a copy of the state; a query of a partition nobody wrote answers from the
+// initial state and creates or stores nothing. Events carry a hybrid-logical-clock time
 // ([lattice.Meta]). docs/calls.md says what each level promises. Errors callers branch on
 // are the ErrX variables and [*RejectedError] (Apply rejected the event: it changed
 // nothing, on any replica).

@@ -72,7 +72,6 @@ func TestQueryCannotCorruptTheReplica(t *testing.T) {
 // started and persisted its partition on every replica of its set); a call then starts
 // one as before.
 func TestQueryOfUnwrittenPartitions(t *testing.T) {
-	t.Skip("open in #20: a query of a partition nobody wrote starts it again; answering from the initial state and starting nothing lost acknowledged writes in the simulation (seeds 2163, 6513, 7158, 9175 of 10,000)")
 	c := actortest.Start(t, 3, testOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

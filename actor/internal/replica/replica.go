@@ -147,6 +147,7 @@ type Replica struct {
 	syncWait     map[lattice.Peer]bool
 	syncDisagree bool // a replica that holds nothing placed the partition elsewhere
 	syncMerged   bool // a replica's state was merged during the sync
+	syncWide     bool // the sync asks the kind's other live hosts too (a query's, sync.go)
 	syncGen      uint64
 
 	eff Effects // the current step's
@@ -308,6 +309,13 @@ func (r *Replica) passivateIfIdle() bool {
 	if r.life != Active || r.received != r.receivedAtGC || !r.idle() {
 		r.receivedAtGC, r.idleSince = r.received, time.Time{}
 		return false
+	}
+	if r.holdsNothing() {
+		// Nothing to write, nothing to lose: it goes after a gc interval without input,
+		// not PassivateAfter. Each host asked about a key nobody wrote (sync.go) kept an
+		// empty replica in memory for PassivateAfter (a minute by default) before.
+		r.life = Leaving
+		return true
 	}
 	if r.idleSince.IsZero() {
 		r.idleSince = r.now

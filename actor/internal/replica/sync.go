@@ -45,7 +45,7 @@ import (
 // Reactivating an unchanged partition used to cost every peer's full state: its value,
 // dedup window and pending entries.
 func (r *Replica) startSync(set []lattice.Peer) {
-	r.life, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged = Syncing, set, map[lattice.Peer]bool{}, false, false
+	r.life, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged, r.syncWide = Syncing, set, map[lattice.Peer]bool{}, false, false, false
 	r.syncGen++
 	resync := r.fold.State().HasBase
 	for _, p := range set {
@@ -111,10 +111,14 @@ func (r *Replica) finishSync() {
 			r.stash = nil
 			return
 		}
-		// A query of a partition nobody wrote starts it, as a call does. Answering such
-		// queries from the initial state and starting nothing (74759d7) lost acknowledged
-		// writes in the simulation: 4 seeds of 10,000 (2163, 6513, 7158, 9175), none
-		// without it. Open in #20 until that is understood.
+		if !slices.ContainsFunc(r.stash, func(s stashed) bool { return !s.query }) {
+			if others := r.otherHosts(); !r.syncWide && len(others) > 0 {
+				r.widenSync(others)
+				return
+			}
+			r.answerFromInitial()
+			return
+		}
 		r.log(LevelDebug, "starting the partition from scratch", "participants", r.syncSet)
 		r.fold.Genesis(r.syncSet)
 	}
@@ -136,11 +140,86 @@ func (r *Replica) finishSync() {
 	r.queueFlush()
 }
 
+// A query of a partition that does not exist (docs/calls.md, "A query of a key nobody
+// wrote") starts nothing: once the sync establishes that no replica holds a state, and the
+// genesis rules would let a call start the partition here, stashed queries alone are
+// answered from the kind's initial state, and the replica, which holds nothing, goes.
+// Looking up keys nobody wrote then stores nothing, on any node.
+//
+// "No replica of the set holds it" is not enough for a query: a partition whose every
+// replica moved (several hosts joined at once, so the whole set changed before the
+// handoffs) lives on peers outside the set. Before answering from the initial state, the
+// sync also asks every other live host of the kind (widenSync); one that holds a state
+// answers with it, which is merged, and the query is answered from it as after any sync.
+// One that does not answer, or places the partition elsewhere, makes the queries fail
+// with errs.Unavailable (genesisRefusal), as a call would. A call stashed meanwhile
+// starts the partition as before, by the genesis rules alone.
+
+// otherHosts returns the live hosts of the kind other than the sync's set, in order.
+func (r *Replica) otherHosts() []lattice.Peer {
+	var out []lattice.Peer
+	for _, m := range r.env.Members() {
+		if m.Live && slices.Contains(m.Kinds, r.kind) && !slices.Contains(r.syncSet, m.Peer) &&
+			m.Peer != r.cfg.Self && !slices.Contains(out, m.Peer) {
+			out = append(out, m.Peer)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// widenSync asks the peers others for their state too, the set's having answered that
+// they hold nothing: the stashed queries wait for them (finishSync again).
+func (r *Replica) widenSync(others []lattice.Peer) {
+	r.life, r.syncWide = Syncing, true
+	r.syncGen++
+	for _, p := range others {
+		r.syncWait[p] = true
+		r.askState(p, false)
+	}
+	r.out.Timers = append(r.out.Timers, Timer{Kind: SyncTimer, After: r.cfg.AttemptTimeout / 2, Gen: r.syncGen})
+}
+
+// answerFromInitial answers the stashed queries from the kind's initial state, on a fold
+// of its own, and lets the replica go: it holds nothing (unless it keeps renegades, or
+// owes a peer its answer, which the next flush sends: then it goes at a gc tick, as the
+// replicas it asked do, passivateIfIdle).
+func (r *Replica) answerFromInitial() {
+	initial := r.newFold()
+	initial.Genesis(r.syncSet)
+	for _, s := range r.stash {
+		out, err := initial.Query(s.q.GetQuery(), s.q.GetLevel() == wire.ReadLevel_STABLE)
+		r.out.Replies = append(r.out.Replies, Reply{To: s.from, Msg: &wire.QueryReply{Output: out, Error: errs.ToWire(err), Initial: err == nil}})
+	}
+	r.stash = nil
+	switch {
+	case len(r.full) > 0: // peers asked for this replica's state while it synced
+		r.queueFlush()
+	case r.holdsNothing():
+		r.life = Leaving
+	}
+}
+
+// holdsNothing reports whether the replica is active and holds nothing that it must keep
+// in memory: no state, no entries, no renegades, no request or peer waiting on it. Such a
+// replica goes after a gc interval without input (it answered a sync's "I hold nothing"),
+// or at once when it answered queries from the initial state: the next message for the
+// partition activates it again, as after a passivation.
+func (r *Replica) holdsNothing() bool {
+	st := r.fold.State()
+	return r.life == Active && !st.HasBase && st.Pending == 0 && len(r.renegades) == 0 && !r.renegadesDirty &&
+		len(r.dropped) == 0 && len(r.stash) == 0 && len(r.waiters) == 0 && len(r.fast) == 0 &&
+		len(r.joins) == 0 && len(r.full) == 0 && !r.flushQueued && !r.draining && !r.reproposing
+}
+
 // genesisRefusal returns why the replica may not start the partition from scratch now, or
 // nil if it may. It runs at the end of a sync that found no state.
 func (r *Replica) genesisRefusal() error {
 	if r.env.Partial() {
 		return errors.New("this node's membership has not reached the cluster yet")
+	}
+	if len(r.syncWait) > 0 && r.syncWide {
+		return errors.New("a host of the kind did not answer: it may hold the partition")
 	}
 	if len(r.syncWait) > 0 {
 		return errors.New("a replica of the set did not answer: it may hold the partition")

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
 )
 
 // op is one client operation: a call that appends its tag to a partition (or a query),
@@ -26,6 +27,9 @@ type op struct {
 	timeout    time.Duration // the caller's deadline; zero: 3 attempt timeouts
 
 	acked, rejected bool
+	// sent: when the client last made the operation; ackedAt: when a call was
+	// acknowledged (checkInitial)
+	sent, ackedAt time.Time
 }
 
 func (o *op) level() string {
@@ -57,6 +61,7 @@ func (w *World) startOp(o *op) {
 	if !o.query {
 		w.called(o.key)
 	}
+	o.sent = w.now
 	if o.req == "" {
 		o.req = fmt.Sprint("req-", o.id)
 		if !o.delete {
@@ -68,7 +73,7 @@ func (w *World) startOp(o *op) {
 		switch {
 		case ok && (reply.GetError() == nil || reply.GetError().GetCode() == wire.Code_OUTPUT_UNKNOWN):
 			if !o.query {
-				o.acked = true
+				o.acked, o.ackedAt = true, w.now
 				what := o.tag
 				if o.delete {
 					what = "delete"
@@ -125,6 +130,9 @@ func (w *World) request(n *Node, o *op, done func(reply *wire.CallReply, ok bool
 				code, reply = m.GetError().GetCode(), m
 			case *wire.QueryReply:
 				code, reply = m.GetError().GetCode(), &wire.CallReply{Error: m.GetError(), Output: m.GetOutput()}
+				if m.GetInitial() {
+					w.checkInitial(o, p)
+				}
 			}
 			switch code {
 			case wire.Code_NOT_REPLICA, wire.Code_STOPPED, wire.Code_TIMEOUT:
@@ -161,4 +169,19 @@ func (w *World) request(n *Node, o *op, done func(reply *wire.CallReply, ok bool
 		})
 	}
 	attempt(0)
+}
+
+// checkInitial checks a query that p answered from the initial state, as of a partition
+// that does not exist: no call of its key may have been acknowledged before the query was
+// made (an acknowledged event is logged, and the partition holds it for good).
+func (w *World) checkInitial(q *op, p lattice.Peer) {
+	w.logf("query %d of %s answered from the initial state by %s", q.id, q.key, p)
+	w.res.Initial++
+	for _, o := range w.ops {
+		if o.key == q.key && !o.query && o.acked && o.ackedAt.Before(q.sent) {
+			w.violate("%s: query %d (made at %s) answered from the initial state by %s, after request %s (%s) was acknowledged at %s",
+				q.key, q.id, q.sent.Sub(epoch), p, o.tag, o.level(), o.ackedAt.Sub(epoch))
+			return
+		}
+	}
 }

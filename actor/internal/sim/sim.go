@@ -68,6 +68,9 @@ type Options struct {
 	// Deletes makes about one call in ten a delete of its partition (ref.Delete): the
 	// checks then follow the log's order across each delete (check).
 	Deletes bool
+	// Lookups is how many queries the clients make of keys that no call writes (each of
+	// its own key), on top of Ops; zero draws nothing, so that histories stay as they were.
+	Lookups int
 	// Leaves is how many nodes leave for good during the run, by a planned departure
 	// (Node.Stop's handover), never more than would leave fewer than three.
 	Leaves int
@@ -87,6 +90,7 @@ type Result struct {
 	Seed                         int64
 	Nodes                        int
 	Acked, Failed, Rejected      int // client calls, by outcome
+	Initial                      int // queries answered from the initial state
 	Events                       int // simulation events processed
 	Forks                        int
 	Violations                   []string
@@ -221,6 +225,12 @@ func (w *World) Run() Result {
 		if w.opt.Deletes { // drawn only then: the histories of the other runs stay as they were
 			o.delete = !o.query && w.rng.IntN(10) == 0
 		}
+		w.ops = append(w.ops, o)
+		at := time.Duration(w.rng.Int64N(int64(active)))
+		w.after(at+time.Second, func() { w.startOp(o) })
+	}
+	for i := range w.opt.Lookups {
+		o := &op{id: w.opt.Ops + i, key: fmt.Sprint("u", i), query: true}
 		w.ops = append(w.ops, o)
 		at := time.Duration(w.rng.Int64N(int64(active)))
 		w.after(at+time.Second, func() { w.startOp(o) })
@@ -424,6 +434,14 @@ func (w *World) addNode() *Node {
 // pending. (A copy on a node that is no participant of it may lag: it was ejected, and
 // is discarded once it hears so.)
 func (w *World) check() {
+	for _, n := range w.nodes { // a query stores nothing: every stored partition was called
+		_ = n.store.Partitions(kindName, func(key string) bool {
+			if len(w.calls[key]) == 0 {
+				w.violate("%s: stored on %s, though only queries were made of it", key, n.peer)
+			}
+			return true
+		})
+	}
 	final := map[string][]string{} // key -> tags of the folded events
 	finalReqs := map[string][]*wire.Request{}
 	for k := range w.opt.Keys {

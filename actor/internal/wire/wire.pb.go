@@ -1612,9 +1612,13 @@ func (x *Trace) GetState() string {
 }
 
 type QueryReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Output        []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
-	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Output []byte                 `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	Error  *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// initial: the partition does not exist (no replica of its set, nor any other live host
+	// of the kind, stores it) and output is the kind's Query on its initial state; nothing
+	// was started or stored to answer it.
+	Initial       bool `protobuf:"varint,40,opt,name=initial,proto3" json:"initial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1661,6 +1665,13 @@ func (x *QueryReply) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *QueryReply) GetInitial() bool {
+	if x != nil {
+		return x.Initial
+	}
+	return false
 }
 
 type Error struct {
@@ -1892,11 +1903,12 @@ const file_wire_proto_rawDesc = "" +
 	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12\x17\n" +
 	"\aspan_id\x18\x02 \x01(\fR\x06spanId\x12\x14\n" +
 	"\x05flags\x18\x03 \x01(\rR\x05flags\x12\x14\n" +
-	"\x05state\x18\x04 \x01(\tR\x05state\"N\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\"h\n" +
 	"\n" +
 	"QueryReply\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12(\n" +
-	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\"k\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.legion.wire.ErrorR\x05error\x12\x18\n" +
+	"\ainitial\x18( \x01(\bR\ainitial\"k\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.legion.wire.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
