@@ -25,7 +25,7 @@ func (s *State[S, E, O]) apply(state S, id EventID, d *Delta[E]) (next S, out O,
 			err = &ApplyError{ID: id, Msg: fmt.Sprint(r), Panic: true}
 		}
 	}()
-	next, out, err = s.behavior.Apply(state, d.Event, Meta{ID: id, Time: d.Time})
+	next, out, err = s.behavior.Apply(state, d.Event, Meta{ID: id, Time: d.Time, Version: d.Version})
 	if err != nil {
 		err = &ApplyError{ID: id, Msg: err.Error()}
 	}

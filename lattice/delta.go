@@ -58,6 +58,12 @@ type Delta[E any] struct {
 	Event E
 	// Time is the origin's timestamp, handed to Apply as Meta.Time.
 	Time int64
+	// Version (Event and Error only) is the version of the kind's Apply the origin
+	// stamped on the event, handed to Apply as Meta.Version (0: unversioned). The lattice
+	// only carries it; the runtime picks the Apply by it, so that every replica folds the
+	// event alike whichever version of the code it runs (docs/kinds.md, "Versions and
+	// upgrades").
+	Version uint32
 	// Req (Event and Reset only) is an idempotency key chosen by the caller. An Event whose Req
 	// equals that of an Event earlier in the history (by id; pending, or among the last
 	// Behavior.DedupWindow folded) is a duplicate: it changes nothing, and its infimum

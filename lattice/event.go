@@ -16,6 +16,11 @@ func (s *State[S, E, O]) Event(e E, time int64) (EventID, O, error) {
 // is already in the history, nothing is logged, and a *DuplicateError names the original
 // (with Folded set when its output can no longer be computed here).
 func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error) {
+	return s.RequestVersion(e, time, req, 0)
+}
+
+// RequestVersion is Request with the kind version stamped on the event (Delta.Version).
+func (s *State[S, E, O]) RequestVersion(e E, time int64, req string, version uint32) (EventID, O, error) {
 	var zero O
 	if !s.Participant() {
 		return EventID{}, zero, ErrNotParticipant
@@ -25,7 +30,7 @@ func (s *State[S, E, O]) Request(e E, time int64, req string) (EventID, O, error
 		return err.Of, zero, err
 	}
 	id := s.nextID()
-	d := Delta[E]{Kind: Event, Event: e, Time: time, Req: req}
+	d := Delta[E]{Kind: Event, Event: e, Time: time, Req: req, Version: version}
 	next, out, err := s.apply(s.proj.value, id, &d)
 	if err != nil {
 		// The in-place apply may have damaged the cache: rebuild it before going on.

@@ -50,6 +50,9 @@ type Meta struct {
 	// runtime uses a hybrid logical clock, in nanoseconds since the Unix epoch). The
 	// lattice never reads a clock: it only carries this value.
 	Time int64
+	// Version is the kind version the origin stamped on the event (Delta.Version; 0:
+	// unversioned).
+	Version uint32
 }
 
 // Origin is the peer that created the event.

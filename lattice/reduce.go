@@ -115,6 +115,7 @@ func (s *State[S, E, O]) foldHead() {
 	}
 	s.inf.Last[e.ID.Peer] = e.ID.Counter
 	s.inf.Digest = chainDigest(s.inf.Digest, e.ID)
+	s.checkpoint()
 	s.folded = append(s.folded, f)
 
 	s.pending[0] = Entry[E]{} // let the event value be collected

@@ -41,6 +41,11 @@ type Behavior[S, E, O any] struct {
 	// DedupWindow, if positive, also bounds how many requests are remembered. Zero: no
 	// limit of count.
 	DedupWindow int
+	// ValueDigest, if set, hashes a state (the runtime hashes its encoding) for divergence
+	// detection: the lattice calls it after the folds it samples and keeps the last few
+	// (State.Checkpoints; checkpoint.go). It must be deterministic and must not modify the
+	// state.
+	ValueDigest func(state S) uint64
 }
 
 func (b *Behavior[S, E, O]) initial() S {
@@ -195,6 +200,8 @@ type State[S, E, O any] struct {
 	recent recentIndex
 	// held are request keys remembered beyond the window around ejections (held.go).
 	held heldKeys
+	// checkpoints are the last value digests at sampled folds, oldest first (checkpoint.go).
+	checkpoints []Checkpoint
 }
 
 // New returns the genesis replica of a partition: an empty log over initial, with the

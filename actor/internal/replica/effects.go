@@ -92,6 +92,9 @@ type Effects struct {
 	// Drained: every event this replica created is acknowledged by another replica (the
 	// node asked, with Drain).
 	Drained bool
+	// Divergences: replicas found to hold another value at the same infimum id
+	// (divergence.go); each is also logged, at LevelError.
+	Divergences []Divergence
 	// Received, Flushes and Forks count work for the node's Stats.
 	Received, Flushes, Forks int
 }
@@ -101,8 +104,9 @@ func (e *Effects) reset() {
 	clear(e.Sends)
 	clear(e.Logs)
 	clear(e.Repropose)
+	clear(e.Divergences)
 	*e = Effects{Replies: e.Replies[:0], Sends: e.Sends[:0], Timers: e.Timers[:0], Logs: e.Logs[:0],
-		Repropose: e.Repropose[:0]}
+		Repropose: e.Repropose[:0], Divergences: e.Divergences[:0]}
 }
 
 // Ready is a flush in progress: Ready staged its writes into the shell's batch; once the

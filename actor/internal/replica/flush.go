@@ -51,6 +51,7 @@ func (r *Replica) Ready(now time.Time, b *storage.Batch) *Ready {
 		return rd
 	}
 	rd.staged = true
+	r.noteDivergences()
 	ac := &rd.AfterCommit
 	ac.Replies = append(ac.Replies, r.fast...)
 	clear(r.fast)

@@ -40,6 +40,9 @@ type Fold interface {
 	// by a confirmed ejection of this peer), encoded: renegades, which a merge's Report
 	// would otherwise carry (lattice.State.TakeLost).
 	Lost() []lattice.Entry[[]byte]
+	// Divergences returns (and forgets) the divergences found since the last call: a
+	// replica whose infimum value differs from this one's at the same id (divergence.go).
+	Divergences() []Divergence
 	EncodeEntry(i int) (lattice.EventID, []byte, error)
 	// IDs appends the pending entries' ids to dst.
 	IDs(dst []lattice.EventID) []lattice.EventID

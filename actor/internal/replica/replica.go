@@ -601,6 +601,7 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 	case *wire.Replicate_NeedFull:
 		r.onNeedFull(from, m.GetResync())
 	}
+	r.noteDivergences()
 	if err != nil {
 		r.log(LevelWarn, "replication message rejected", "from", from, "err", err)
 		return r.done(eff)

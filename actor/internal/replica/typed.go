@@ -43,6 +43,10 @@ type CodecSpec[S, E, O any] struct {
 	Query func(query []byte) (func(state S) (O, error), error)
 	// Timers, if not nil, returns a state's timers (timers.go); it must not modify it.
 	Timers func(state S) []TimerOf[E]
+	// Version, if not nil, is the kind version to stamp on each new event
+	// (lattice.Delta.Version): the version every node hosting the kind supports. It must
+	// return at once. Nil stamps 0 (unversioned).
+	Version func() uint32
 }
 
 // typedFold implements Fold for one kind.
@@ -60,13 +64,17 @@ type typedFold[S, E, O any] struct {
 	outSize   func(O) int
 	outAppend func([]byte, O) ([]byte, error)
 	timers    func(S) []TimerOf[E]
+	version   func() uint32
+	// Divergence detection (divergence.go).
+	checks checks
 }
 
 // NewFold returns an empty fold of the protobuf kind k for the partition origin on self.
 func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattice.Peer) Fold {
-	b := withInitial(k.Behavior, k.Initial)
+	cs := ProtoCodec[S]()
+	b := withValueDigest(withInitial(k.Behavior, k.Initial), cs)
 	f := &typedFold[S, E, O]{name: k.Name, behavior: b, initial: k.Initial,
-		st: lattice.NewJoiner(b, origin, self), cs: ProtoCodec[S](), ce: ProtoCodec[E](), co: ProtoCodec[O](),
+		st: lattice.NewJoiner(b, origin, self), cs: cs, ce: ProtoCodec[E](), co: ProtoCodec[O](),
 		outSize:   func(o O) int { return proto.Size(o) },
 		outAppend: func(b []byte, o O) ([]byte, error) { return cachedSize.MarshalAppend(b, o) },
 	}
@@ -84,9 +92,10 @@ func NewFold[S, E, O proto.Message](k *Spec[S, E, O], origin string, self lattic
 
 // NewCodecFold returns an empty fold of the kind k for the partition origin on self.
 func NewCodecFold[S, E, O any](k *CodecSpec[S, E, O], origin string, self lattice.Peer) Fold {
-	b := withInitial(k.Behavior, k.Initial)
+	b := withValueDigest(withInitial(k.Behavior, k.Initial), k.State)
 	f := &typedFold[S, E, O]{name: k.Name, behavior: b, initial: k.Initial, query: k.Query,
-		st: lattice.NewJoiner(b, origin, self), cs: k.State, ce: k.Event, co: k.Output, timers: k.Timers}
+		st: lattice.NewJoiner(b, origin, self), cs: k.State, ce: k.Event, co: k.Output, timers: k.Timers,
+		version: k.Version}
 	if k.OutputSize != nil && k.AppendOutput != nil {
 		f.outSize, f.outAppend = k.OutputSize, k.AppendOutput
 	}
@@ -157,7 +166,11 @@ func (f *typedFold[S, E, O]) Event(b []byte, time int64, req string) (lattice.Ev
 	if err != nil {
 		return lattice.EventID{}, nil, fmt.Errorf("%w: %v", errs.BadPayload, err)
 	}
-	id, out, err := f.st.Request(e, time, req)
+	var v uint32
+	if f.version != nil {
+		v = f.version()
+	}
+	id, out, err := f.st.RequestVersion(e, time, req, v)
 	if err != nil {
 		var ae *lattice.ApplyError
 		if errors.As(err, &ae) {
@@ -211,7 +224,11 @@ func (f *typedFold[S, E, O]) Propose(kind lattice.DeltaKind, p lattice.Peer) (la
 
 func (f *typedFold[S, E, O]) Diff(to lattice.Peer) (*wire.Diff, bool, error) {
 	// Encoded straight from the log: no intermediate copy of the entries and ack sets.
-	return wire.DiffOf(f.st, to, f.ce)
+	d, ok, err := wire.DiffOf(f.st, to, f.ce)
+	if d != nil {
+		d.Checkpoint = f.checks.toSend(to, f.st.Checkpoints())
+	}
+	return d, ok, err
 }
 
 func (f *typedFold[S, E, O]) Snapshot(withPending bool) (*wire.Snapshot, error) {
@@ -225,6 +242,10 @@ func (f *typedFold[S, E, O]) ApplyDiff(m *wire.Diff) (Report, error) {
 		return Report{}, err
 	}
 	r, err := f.st.ApplyDiff(d)
+	if err == nil {
+		f.checks.claim(lattice.Peer(m.GetFrom()), m.GetCheckpoint(), f.st)
+		f.checks.settle(f.st)
+	}
 	return f.report(r), err
 }
 
@@ -234,6 +255,9 @@ func (f *typedFold[S, E, O]) Merge(m *wire.Snapshot) (Report, error) {
 		return Report{}, err
 	}
 	r, err := f.st.Merge(snap)
+	if err == nil {
+		f.checks.settle(f.st)
+	}
 	return f.report(r), err
 }
 
@@ -265,8 +289,13 @@ func (f *typedFold[S, E, O]) report(r lattice.Report[E]) Report {
 
 func (f *typedFold[S, E, O]) Acknowledge() int { return f.st.Acknowledge() }
 
+func (f *typedFold[S, E, O]) Divergences() []Divergence { return f.checks.take() }
+
 func (f *typedFold[S, E, O]) Reduce() []Folded {
 	fs := f.st.Reduce()
+	if len(fs) > 0 {
+		f.checks.settle(f.st)
+	}
 	out := make([]Folded, len(fs))
 	// With protobuf, the outputs are marshalled into one array, each capped so that none
 	// can grow into the next: one allocation per reduce instead of one per output.

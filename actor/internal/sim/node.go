@@ -336,6 +336,11 @@ func (n *Node) perform(r *replica.Replica, eff *replica.Effects) {
 		}
 	}
 	w.res.Forks += eff.Forks
+	for _, d := range eff.Divergences {
+		// Every node runs the same Apply: a divergence found is a false alarm of the
+		// detection, or a replica that folded differently, and either is a bug.
+		w.violate("%s %s: diverged from %s at %v (digests %x, %x)", n.peer, r.Origin(), d.Peer, d.ID, d.Mine, d.Theirs)
+	}
 	if eff.Report != nil {
 		n.reports[r.Key()] = *eff.Report
 	}

@@ -107,6 +107,7 @@ func fillEntry[E any](b *entryBlock, e *lattice.Entry[E], c Codec[E]) error {
 func fillDelta[E any](m *Delta, e *lattice.Entry[E], c Codec[E]) error {
 	d := &e.Delta
 	m.Kind, m.Peer, m.Time, m.Err, m.Cutoff, m.Req = uint32(d.Kind), string(d.Peer), d.Time, d.Err, d.Cutoff, d.Req
+	m.Version = d.Version
 	if d.Kind == lattice.Event || d.Kind == lattice.Error {
 		b, err := c.Encode(d.Event)
 		if err != nil {
@@ -155,7 +156,7 @@ func toDelta[E any](id lattice.EventID, d *Delta, c Codec[E]) (lattice.Delta[E],
 		return out, malformed("delta kind %d", d.Kind)
 	}
 	out.Kind, out.Peer, out.Time, out.Err, out.Cutoff = kind, lattice.Peer(d.Peer), d.Time, d.Err, d.Cutoff
-	out.Req = d.Req
+	out.Req, out.Version = d.Req, d.Version
 	return out, nil
 }
 

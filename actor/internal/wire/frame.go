@@ -30,14 +30,17 @@ import (
 //	          bit 3: the diff has a base id;
 //	          bit 4: the item has a trace context (trace follows from);
 //	          bit 5: resync (Replicate.Resync)
+//	          bit 6: the diff has versions: each entry's version follows its req, and
+//	          the diff's checkpoint follows its acks
 //	item    = header(byte) [kind key peer] from [trace] body
 //	trace   = len, protobuf Trace
 //	body    = diff | snapshot(len, protobuf Snapshot) | need full (nothing)
 //	diff    = origin from [counter peer] digest npeers peer*npeers
-//	          n entry*n n ack*n
+//	          n entry*n n ack*n [check]
 //	entry   = counter peer(index in the diff's peers) acks(bit set)
-//	          kind dpeer event(len bytes) time(zig-zag) err cutoff req
+//	          kind dpeer event(len bytes) time(zig-zag) err cutoff req [version]
 //	ack     = counter peer(index) acks(bit set)
+//	check   = counter [peer digest]          (counter 0: no checkpoint)
 //	ref     = 2i (the table's string i) | 2i+1 off (its suffix from byte off)
 //
 // The counts of the header (items, diffs, entries, acks, peer names of all diffs, event
@@ -63,6 +66,9 @@ const (
 	// isResync: Replicate.Resync. A node of a version before it refuses the frame, and a
 	// replica of such a node would not answer the request it marks.
 	isResync = 1 << 5
+	// hasVersions: the diff carries kind versions (Delta.Version) and a checkpoint
+	// (Diff.Checkpoint). A node of a version before it refuses the frame.
+	hasVersions = 1 << 6
 )
 
 // Least encoded sizes, which bound the counts a frame may declare by its length.
@@ -168,6 +174,9 @@ func (e *frameEncoder) item(m *Replicate) error {
 		if d.BaseId != nil {
 			header |= hasBase
 		}
+		if versioned(d) {
+			header |= hasVersions
+		}
 	case *Replicate_Snapshot:
 		if b.Snapshot == nil {
 			return fmt.Errorf("%w: nil snapshot", ErrFrame)
@@ -215,7 +224,7 @@ func (e *frameEncoder) item(m *Replicate) error {
 	}
 	switch b := m.Body.(type) {
 	case *Replicate_Diff:
-		return e.diff(b.Diff)
+		return e.diff(b.Diff, header&hasVersions != 0)
 	case *Replicate_Snapshot:
 		buf, err := proto.Marshal(b.Snapshot)
 		if err != nil {
@@ -239,7 +248,20 @@ func (e *frameEncoder) key(t *Target, d *Diff) error {
 	return err
 }
 
-func (e *frameEncoder) diff(d *Diff) error {
+// versioned reports whether d needs the hasVersions encoding (set only then).
+func versioned(d *Diff) bool {
+	if d.Checkpoint != nil {
+		return true
+	}
+	for _, en := range d.Entries {
+		if en.GetDelta().GetVersion() != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *frameEncoder) diff(d *Diff, versions bool) error {
 	e.diffs++
 	if err := e.str(d.Origin); err != nil {
 		return err
@@ -301,6 +323,9 @@ func (e *frameEncoder) diff(d *Diff) error {
 		if err := e.str(dl.Req); err != nil {
 			return err
 		}
+		if versions {
+			e.uvarint(uint64(dl.Version))
+		}
 	}
 	e.acks += len(d.Acks)
 	e.uvarint(uint64(len(d.Acks)))
@@ -311,6 +336,18 @@ func (e *frameEncoder) diff(d *Diff) error {
 		if err := id(a.Counter, a.Peer, a.Acks); err != nil {
 			return err
 		}
+	}
+	if versions {
+		c := d.Checkpoint
+		if c.GetId().GetCounter() == 0 {
+			e.uvarint(0)
+			return nil
+		}
+		e.uvarint(c.Id.Counter)
+		if err := e.str(c.Id.Peer); err != nil {
+			return err
+		}
+		e.uvarint(c.Digest)
 	}
 	return nil
 }
@@ -507,7 +544,8 @@ func (d *frameDecoder) item(it *frameItem) bool {
 	}
 	header := d.b[0]
 	d.b = d.b[1:]
-	if header&^(bodyMask|hasTarget|hasBase|hasTrace|isResync) != 0 || header&hasBase != 0 && header&bodyMask != bodyDiff {
+	if header&^(bodyMask|hasTarget|hasBase|hasTrace|isResync|hasVersions) != 0 ||
+		header&(hasBase|hasVersions) != 0 && header&bodyMask != bodyDiff {
 		d.fail("item header %#x", header)
 		return false
 	}
@@ -530,7 +568,7 @@ func (d *frameDecoder) item(it *frameItem) bool {
 		if header&hasBase != 0 {
 			it.diff.BaseId = &it.base
 		}
-		d.diff(&it.diff)
+		d.diff(&it.diff, header&hasVersions != 0)
 		it.body.Diff = &it.diff
 		m.Body = &it.body
 		return true
@@ -547,7 +585,7 @@ func (d *frameDecoder) item(it *frameItem) bool {
 }
 
 // diff decodes a diff into m (whose BaseId, if set, is to be filled).
-func (d *frameDecoder) diff(m *Diff) {
+func (d *frameDecoder) diff(m *Diff, versions bool) {
 	m.Origin, m.From = d.str(), d.str()
 	if m.BaseId != nil {
 		m.BaseId.Counter, m.BaseId.Peer = d.uvarint(), d.str()
@@ -592,6 +630,9 @@ func (d *frameDecoder) diff(m *Diff) {
 			}
 			dl.Time = d.varint()
 			dl.Err, dl.Cutoff, dl.Req = d.str(), d.uvarint(), d.str()
+			if versions {
+				dl.Version = d.uint32()
+			}
 			b.e.Delta = dl
 			m.Entries[i] = &b.e
 			if d.err != nil {
@@ -608,6 +649,11 @@ func (d *frameDecoder) diff(m *Diff) {
 			a := &acks[i]
 			a.Counter, a.Peer, a.Acks = id()
 			m.Acks[i] = a
+		}
+	}
+	if versions && d.err == nil {
+		if c := d.uvarint(); c != 0 {
+			m.Checkpoint = &Checkpoint{Id: &EventID{Counter: c, Peer: d.str()}, Digest: d.uvarint()}
 		}
 	}
 }

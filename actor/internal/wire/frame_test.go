@@ -28,6 +28,13 @@ func sampleItems(t testing.TB) []*Replicate {
 	require.NoError(t, err)
 	empty, err := SnapshotOf(lattice.New(benchBehavior, "counter/new", "n1~0002", nil, 0), false, cs, stringCodec)
 	require.NoError(t, err)
+	// Versions and a checkpoint (frame bit 6), and a checkpoint alone.
+	versioned, err := FromDiff(&d, stringCodec)
+	require.NoError(t, err)
+	for i, en := range versioned.Entries {
+		en.Delta.Version = uint32(i * 3)
+	}
+	versioned.Checkpoint = &Checkpoint{Id: &EventID{Counter: 41, Peer: "a~1"}, Digest: 1 << 63}
 	return []*Replicate{
 		{To: to("key-17", "n1~0002"), From: "n0~0001", Body: &Replicate_Diff{Diff: live}},
 		{To: to("1", "b~2"), From: "a~1", Body: &Replicate_Diff{Diff: sample}},
@@ -42,6 +49,9 @@ func sampleItems(t testing.TB) []*Replicate {
 		{To: to("key-17", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}, Trace: &Trace{}},
 		{To: to("key-18", "n0~0001"), From: "n2~0003", Body: &Replicate_NeedFull{NeedFull: &NeedFull{}}, Resync: true},
 		{To: to("key-18", "n2~0003"), From: "n0~0001", Body: &Replicate_Diff{Diff: &Diff{Origin: "plus/key-18", From: "n0~0001"}}, Resync: true},
+		{To: to("1", "b~2"), From: "a~1", Body: &Replicate_Diff{Diff: versioned}},
+		{To: to("2", "b~2"), From: "a~1", Body: &Replicate_Diff{Diff: &Diff{Origin: "counter/2", From: "a~1",
+			Checkpoint: &Checkpoint{Id: &EventID{Counter: 7, Peer: "b~2"}, Digest: 12345}}}},
 	}
 }
 

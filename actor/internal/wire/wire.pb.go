@@ -241,14 +241,16 @@ func (x *EventID) GetPeer() string {
 
 // Delta mirrors lattice.Delta; the user's event is its protobuf encoding.
 type Delta struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Peer          string                 `protobuf:"bytes,2,opt,name=peer,proto3" json:"peer,omitempty"`
-	Event         []byte                 `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
-	Time          int64                  `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
-	Err           string                 `protobuf:"bytes,5,opt,name=err,proto3" json:"err,omitempty"`
-	Cutoff        uint64                 `protobuf:"varint,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
-	Req           string                 `protobuf:"bytes,7,opt,name=req,proto3" json:"req,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Kind   uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Peer   string                 `protobuf:"bytes,2,opt,name=peer,proto3" json:"peer,omitempty"`
+	Event  []byte                 `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	Time   int64                  `protobuf:"varint,4,opt,name=time,proto3" json:"time,omitempty"`
+	Err    string                 `protobuf:"bytes,5,opt,name=err,proto3" json:"err,omitempty"`
+	Cutoff uint64                 `protobuf:"varint,6,opt,name=cutoff,proto3" json:"cutoff,omitempty"`
+	Req    string                 `protobuf:"bytes,7,opt,name=req,proto3" json:"req,omitempty"`
+	// lattice.Delta.Version: the kind version the origin stamped (0: unversioned).
+	Version       uint32 `protobuf:"varint,50,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +332,13 @@ func (x *Delta) GetReq() string {
 		return x.Req
 	}
 	return ""
+}
+
+func (x *Delta) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type Entry struct {
@@ -754,14 +763,16 @@ func (x *Renegade) GetDelete() bool {
 // message; spelling each peer out in every id and ack set made decoding it mostly string
 // allocation. At most 64 peers fit; a replica sends its full state instead otherwise.
 type Diff struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	BaseId        *EventID               `protobuf:"bytes,3,opt,name=base_id,json=baseId,proto3" json:"base_id,omitempty"`
-	BaseDigest    uint64                 `protobuf:"varint,4,opt,name=base_digest,json=baseDigest,proto3" json:"base_digest,omitempty"`
-	Peers         []string               `protobuf:"bytes,7,rep,name=peers,proto3" json:"peers,omitempty"`
-	Entries       []*DiffEntry           `protobuf:"bytes,8,rep,name=entries,proto3" json:"entries,omitempty"`
-	Acks          []*DiffAck             `protobuf:"bytes,9,rep,name=acks,proto3" json:"acks,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Origin     string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	From       string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	BaseId     *EventID               `protobuf:"bytes,3,opt,name=base_id,json=baseId,proto3" json:"base_id,omitempty"`
+	BaseDigest uint64                 `protobuf:"varint,4,opt,name=base_digest,json=baseDigest,proto3" json:"base_digest,omitempty"`
+	Peers      []string               `protobuf:"bytes,7,rep,name=peers,proto3" json:"peers,omitempty"`
+	Entries    []*DiffEntry           `protobuf:"bytes,8,rep,name=entries,proto3" json:"entries,omitempty"`
+	Acks       []*DiffAck             `protobuf:"bytes,9,rep,name=acks,proto3" json:"acks,omitempty"`
+	// The sender's latest checkpoint (lattice.Checkpoint), for divergence detection.
+	Checkpoint    *Checkpoint `protobuf:"bytes,50,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -845,6 +856,66 @@ func (x *Diff) GetAcks() []*DiffAck {
 	return nil
 }
 
+func (x *Diff) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// Checkpoint is the digest of a replica's infimum value just after it folded id.
+type Checkpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            *EventID               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Digest        uint64                 `protobuf:"varint,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkpoint) Reset() {
+	*x = Checkpoint{}
+	mi := &file_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkpoint) ProtoMessage() {}
+
+func (x *Checkpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
+func (*Checkpoint) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Checkpoint) GetId() *EventID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetDigest() uint64 {
+	if x != nil {
+		return x.Digest
+	}
+	return 0
+}
+
 type DiffEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Counter       uint64                 `protobuf:"varint,1,opt,name=counter,proto3" json:"counter,omitempty"`
@@ -857,7 +928,7 @@ type DiffEntry struct {
 
 func (x *DiffEntry) Reset() {
 	*x = DiffEntry{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +940,7 @@ func (x *DiffEntry) String() string {
 func (*DiffEntry) ProtoMessage() {}
 
 func (x *DiffEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +953,7 @@ func (x *DiffEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffEntry.ProtoReflect.Descriptor instead.
 func (*DiffEntry) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DiffEntry) GetCounter() uint64 {
@@ -924,7 +995,7 @@ type DiffAck struct {
 
 func (x *DiffAck) Reset() {
 	*x = DiffAck{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1007,7 @@ func (x *DiffAck) String() string {
 func (*DiffAck) ProtoMessage() {}
 
 func (x *DiffAck) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1020,7 @@ func (x *DiffAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffAck.ProtoReflect.Descriptor instead.
 func (*DiffAck) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DiffAck) GetCounter() uint64 {
@@ -985,7 +1056,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1068,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1081,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Target) GetKind() string {
@@ -1058,7 +1129,7 @@ type Replicate struct {
 
 func (x *Replicate) Reset() {
 	*x = Replicate{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1141,7 @@ func (x *Replicate) String() string {
 func (*Replicate) ProtoMessage() {}
 
 func (x *Replicate) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1154,7 @@ func (x *Replicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replicate.ProtoReflect.Descriptor instead.
 func (*Replicate) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Replicate) GetTo() *Target {
@@ -1186,7 +1257,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1269,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1282,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Batch) GetItems() []*Replicate {
@@ -1237,7 +1308,7 @@ type NeedFull struct {
 
 func (x *NeedFull) Reset() {
 	*x = NeedFull{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1320,7 @@ func (x *NeedFull) String() string {
 func (*NeedFull) ProtoMessage() {}
 
 func (x *NeedFull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1333,7 @@ func (x *NeedFull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedFull.ProtoReflect.Descriptor instead.
 func (*NeedFull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 // Call asks a replica to log an event.
@@ -1295,7 +1366,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1378,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1391,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Call) GetTo() *Target {
@@ -1407,7 +1478,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1490,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1503,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CallReply) GetOutput() []byte {
@@ -1478,7 +1549,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1561,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1574,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Query) GetTo() *Target {
@@ -1555,7 +1626,7 @@ type Trace struct {
 
 func (x *Trace) Reset() {
 	*x = Trace{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1638,7 @@ func (x *Trace) String() string {
 func (*Trace) ProtoMessage() {}
 
 func (x *Trace) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1651,7 @@ func (x *Trace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trace.ProtoReflect.Descriptor instead.
 func (*Trace) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Trace) GetTraceId() []byte {
@@ -1625,7 +1696,7 @@ type QueryReply struct {
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1708,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1721,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryReply) GetOutput() []byte {
@@ -1688,7 +1759,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1771,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1784,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Error) GetCode() Code {
@@ -1750,7 +1821,7 @@ type Departing struct {
 
 func (x *Departing) Reset() {
 	*x = Departing{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1833,7 @@ func (x *Departing) String() string {
 func (*Departing) ProtoMessage() {}
 
 func (x *Departing) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1846,7 @@ func (x *Departing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Departing.ProtoReflect.Descriptor instead.
 func (*Departing) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Departing) GetPeer() string {
@@ -1793,7 +1864,7 @@ const file_wire_proto_rawDesc = "" +
 	"wire.proto\x12\vlegion.wire\"7\n" +
 	"\aEventID\x12\x18\n" +
 	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x12\n" +
-	"\x04peer\x18\x02 \x01(\tR\x04peer\"\x95\x01\n" +
+	"\x04peer\x18\x02 \x01(\tR\x04peer\"\xaf\x01\n" +
 	"\x05Delta\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\tR\x04peer\x12\x14\n" +
@@ -1801,7 +1872,8 @@ const file_wire_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\x03R\x04time\x12\x10\n" +
 	"\x03err\x18\x05 \x01(\tR\x03err\x12\x16\n" +
 	"\x06cutoff\x18\x06 \x01(\x04R\x06cutoff\x12\x10\n" +
-	"\x03req\x18\a \x01(\tR\x03req\"k\n" +
+	"\x03req\x18\a \x01(\tR\x03req\x12\x18\n" +
+	"\aversion\x182 \x01(\rR\aversion\"k\n" +
 	"\x05Entry\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12(\n" +
 	"\x05delta\x18\x02 \x01(\v2\x12.legion.wire.DeltaR\x05delta\x12\x12\n" +
@@ -1837,7 +1909,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
 	"\x03req\x18\x03 \x01(\tR\x03req\x12\x12\n" +
 	"\x04time\x18\x04 \x01(\x03R\x04time\x12\x16\n" +
-	"\x06delete\x18\x1e \x01(\bR\x06delete\"\x80\x02\n" +
+	"\x06delete\x18\x1e \x01(\bR\x06delete\"\xb9\x02\n" +
 	"\x04Diff\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12-\n" +
@@ -1846,7 +1918,14 @@ const file_wire_proto_rawDesc = "" +
 	"baseDigest\x12\x14\n" +
 	"\x05peers\x18\a \x03(\tR\x05peers\x120\n" +
 	"\aentries\x18\b \x03(\v2\x16.legion.wire.DiffEntryR\aentries\x12(\n" +
-	"\x04acks\x18\t \x03(\v2\x14.legion.wire.DiffAckR\x04acksJ\x04\b\x05\x10\x06J\x04\b\x06\x10\a\"w\n" +
+	"\x04acks\x18\t \x03(\v2\x14.legion.wire.DiffAckR\x04acks\x127\n" +
+	"\n" +
+	"checkpoint\x182 \x01(\v2\x17.legion.wire.CheckpointR\n" +
+	"checkpointJ\x04\b\x05\x10\x06J\x04\b\x06\x10\a\"J\n" +
+	"\n" +
+	"Checkpoint\x12$\n" +
+	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\x04R\x06digest\"w\n" +
 	"\tDiffEntry\x12\x18\n" +
 	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\rR\x04peer\x12(\n" +
@@ -1948,7 +2027,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -1961,26 +2040,27 @@ var file_wire_proto_goTypes = []any{
 	(*Snapshot)(nil),   // 8: legion.wire.Snapshot
 	(*Renegade)(nil),   // 9: legion.wire.Renegade
 	(*Diff)(nil),       // 10: legion.wire.Diff
-	(*DiffEntry)(nil),  // 11: legion.wire.DiffEntry
-	(*DiffAck)(nil),    // 12: legion.wire.DiffAck
-	(*Target)(nil),     // 13: legion.wire.Target
-	(*Replicate)(nil),  // 14: legion.wire.Replicate
-	(*Batch)(nil),      // 15: legion.wire.Batch
-	(*NeedFull)(nil),   // 16: legion.wire.NeedFull
-	(*Call)(nil),       // 17: legion.wire.Call
-	(*CallReply)(nil),  // 18: legion.wire.CallReply
-	(*Query)(nil),      // 19: legion.wire.Query
-	(*Trace)(nil),      // 20: legion.wire.Trace
-	(*QueryReply)(nil), // 21: legion.wire.QueryReply
-	(*Error)(nil),      // 22: legion.wire.Error
-	(*Departing)(nil),  // 23: legion.wire.Departing
-	nil,                // 24: legion.wire.Infimum.LastEntry
+	(*Checkpoint)(nil), // 11: legion.wire.Checkpoint
+	(*DiffEntry)(nil),  // 12: legion.wire.DiffEntry
+	(*DiffAck)(nil),    // 13: legion.wire.DiffAck
+	(*Target)(nil),     // 14: legion.wire.Target
+	(*Replicate)(nil),  // 15: legion.wire.Replicate
+	(*Batch)(nil),      // 16: legion.wire.Batch
+	(*NeedFull)(nil),   // 17: legion.wire.NeedFull
+	(*Call)(nil),       // 18: legion.wire.Call
+	(*CallReply)(nil),  // 19: legion.wire.CallReply
+	(*Query)(nil),      // 20: legion.wire.Query
+	(*Trace)(nil),      // 21: legion.wire.Trace
+	(*QueryReply)(nil), // 22: legion.wire.QueryReply
+	(*Error)(nil),      // 23: legion.wire.Error
+	(*Departing)(nil),  // 24: legion.wire.Departing
+	nil,                // 25: legion.wire.Infimum.LastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
 	4,  // 1: legion.wire.Entry.delta:type_name -> legion.wire.Delta
 	3,  // 2: legion.wire.Infimum.id:type_name -> legion.wire.EventID
-	24, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
+	25, // 3: legion.wire.Infimum.last:type_name -> legion.wire.Infimum.LastEntry
 	7,  // 4: legion.wire.Infimum.recent:type_name -> legion.wire.Request
 	3,  // 5: legion.wire.Request.id:type_name -> legion.wire.EventID
 	6,  // 6: legion.wire.Snapshot.infimum:type_name -> legion.wire.Infimum
@@ -1990,30 +2070,32 @@ var file_wire_proto_depIdxs = []int32{
 	3,  // 10: legion.wire.Snapshot.voided:type_name -> legion.wire.EventID
 	3,  // 11: legion.wire.Renegade.id:type_name -> legion.wire.EventID
 	3,  // 12: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	11, // 13: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	12, // 14: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	4,  // 15: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	13, // 16: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 17: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 18: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	16, // 19: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	20, // 20: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
-	14, // 21: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	13, // 22: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 23: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	20, // 24: legion.wire.Call.trace:type_name -> legion.wire.Trace
-	22, // 25: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 26: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	13, // 27: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 28: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	20, // 29: legion.wire.Query.trace:type_name -> legion.wire.Trace
-	22, // 30: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 31: legion.wire.Error.code:type_name -> legion.wire.Code
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	12, // 13: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	13, // 14: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	11, // 15: legion.wire.Diff.checkpoint:type_name -> legion.wire.Checkpoint
+	3,  // 16: legion.wire.Checkpoint.id:type_name -> legion.wire.EventID
+	4,  // 17: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	14, // 18: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 19: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 20: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	17, // 21: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	21, // 22: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
+	15, // 23: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	14, // 24: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 25: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	21, // 26: legion.wire.Call.trace:type_name -> legion.wire.Trace
+	23, // 27: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 28: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	14, // 29: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 30: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	21, // 31: legion.wire.Query.trace:type_name -> legion.wire.Trace
+	23, // 32: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 33: legion.wire.Error.code:type_name -> legion.wire.Code
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -2021,7 +2103,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[11].OneofWrappers = []any{
+	file_wire_proto_msgTypes[12].OneofWrappers = []any{
 		(*Replicate_Diff)(nil),
 		(*Replicate_Snapshot)(nil),
 		(*Replicate_NeedFull)(nil),
@@ -2032,7 +2114,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
