@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,7 +119,9 @@ type Config struct {
 	// commit, and few enough that each shard's flush commits many partitions' writes at
 	// once (docs/actor.md, "Shards").
 	Shards int
-	// Meta is published with the node's membership (for example its HTTP address).
+	// Meta is published with the node's membership (for example its HTTP address). Keys
+	// that start with MetaKindVersion are the node's own (it advertises its kinds'
+	// versions under them).
 	Meta map[string]string
 	// Links, if set, decides what happens to each call, query and replication message this
 	// node sends to another peer: delivered, dropped or delayed (Link). Replies travel
@@ -215,6 +218,11 @@ func (c Config) validate() error {
 	}
 	if c.Shards < 1 {
 		return fmt.Errorf("actor: Shards %d < 1", c.Shards)
+	}
+	for k := range c.Meta {
+		if strings.HasPrefix(k, MetaKindVersion) {
+			return fmt.Errorf("actor: Config.Meta key %q: the prefix %q is the node's own (kind versions)", k, MetaKindVersion)
+		}
 	}
 	if c.TimerFailover < 0 {
 		return fmt.Errorf("actor: TimerFailover %v < 0", c.TimerFailover)

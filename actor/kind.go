@@ -1,9 +1,11 @@
 package actor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -50,6 +52,19 @@ type KindOf[S, E, Q, O any] struct {
 	// must be deterministic and must not modify the state; it runs after each change of
 	// the partition, so keep it cheap.
 	Timers func(state S) []DurableTimer[E]
+	// Version is the version of Apply (optional; 0 means 1). Raise it when Apply changes
+	// what it computes, and keep the Apply it replaces in Previous: during a rolling
+	// upgrade, new events are stamped with the highest version every node hosting the
+	// kind supports, and every replica folds each event with the Apply of the version it
+	// is stamped with, so that nodes of both versions compute the same states
+	// (docs/kinds.md, "Versions and upgrades").
+	Version uint32
+	// Previous holds the Apply of earlier versions, by version (optional). An event
+	// stamped with version v below Version folds with the Apply of the highest version
+	// at most v among Previous (and Version's own, Apply); an event stamped with a version
+	// below every one of them folds with the lowest. Events logged before the kind had a
+	// version count as version 1.
+	Previous map[uint32]func(state S, event E, meta lattice.Meta) (S, O, error)
 }
 
 // DurableTimer is one of a partition's durable timers (KindOf.Timers): at event time At, the
@@ -79,6 +94,12 @@ func (k *KindOf[S, E, Q, O]) validate() error {
 	case k.Apply == nil:
 		return fmt.Errorf("actor: kind %q without Apply", k.Name)
 	}
+	for v, apply := range k.Previous {
+		if v == 0 || v >= k.version() || apply == nil {
+			return fmt.Errorf("actor: kind %q of version %d: Previous[%d] must be a version from 1 below %d, with an Apply",
+				k.Name, k.version(), v, k.version())
+		}
+	}
 	if _, ok := k.codec().(protobufCodec); ok {
 		if err := errors.Join(checkProto[S](k.Name, "state"), checkProto[E](k.Name, "event"),
 			checkProto[Q](k.Name, "query"), checkProto[O](k.Name, "output")); err != nil {
@@ -95,11 +116,17 @@ func (k *KindOf[S, E, Q, O]) validate() error {
 // KindSpec is what Config.Kinds holds: a *KindOf (or *Kind) of any type parameters.
 type KindSpec interface {
 	kindName() string
-	folds() func(origin string, self lattice.Peer) replica.Fold
+	kindVersion() uint32
+	folds(version func() uint32) func(origin string, self lattice.Peer) replica.Fold
 	validate() error
 }
 
 func (k *KindOf[S, E, Q, O]) kindName() string { return k.Name }
+
+func (k *KindOf[S, E, Q, O]) kindVersion() uint32 { return k.version() }
+
+// version is Version, with 0 read as 1.
+func (k *KindOf[S, E, Q, O]) version() uint32 { return max(k.Version, 1) }
 
 func (k *KindOf[S, E, Q, O]) codec() Codec {
 	if k.Codec == nil {
@@ -114,11 +141,12 @@ func newMessage[M proto.Message]() M {
 	return m.ProtoReflect().New().Interface().(M)
 }
 
-// folds returns a maker of the kind's empty folds (the node makes one per kind).
-func (k *KindOf[S, E, Q, O]) folds() func(origin string, self lattice.Peer) replica.Fold {
+// folds returns a maker of the kind's empty folds (the node makes one per kind); version,
+// if not nil, is the version to stamp on new events (Node.stampVersion).
+func (k *KindOf[S, E, Q, O]) folds(version func() uint32) func(origin string, self lattice.Peer) replica.Fold {
 	c := k.codec()
 	spec := &replica.CodecSpec[S, E, O]{Name: k.Name, Behavior: k.behavior(), Initial: k.InitialState,
-		State: typedCodec[S](c), Event: typedCodec[E](c), Output: typedCodec[O](c)}
+		State: typedCodec[S](c), Event: typedCodec[E](c), Output: typedCodec[O](c), Version: version}
 	if _, ok := c.(protobufCodec); ok {
 		spec.OutputSize = func(o O) int { return proto.Size(any(o).(proto.Message)) }
 		spec.AppendOutput = func(b []byte, o O) ([]byte, error) {
@@ -189,5 +217,38 @@ func (k *KindOf[S, E, Q, O]) CloneState(s S) S {
 }
 
 func (k *KindOf[S, E, Q, O]) behavior() lattice.Behavior[S, E, O] {
-	return lattice.Behavior[S, E, O]{Apply: k.Apply, Clone: k.CloneState, Initial: k.InitialState}
+	return lattice.Behavior[S, E, O]{Apply: k.versionedApply(), Clone: k.CloneState, Initial: k.InitialState}
+}
+
+// versionedApply is Apply, or with Previous, the Apply that picks the version's
+// (KindOf.Previous).
+func (k *KindOf[S, E, Q, O]) versionedApply() func(S, E, lattice.Meta) (S, O, error) {
+	if len(k.Previous) == 0 {
+		return k.Apply
+	}
+	type versioned struct {
+		v     uint32
+		apply func(S, E, lattice.Meta) (S, O, error)
+	}
+	vs := []versioned{{k.version(), k.Apply}}
+	for v, apply := range k.Previous {
+		vs = append(vs, versioned{v, apply})
+	}
+	slices.SortFunc(vs, func(a, b versioned) int { return cmp.Compare(a.v, b.v) })
+	return func(s S, e E, m lattice.Meta) (S, O, error) {
+		return applyOf(vs, max(m.Version, 1), func(x versioned) uint32 { return x.v }).apply(s, e, m)
+	}
+}
+
+// applyOf returns the element of vs (sorted by version, not empty) for an event of version
+// v: the highest at most v, else the lowest.
+func applyOf[T any](vs []T, v uint32, version func(T) uint32) T {
+	best := vs[0]
+	for _, x := range vs[1:] {
+		if version(x) > v {
+			break
+		}
+		best = x
+	}
+	return best
 }

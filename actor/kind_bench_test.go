@@ -38,8 +38,8 @@ func BenchmarkFold(b *testing.B) {
 		event []byte
 	}{
 		{"spec", func() replica.Fold { return replica.NewFold(spec, "c/k", "a~1") }, pb},
-		{"kind", func() replica.Fold { return kind.folds()("c/k", "a~1") }, pb},
-		{"json", func() replica.Fold { return plain.folds()("c/k", "a~1") }, js},
+		{"kind", func() replica.Fold { return kind.folds(nil)("c/k", "a~1") }, pb},
+		{"json", func() replica.Fold { return plain.folds(nil)("c/k", "a~1") }, js},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			f := c.fold()

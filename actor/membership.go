@@ -36,6 +36,9 @@ type members struct {
 	// settled is the start of the latest that has.
 	passes  []wakePass
 	settled time.Time
+	// versions holds the kind versions each peer last advertised (versions.go), kept
+	// while it has a tombstone.
+	versions map[lattice.Peer]map[string]uint32
 }
 
 // wakePass is one pass that woke every stored replica that may have work (wakeNeeded): it
@@ -62,6 +65,10 @@ func (m *members) update(v discovery.View, now time.Time) bool {
 		}
 		cur.Kinds = slices.Clone(x.Kinds)
 		m.byPeer[p] = cur
+		if m.versions == nil {
+			m.versions = map[lattice.Peer]map[string]uint32{}
+		}
+		m.versions[p] = advertisedVersions(x.Meta)
 	}
 	for p, cur := range m.byPeer {
 		if _, ok := live[p]; !ok && cur.Live {
@@ -119,6 +126,7 @@ func (m *members) sweep(named map[lattice.Peer][]string, now time.Time, settle, 
 		if resolved || now.Sub(x.Since) >= ttl {
 			delete(m.byPeer, p)
 			delete(m.named, p)
+			delete(m.versions, p)
 			retired = append(retired, p)
 		}
 	}
@@ -248,5 +256,8 @@ func (n *Node) sweepMembers() {
 	}
 	for _, p := range retired {
 		n.log.Info("tombstone dropped: no replica names the peer", "peer", p)
+	}
+	if len(added) > 0 || len(retired) > 0 {
+		n.refreshVersions()
 	}
 }

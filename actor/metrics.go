@@ -308,6 +308,7 @@ func newCollector(n *Node) *collector {
 			{d("flushes_total", "Batches this node's replicas made durable and answered (Stats.Flushes)."), func(s Stats) int64 { return s.Flushes }},
 			{d("store_commits_total", "Store commits (Stats.Commits)."), func(s Stats) int64 { return s.Commits }},
 			{d("forks_total", "Merges that joined two lineages of a partition (Stats.Forks); should stay 0."), func(s Stats) int64 { return s.Forks }},
+			{d("divergences_total", "Replicas found holding another value after the same events (Stats.Divergences); should stay 0."), func(s Stats) int64 { return s.Divergences }},
 			{d("replication_dropped_total", "Replication messages this node could not send (Stats.Dropped); should stay 0."), func(s Stats) int64 { return s.Dropped }},
 		},
 	}

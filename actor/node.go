@@ -58,6 +58,10 @@ type Node struct {
 	// allocations).
 	view    atomic.Pointer[viewIndex]
 	members members
+	// versions: the effective version of each kind (versions.go).
+	versions kindVersions
+	// divergent: the partitions found diverged (divergence.go).
+	divergent divergences
 	// rewake is signalled when replicas should reconsider their membership: the live
 	// peers changed.
 	rewake   chan struct{}
@@ -129,8 +133,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.bgCtx, n.bgCancel = context.WithCancel(context.Background())
 	n.bgSem = make(chan struct{}, maxReproposers)
 	for _, k := range cfg.Kinds {
-		n.kinds[k.kindName()] = k
-		n.folds[k.kindName()] = k.folds()
+		name := k.kindName()
+		n.kinds[name] = k
+		n.folds[name] = k.folds(func() uint32 { return n.stampVersion(name) })
 	}
 	if n.store == nil {
 		n.store, n.ownStore = memory.New(storage.Identity{Node: cfg.Name, Incarnation: randomHex(8)}), true
@@ -238,7 +243,7 @@ const window = 1 << 20
 
 func (n *Node) startMembership(ctx context.Context) error {
 	self := discovery.Member{Peer: string(n.peer), Name: n.cfg.Name, Instance: n.instance,
-		Address: n.system.Address(), Meta: n.cfg.Meta}
+		Address: n.system.Address(), Meta: n.advertisedMeta()}
 	for k := range n.kinds {
 		self.Kinds = append(self.Kinds, k)
 	}
@@ -282,7 +287,9 @@ func (n *Node) setView(v discovery.View) {
 		n.log.Warn("membership lists this node again after dropping it: resynchronising replicas")
 		n.system.Root.Send(n.router, &resync{})
 	}
-	if n.members.update(v, n.cfg.Clock.Now()) {
+	changed := n.members.update(v, n.cfg.Clock.Now())
+	n.refreshVersions()
+	if changed {
 		if n.metrics != nil {
 			n.metrics.viewChanges.Inc()
 		}

@@ -66,7 +66,7 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	b.Run("protobuf-counter", func(b *testing.B) {
 		s := wrapperspb.Int64(5)
-		run(b, counter.folds()("c/k", "a~1"), [][]byte{pb}, pb, func() { counter.CloneState(s) })
+		run(b, counter.folds(nil)("c/k", "a~1"), [][]byte{pb}, pb, func() { counter.CloneState(s) })
 	})
 	var items [][]byte
 	state := benchCart{Items: map[string]int{}}
@@ -82,7 +82,7 @@ func BenchmarkQuery(b *testing.B) {
 		}
 		k := cart(own)
 		b.Run(name, func(b *testing.B) {
-			run(b, k.folds()("cart/k", "a~1"), items, q, func() { k.CloneState(state) })
+			run(b, k.folds(nil)("cart/k", "a~1"), items, q, func() { k.CloneState(state) })
 		})
 	}
 }

@@ -89,6 +89,9 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 	if eff.Forks > 0 {
 		n.stats.forks.Add(int64(eff.Forks))
 	}
+	for _, d := range eff.Divergences {
+		n.diverged(h.id.kind, h.id.key, d)
+	}
 	if eff.Report != nil {
 		n.replicas.Store(h.id, *eff.Report)
 		if len(h.core.Renegades()) > 0 {

@@ -76,7 +76,7 @@ func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
 	t.Cleanup(system.Shutdown)
 	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system, failed: make(chan struct{}),
 		kinds: map[string]KindSpec{plusKind.kindName(): plusKind},
-		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds()}}
+		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds(nil)}}
 	n.rcfg = n.cfg.replicaConfig(n.peer)
 	n.clock.now = n.cfg.Clock.Now
 	n.log = quiet

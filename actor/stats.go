@@ -29,31 +29,39 @@ type Stats struct {
 	// Dropped is the replication messages this node gave up sending: too large for the
 	// transport, or not encodable. Each is logged as an error; it should stay zero.
 	Dropped int64
+	// Divergences is the times a replica of this node found another replica of its
+	// partition holding a different value after folding the same events (their Apply
+	// differs: docs/kinds.md, "Versions and upgrades"). It should stay zero; each is
+	// logged as an error, listed by Node.Divergences, and never repaired by itself.
+	Divergences int64
 }
 
 // Add returns the sum of s and o (for totals over nodes).
 func (s Stats) Add(o Stats) Stats {
 	return Stats{Sent: s.Sent + o.Sent, Envelopes: s.Envelopes + o.Envelopes,
 		Received: s.Received + o.Received, Flushes: s.Flushes + o.Flushes,
-		Commits: s.Commits + o.Commits, Forks: s.Forks + o.Forks, Dropped: s.Dropped + o.Dropped}
+		Commits: s.Commits + o.Commits, Forks: s.Forks + o.Forks, Dropped: s.Dropped + o.Dropped,
+		Divergences: s.Divergences + o.Divergences}
 }
 
 // Sub returns s minus o (the work between two readings).
 func (s Stats) Sub(o Stats) Stats {
 	return Stats{Sent: s.Sent - o.Sent, Envelopes: s.Envelopes - o.Envelopes,
 		Received: s.Received - o.Received, Flushes: s.Flushes - o.Flushes,
-		Commits: s.Commits - o.Commits, Forks: s.Forks - o.Forks, Dropped: s.Dropped - o.Dropped}
+		Commits: s.Commits - o.Commits, Forks: s.Forks - o.Forks, Dropped: s.Dropped - o.Dropped,
+		Divergences: s.Divergences - o.Divergences}
 }
 
 type nodeStats struct {
-	sent, envelopes, received, flushes, commits, forks, dropped atomic.Int64
+	sent, envelopes, received, flushes, commits, forks, dropped, divergences atomic.Int64
 }
 
 // Stats returns the node's replication counters.
 func (n *Node) Stats() Stats {
 	return Stats{Sent: n.stats.sent.Load(), Envelopes: n.stats.envelopes.Load(),
 		Received: n.stats.received.Load(), Flushes: n.stats.flushes.Load(),
-		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load(), Dropped: n.stats.dropped.Load()}
+		Commits: n.stats.commits.Load(), Forks: n.stats.forks.Load(), Dropped: n.stats.dropped.Load(),
+		Divergences: n.stats.divergences.Load()}
 }
 
 // Active is the number of replicas this node holds in memory: activated for a call, a

@@ -35,6 +35,14 @@ type Status struct {
 	Handoffs int `json:"handoffs"`
 	// Actions is whether the handler accepts the operator's actions.
 	Actions bool `json:"actions"`
+	// Divergences lists the partitions this node found diverged from another replica
+	// (actor.Node.Divergences): they folded the same events into different values.
+	// Empty in a healthy cluster; see docs/kinds.md, "Versions and upgrades".
+	Divergences []actor.Divergence `json:"divergences,omitempty"`
+	// KindVersions is the version this node stamps on new events of each kind (the
+	// lowest the members hosting it advertise); OwnVersions, the version it runs.
+	KindVersions map[string]uint32 `json:"kind_versions,omitempty"`
+	OwnVersions  map[string]uint32 `json:"own_versions,omitempty"`
 }
 
 // Health is actor.Health in JSON, with Ready and the reasons it is not.
@@ -62,7 +70,8 @@ func healthOf(h actor.Health) Health {
 func (h *handler) status(w http.ResponseWriter, _ *http.Request) {
 	n := h.node
 	st := Status{Peer: string(n.Peer()), Address: n.Address(), Time: n.Now(), Health: healthOf(n.Health()),
-		Stats: n.Stats(), Handoffs: n.Handoffs(), Actions: h.opts.Actions}
+		Stats: n.Stats(), Handoffs: n.Handoffs(), Actions: h.opts.Actions, Divergences: n.Divergences()}
+	st.KindVersions, st.OwnVersions = n.KindVersions()
 	if self, ok := n.View().Lookup(string(n.Peer())); ok {
 		st.Name = self.Name
 	}

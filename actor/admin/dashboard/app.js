@@ -54,6 +54,10 @@ function renderStatus(st) {
     }
   }
   previous = st;
+  const dv = st.divergences || [];
+  document.getElementById("divergences-count").textContent = dv.length ? "(" + dv.length + ")" : "(none)";
+  fill("divergences", dv.map((d) => el("tr", { class: "stalled" },
+    el("td", {}, d.Kind + "/" + d.Key), el("td", {}, d.Peer), el("td", {}, d.ID), el("td", {}, d.Count), el("td", {}, d.At))));
   document.getElementById("rates").replaceChildren(...cards.map(([k, v]) =>
     el("div", { class: "card", "data-key": k }, el("div", { class: "v" }, v), el("div", { class: "k" }, k))));
 }
