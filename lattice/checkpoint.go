@@ -22,9 +22,17 @@ type Checkpoint struct {
 	Digest uint64
 }
 
+// sampled reports whether the fold that made digest is one to checkpoint: one in
+// CheckpointEvery. The low bits of an FNV-1a hash depend on the low bits of its input
+// only (for one peer, they may never be 0): sample on the high bits of a multiplicative
+// mix, which depend on all of them.
+func sampled(digest uint64) bool {
+	return (digest*0x9e3779b97f4a7c15)>>60 == 0 // CheckpointEvery = 16 = 1<<(64-60)
+}
+
 // checkpoint records a checkpoint of the infimum if the fold just made is sampled.
 func (s *State[S, E, O]) checkpoint() {
-	if s.behavior.ValueDigest == nil || s.inf.Digest%CheckpointEvery != 0 {
+	if s.behavior.ValueDigest == nil || !sampled(s.inf.Digest) {
 		return
 	}
 	c := Checkpoint{ID: s.inf.ID, Digest: s.behavior.ValueDigest(s.inf.Value)}
