@@ -525,7 +525,7 @@ func (n *Node) send(peer lattice.Peer, msg any) {
 
 func (n *Node) deliver(peer lattice.Peer, msg any) {
 	if m, ok := msg.(*wire.Replicate); ok && peer != n.peer {
-		n.post(peer, m)
+		n.post(peer, n.compatible(peer, m))
 		return
 	}
 	if pid, ok := n.routerOf(peer); ok {

@@ -5,6 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/lattice"
 )
 
 // Kind versions (docs/kinds.md, "Versions and upgrades"). Each node advertises, in its
@@ -87,14 +92,42 @@ func (n *Node) refreshVersions() {
 }
 
 // stampVersion is the version a new event of kind is stamped with: the effective
-// version, or 1 while membership has shown nothing yet.
+// version, or 1 while membership has shown nothing yet; 1 is stamped as 0 (the same
+// version), which a node of a release before versions reads.
 func (n *Node) stampVersion(kind string) uint32 {
+	if v := n.effectiveVersion(kind); v > 1 {
+		return v
+	}
+	return 0
+}
+
+func (n *Node) effectiveVersion(kind string) uint32 {
 	if m := n.versions.Load(); m != nil {
 		if v, ok := (*m)[kind]; ok {
 			return v
 		}
 	}
 	return 1
+}
+
+// compatible returns m, or for a peer of a release before versions (it advertises no
+// kind version, and would refuse a frame with a checkpoint: frame header bit 6), a copy
+// of m without its diff's checkpoint. Events stamped above 1 reach such a peer only if it
+// advertises the version, so they need no such care.
+func (n *Node) compatible(peer lattice.Peer, m *wire.Replicate) *wire.Replicate {
+	if m.GetDiff().GetCheckpoint() == nil || n.members.advertises(peer) {
+		return m
+	}
+	c := proto.Clone(m).(*wire.Replicate)
+	c.GetDiff().Checkpoint = nil
+	return c
+}
+
+// advertises reports whether p advertised kind versions (it runs a release that has them).
+func (m *members) advertises(p lattice.Peer) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.versions[p] != nil
 }
 
 // KindVersions returns the version this node stamps on new events of each of its kinds
@@ -105,7 +138,7 @@ func (n *Node) KindVersions() (effective, own map[string]uint32) {
 	effective = make(map[string]uint32, len(n.kinds))
 	for name, k := range n.kinds {
 		own[name] = k.kindVersion()
-		effective[name] = n.stampVersion(name)
+		effective[name] = n.effectiveVersion(name)
 	}
 	return effective, own
 }

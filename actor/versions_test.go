@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/discovery"
 	"github.com/legion-go/legion/lattice"
 )
@@ -69,4 +70,24 @@ func TestVersionedApply(t *testing.T) {
 	delete(k.Previous, 4)
 	k.Previous[0] = mk(0)
 	require.ErrorContains(t, k.validate(), "Previous[0]")
+}
+
+// TestCompatibleWithOlderRelease: a peer that advertises no kind version runs a release
+// whose frame decoder refuses checkpoints (header bit 6): it gets the diff without one,
+// and the message the other peers share is left as it was. Version 1 is stamped as 0,
+// which such a release reads as well.
+func TestCompatibleWithOlderRelease(t *testing.T) {
+	n := &Node{kinds: map[string]KindSpec{}}
+	n.members.update(discovery.View{Members: []discovery.Member{
+		{Peer: "old", Kinds: []string{"cart"}},
+		{Peer: "new", Kinds: []string{"cart"}, Meta: map[string]string{MetaKindVersion + "cart": "1"}},
+	}}, time.Unix(0, 0))
+	m := &wire.Replicate{From: "self", Body: &wire.Replicate_Diff{Diff: &wire.Diff{Origin: "cart/k",
+		Checkpoint: &wire.Checkpoint{Id: &wire.EventID{Counter: 3, Peer: "self"}, Digest: 7}}}}
+	require.Same(t, m, n.compatible("new", m))
+	old := n.compatible("old", m)
+	require.Nil(t, old.GetDiff().GetCheckpoint())
+	require.Equal(t, "cart/k", old.GetDiff().GetOrigin())
+	require.NotNil(t, m.GetDiff().GetCheckpoint())
+	require.Zero(t, n.stampVersion("cart"))
 }

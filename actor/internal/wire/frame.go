@@ -67,7 +67,10 @@ const (
 	// replica of such a node would not answer the request it marks.
 	isResync = 1 << 5
 	// hasVersions: the diff carries kind versions (Delta.Version) and a checkpoint
-	// (Diff.Checkpoint). A node of a version before it refuses the frame.
+	// (Diff.Checkpoint). A node of a release before it refuses the frame: the sending
+	// node leaves the checkpoint out for a peer that advertises no kind version, and
+	// stamps version 1 as 0, so that such a peer gets the bit only for versions it
+	// advertised (package actor, versions.go).
 	hasVersions = 1 << 6
 )
 
