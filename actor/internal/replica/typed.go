@@ -225,7 +225,7 @@ func (f *typedFold[S, E, O]) Propose(kind lattice.DeltaKind, p lattice.Peer) (la
 func (f *typedFold[S, E, O]) Diff(to lattice.Peer) (*wire.Diff, bool, error) {
 	// Encoded straight from the log: no intermediate copy of the entries and ack sets.
 	d, ok, err := wire.DiffOf(f.st, to, f.ce)
-	if d != nil {
+	if d != nil && ok && err == nil {
 		d.Checkpoint = f.checks.toSend(to, f.st.Checkpoints())
 	}
 	return d, ok, err
