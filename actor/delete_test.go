@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/legion-go/legion/actor/actortest"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
-	pebblestore "github.com/legion-go/legion/storage/pebble"
 )
 
 // bag is a kind with a state that grows: a shopping cart's items, in order.
@@ -66,19 +64,8 @@ func bagReplicas(t *testing.T, c *actortest.Cluster, key string, want int) {
 func TestDelete(t *testing.T) {
 	opts := testOptions()
 	opts.Config.Kinds = []actor.KindSpec{bagKind}
-	var mu sync.Mutex
-	stores := map[int]storage.Store{}
-	dirs := map[int]string{}
-	opts.Store = func(i int, name string) (storage.Store, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if dirs[i] == "" {
-			dirs[i] = t.TempDir()
-		}
-		s, err := pebblestore.Open(dirs[i], storage.Options{Node: name, Create: true})
-		stores[i] = s
-		return s, err
-	}
+	stores := newKeptStores(t)
+	opts.Store = stores.open
 	c := actortest.Start(t, 3, opts)
 	const key, items = "cart-1", 200
 	call := func(n *actor.Node, item, req string, level actor.Consistency) (int, error) {
@@ -104,9 +91,7 @@ func TestDelete(t *testing.T) {
 	bagReplicas(t, c, key, items)
 	stored := func(i int) int {
 		t.Helper()
-		mu.Lock()
-		s := stores[i]
-		mu.Unlock()
+		s := stores.of(i)
 		rec, found, err := s.Load(storage.Partition{Kind: bagKind.Name, Key: key})
 		if err != nil || !found {
 			t.Fatalf("node %d: stored partition: found %v, %v", i, found, err)

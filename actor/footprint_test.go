@@ -16,7 +16,6 @@ import (
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/lattice"
 	"github.com/legion-go/legion/storage"
-	pebblestore "github.com/legion-go/legion/storage/pebble"
 )
 
 // TestIdleCounterFootprint measures what an idle counter costs on disk: on pebble stores,
@@ -27,19 +26,8 @@ import (
 // dedup window, bounded by lattice.DefaultDedupBytes (it held 256 keys before, 10.5 KB).
 func TestIdleCounterFootprint(t *testing.T) {
 	opts := testOptions()
-	var mu sync.Mutex
-	stores := map[int]storage.Store{}
-	dirs := map[int]string{}
-	opts.Store = func(i int, name string) (storage.Store, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if dirs[i] == "" {
-			dirs[i] = t.TempDir()
-		}
-		s, err := pebblestore.Open(dirs[i], storage.Options{Node: name, Create: true})
-		stores[i] = s
-		return s, err
-	}
+	stores := newKeptStores(t)
+	opts.Store = stores.open
 	c := actortest.Start(t, 3, opts)
 	const n = 50
 	want := map[string]int64{}
@@ -64,7 +52,7 @@ func TestIdleCounterFootprint(t *testing.T) {
 		t.Helper()
 		for i := range 3 {
 			for _, k := range keys {
-				rec, found, err := stores[i].Load(storage.Partition{Kind: counterKind.Name, Key: k})
+				rec, found, err := stores.of(i).Load(storage.Partition{Kind: counterKind.Name, Key: k})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -99,7 +87,7 @@ func TestIdleCounterFootprint(t *testing.T) {
 	// Its stored window (the snapshot's; the entries stored beside it until the snapshot
 	// is rewritten weigh up to about as much again) is within the horizon's bytes.
 	for i := range 3 {
-		rec, _, err := stores[i].Load(storage.Partition{Kind: counterKind.Name, Key: "busy"})
+		rec, _, err := stores.of(i).Load(storage.Partition{Kind: counterKind.Name, Key: "busy"})
 		if err != nil {
 			t.Fatal(err)
 		}
