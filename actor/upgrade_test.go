@@ -43,10 +43,11 @@ func TestRollingUpgrade(t *testing.T) {
 				defer wg.Done()
 				key := fmt.Sprintf("t%d", k)
 				for i := range rounds {
-					n := c.Nodes[(k+i)%3]
-					if (k+i)%3 == skip {
-						n = c.Nodes[(k+i+1)%3]
+					j := (k + i) % 3
+					if j == skip {
+						j = (j + 1) % 3 // c.Restart writes c.Nodes[skip] meanwhile: not read here
 					}
+					n := c.Nodes[j]
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					_, err := kind.Ref(n, key).Call(ctx, 1, actor.Fast)
 					cancel()
