@@ -64,34 +64,18 @@ func TestRollingUpgrade(t *testing.T) {
 		wg.Wait()
 	}
 	var diverged int64
+	var names []string
+	for k := range keys {
+		names = append(names, fmt.Sprintf("t%d", k))
+	}
 	settled := func() map[string]tally {
 		t.Helper()
-		out := map[string]tally{}
-		actortest.Eventually(t, 60*time.Second, func() error {
-			for k := range keys {
-				key := fmt.Sprintf("t%d", k)
-				ref := kind.Ref(c.Nodes[0], key)
-				var first *tally
-				for _, p := range ref.Replicas() {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					got, err := ref.QueryReplica(ctx, p, 0, actor.Stable)
-					cancel()
-					if err != nil {
-						return fmt.Errorf("%s on %s: %w", key, p, err)
-					}
-					if first == nil {
-						first = &got
-					}
-					if got != *first || got.Count < acked[key] || got.Count > acked[key]+uncertain[key] {
-						return fmt.Errorf("%s on %s: %+v; first %+v; acknowledged %d, uncertain %d",
-							key, p, got, *first, acked[key], uncertain[key])
-					}
-				}
-				out[key] = *first
+		return tallies(t, c, kind, names, 60*time.Second, func(key string, got tally) error {
+			if got.Count < acked[key] || got.Count > acked[key]+uncertain[key] {
+				return fmt.Errorf("%+v; acknowledged %d, uncertain %d", got, acked[key], uncertain[key])
 			}
 			return nil
 		})
-		return out
 	}
 
 	load(40, -1)
