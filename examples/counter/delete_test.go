@@ -5,10 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
-
-	"github.com/legion-go/legion/actor"
-	"github.com/legion-go/legion/actor/actortest"
 )
 
 // TestDeleteCounter: over the HTTP API, DELETE /counters/{key} deletes a counter: a
@@ -16,14 +12,7 @@ import (
 // its Idempotency-Key, through the other node after that increment, is applied once (the
 // increment stays); a bad consistency is refused with 400.
 func TestDeleteCounter(t *testing.T) {
-	c := actortest.Start(t, 3, actortest.Options{Config: actor.Config{Kinds: []actor.KindSpec{Counter},
-		AttemptTimeout: 500 * time.Millisecond, AntiEntropyInterval: 50 * time.Millisecond}})
-	var servers []*httptest.Server
-	for _, n := range c.Nodes[:2] {
-		s := httptest.NewServer((&api{node: n}).routes()) // loopback
-		t.Cleanup(s.Close)
-		servers = append(servers, s)
-	}
+	servers := apiServers(t)
 	do := func(s *httptest.Server, method, path, key string, into any) int {
 		t.Helper()
 		req, err := http.NewRequest(method, s.URL+path, nil)

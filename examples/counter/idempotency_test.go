@@ -16,14 +16,7 @@ import (
 // Idempotency-Key retried through the other node is applied once; one without a key, or
 // with another key, applies again; an invalid key is refused with 400.
 func TestIdempotencyKey(t *testing.T) {
-	c := actortest.Start(t, 3, actortest.Options{Config: actor.Config{Kinds: []actor.KindSpec{Counter},
-		AttemptTimeout: 500 * time.Millisecond, AntiEntropyInterval: 50 * time.Millisecond}})
-	var servers []*httptest.Server
-	for _, n := range c.Nodes[:2] {
-		s := httptest.NewServer((&api{node: n}).routes()) // loopback
-		t.Cleanup(s.Close)
-		servers = append(servers, s)
-	}
+	servers := apiServers(t)
 	increment := func(s *httptest.Server, key string) (int, counterJSON) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, s.URL+"/counters/paid/increment?by=10&consistency=consistent", nil)
@@ -73,4 +66,19 @@ func TestIdempotencyKey(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || got.Value != 30 {
 		t.Fatalf("the counter reads %+v, %v; want 30", got, err)
 	}
+}
+
+// apiServers starts three nodes in one process and the HTTP API of two of them, on
+// loopback.
+func apiServers(t *testing.T) []*httptest.Server {
+	t.Helper()
+	c := actortest.Start(t, 3, actortest.Options{Config: actor.Config{Kinds: []actor.KindSpec{Counter},
+		AttemptTimeout: 500 * time.Millisecond, AntiEntropyInterval: 50 * time.Millisecond}})
+	var servers []*httptest.Server
+	for _, n := range c.Nodes[:2] {
+		s := httptest.NewServer((&api{node: n}).routes())
+		t.Cleanup(s.Close)
+		servers = append(servers, s)
+	}
+	return servers
 }
