@@ -106,7 +106,10 @@ func loadUncertain(t *testing.T, c *actortest.Cluster, callers, keys, perCaller 
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				_, err := actor.RefOf(node, counterKind, k).Call(ctx, wrapperspb.Int64(1), level)
 				cancel()
-				if err != nil {
+				// ErrOutputUnknown says the event was applied (an attempt timed out on a
+				// loaded machine, and the next replica answered the retry as its duplicate
+				// without knowing the output): it counts as acknowledged.
+				if err != nil && !errors.Is(err, actor.ErrOutputUnknown) {
 					if failed.Load() < 3 {
 						t.Logf("call on %s (level %d) through %s failed: %v", k, level, node.Peer(), err)
 					}
