@@ -74,7 +74,7 @@ func (s *State[S, E, O]) foldHead() {
 		parts := peers(s.inf.Participants)
 		left := e.Delta.Kind == UnJoin && parts.has(e.Delta.Peer) && len(parts) > 1
 		// Participants may be shared with a Snapshot or a caller: copy before changing.
-		s.inf.Participants = applyMembership(peers(s.inf.Participants).clone(), &e.Delta)
+		s.inf.Participants = applyMembership(parts.clone(), &e.Delta)
 		s.membership--
 		if e.Delta.Kind == UnJoin && e.ID.Peer != e.Delta.Peer { // an ejection: see held.go
 			s.held.keep = heldFor
