@@ -111,11 +111,11 @@ func (r *Replica) finishSync() {
 			r.stash = nil
 			return
 		}
+		if others := r.otherHosts(); !r.syncWide && len(others) > 0 {
+			r.widenSync(others)
+			return
+		}
 		if !slices.ContainsFunc(r.stash, func(s stashed) bool { return !s.query }) {
-			if others := r.otherHosts(); !r.syncWide && len(others) > 0 {
-				r.widenSync(others)
-				return
-			}
 			r.answerFromInitial()
 			return
 		}
@@ -152,8 +152,9 @@ func (r *Replica) finishSync() {
 // sync also asks every other live host of the kind (widenSync); one that holds a state
 // answers with it, which is merged, and the query is answered from it as after any sync.
 // One that does not answer, or places the partition elsewhere, makes the queries fail
-// with errs.Unavailable (genesisRefusal), as a call would. A call stashed meanwhile
-// starts the partition as before, by the genesis rules alone.
+// with errs.Unavailable (genesisRefusal), as a call would. A call is held to the same:
+// the first call on a set that moved whole would otherwise start a second lineage beside
+// the old replicas' (testdata/genesis_moved.txt; docs/decisions/0006-one-lineage.md).
 
 // otherHosts returns the live hosts of the kind other than the sync's set, in order.
 func (r *Replica) otherHosts() []lattice.Peer {
