@@ -75,6 +75,16 @@ type Config struct {
 	// was asked about a partition it does not store) goes after one GCInterval without
 	// messages instead.
 	PassivateAfter time.Duration
+	// MaxActiveReplicas bounds the replicas this node holds in memory, over all kinds:
+	// once an activation takes a shard over its share (MaxActiveReplicas/Shards), the
+	// shard passivates its least recently used replicas that no peer still needs in memory
+	// (nothing pending, no call, sync or handoff under way) down to 90% of its share, with
+	// one store commit, however long they have been idle (PassivateAfter passivates
+	// replicas below the bound). The bound is soft: replicas with work stay until it is
+	// done. An evicted replica comes back from the store on its next message, as a
+	// passivated one does. Default 100,000 (about 0.5-1.5 GB of heap, docs/actor.md,
+	// "Replication details"); negative: no bound.
+	MaxActiveReplicas int
 	// OutputCacheBytes bounds the node's cache of the outputs of recent requests, which
 	// answers a retried call with its original output (docs/calls.md): one budget for
 	// every replica of the node, in bytes of keys, outputs and bookkeeping (about 112
@@ -166,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PassivateAfter == 0 {
 		c.PassivateAfter = time.Minute
+	}
+	if c.MaxActiveReplicas == 0 {
+		c.MaxActiveReplicas = 100_000
 	}
 	if c.OutputCacheBytes == 0 {
 		c.OutputCacheBytes = 32 << 20

@@ -129,7 +129,7 @@ func newMetrics(n *Node) *metrics {
 		envelopesSent: counter("replication_envelopes_sent_total", "Remote messages the replication messages travelled in (several share one), by destination peer.", "peer"),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "store_commit_duration_seconds",
 			Help: "Store commits (a shard's flush, passivations, discards): the time Store.Commit took.", Buckets: commitBuckets}),
-		deactivations: counter("partitions_deactivated_total", "Replicas this node removed from memory, by kind and reason (passivated: idle, back from the store on demand; retired: left the replica set; discarded: an ejected copy deleted).", "kind", "reason"),
+		deactivations: counter("partitions_deactivated_total", "Replicas this node removed from memory, by kind and reason (passivated: idle, back from the store on demand; evicted: passivated early, over MaxActiveReplicas; retired: left the replica set; discarded: an ejected copy deleted).", "kind", "reason"),
 		activations:   counter("partitions_activated_total", "Replicas this node loaded into memory (from the store or new), by kind.", "kind"),
 		ejections:     counter("ejections_total", "UnJoins this node's replicas wrote for peers gone longer than EjectAfter, by kind.", "kind"),
 		handoffs:      counter("handoffs_started_total", "Handoffs (Joins of new replicas, each sent a full state) this node's replicas wrote, by kind.", "kind"),

@@ -29,6 +29,8 @@ type hosted struct {
 	// trace: the span (a traced request's or replication message's handling) that the
 	// replica's next flush is a child of; invalid when untraced.
 	trace trace.SpanContext
+	// prev, next: the shard's replicas in the order they were last used (budget.go).
+	prev, next *hosted
 }
 
 // timerMsg is the message a replica's timer sends through its shard; reproposed, a

@@ -34,6 +34,12 @@ type shard struct {
 	batch        storage.Batch // flush's and stopAll's, reused
 	single       storage.Batch // remove's
 	trace        tracing       // tracing.go
+
+	// The active-replica budget (budget.go): the replicas by last use, this shard's share
+	// of Config.MaxActiveReplicas (0: no bound), and evict's list, reused.
+	lru     lru
+	share   int
+	victims []*hosted
 }
 
 type ready struct {
@@ -41,7 +47,11 @@ type ready struct {
 	rd *replica.Ready
 }
 
-func newShard(n *Node) *shard { return &shard{n: n, replicas: map[partitionID]*hosted{}} }
+func newShard(n *Node) *shard {
+	s := &shard{n: n, replicas: map[partitionID]*hosted{}, share: shareOf(n.cfg.MaxActiveReplicas, n.cfg.Shards)}
+	s.lru.init()
+	return s
+}
 
 // shardOf maps a partition to one of n shards: FNV-1a over its kind and key.
 func shardOf(kind, key string, n int) int {
@@ -108,6 +118,7 @@ func (s *shard) Receive(ctx pa.Context) {
 			s.step(ctx, m.h, m.h.core.Tick(now))
 		case replica.GCTimer:
 			s.step(ctx, m.h, m.h.core.GCTick(now))
+			s.evict(nil) // replicas busy at the last activation may be idle now
 		case replica.SyncTimer:
 			s.step(ctx, m.h, m.h.core.SyncTimeout(now, m.gen))
 		case replica.DueTimer:
@@ -145,6 +156,7 @@ func (s *shard) Receive(ctx pa.Context) {
 			delete(s.replicas, id)
 			s.n.countActive(id.kind, -1, "restarted")
 		}
+		s.lru.init()
 		s.dirty, s.flushQueued = s.dirty[:0], false
 	}
 }
@@ -157,6 +169,7 @@ func (s *shard) replica(ctx pa.Context, t *wire.Target) *hosted {
 // active.
 func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 	if h, ok := s.replicas[id]; ok {
+		s.lru.touch(h)
 		return h
 	}
 	n := s.n
@@ -171,8 +184,10 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 		if !found && err == nil {
 			h.marks = marksKnown // nothing stored: no mark either (a stale one is a wake's to clear)
 		}
+		s.lru.touch(h)
 		s.perform(ctx, h, h.core.Start(n.cfg.Clock.Now(), rec, found, err))
 		if !h.core.Life().Gone() {
+			s.evict(h)
 			return h
 		}
 		// Discarded as soon as it loaded (an ejected copy): the store holds nothing for
@@ -196,6 +211,7 @@ func (s *shard) remove(h *hosted) {
 		return
 	}
 	delete(s.replicas, h.id)
+	s.lru.unlink(h)
 	s.n.countActive(h.id.kind, -1, removal(h))
 	b := &s.single
 	b.Reset()
@@ -231,6 +247,7 @@ func (s *shard) stopAll() {
 		s.n.countActive(id.kind, -1, "stopped")
 		h.release(s.n)
 	}
+	s.lru.init()
 }
 
 // queueFlush has h flushed at the shard's next flushMsg, which it queues behind whatever

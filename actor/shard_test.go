@@ -68,13 +68,17 @@ func (s *countingStore) Commit(b *storage.Batch) error {
 
 // testShard is a shard of a node "a~1" whose store counts commits, driven by hand
 // through the returned context.
-func testShard(t *testing.T) (*shard, *shardContext, *countingStore) {
+func testShard(t *testing.T, configure ...func(*Config)) (*shard, *shardContext, *countingStore) {
 	ctx := &shardContext{self: pa.NewPID("local", "shard")}
 	store := &countingStore{Store: memstore.New(storage.Identity{Node: "a", Incarnation: "1"}), ctx: ctx}
 	quiet := slog.New(slog.DiscardHandler)
 	system := pa.NewActorSystem(pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return quiet }))
 	t.Cleanup(system.Shutdown)
-	n := &Node{cfg: Config{}.withDefaults(), store: store, peer: "a~1", system: system, failed: make(chan struct{}),
+	var cfg Config
+	for _, f := range configure {
+		f(&cfg)
+	}
+	n := &Node{cfg: cfg.withDefaults(), store: store, peer: "a~1", system: system, failed: make(chan struct{}),
 		kinds: map[string]KindSpec{plusKind.kindName(): plusKind},
 		folds: map[string]foldMaker{plusKind.kindName(): plusKind.folds(nil)}}
 	n.rcfg = n.cfg.replicaConfig(n.peer)

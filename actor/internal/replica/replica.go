@@ -327,6 +327,18 @@ func (r *Replica) passivateIfIdle() bool {
 	return true
 }
 
+// Evictable reports whether the shell may remove the replica now, writing what it holds
+// (Final), although it has not been idle for PassivateAfter: the node holds more active
+// replicas than its budget (Config.MaxActiveReplicas). It may when no peer still needs
+// it in memory: nothing pending (so no ack is owed either way), no call, sync, handoff,
+// state request, re-proposal or write under way. A message that comes later activates it
+// again from the store, as after a passivation.
+func (r *Replica) Evictable() bool {
+	return r.life == Active && r.failed == nil && r.afterWrite == writeNone && r.idle() &&
+		len(r.joins) == 0 && len(r.full) == 0 && len(r.stash) == 0 && len(r.dropped) == 0 &&
+		!r.draining && !r.reproposing
+}
+
 func (r *Replica) idle() bool {
 	st := r.fold.State()
 	return st.Pending == 0 && len(r.waiters) == 0 && len(r.fast) == 0 && !r.flushQueued && len(r.renegades) == 0

@@ -1,0 +1,75 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/legion-go/legion/actor/internal/replica"
+)
+
+// TestShardBudget: a shard over its share of MaxActiveReplicas evicts its least recently
+// used idle replicas, down to 90% of the share, with one commit at most; a replica whose last
+// write failed (what it holds is not on disk) stays, and the evicted ones come back from
+// the store with their state.
+func TestShardBudget(t *testing.T) {
+	s, ctx, store := testShard(t, func(c *Config) { c.MaxActiveReplicas, c.Shards = 10, 1 })
+	require.Equal(t, 10, s.share)
+	caller := pa.NewPID("local", "caller")
+	flush := func() { ctx.receive(s, ctx.self, flushMsg{}) }
+	active := func(key int) bool {
+		_, ok := s.replicas[partitionID{plusKind.kindName(), fmt.Sprint("k", key)}]
+		return ok
+	}
+
+	// k0's first write fails: it holds a call that is not on disk.
+	store.err = errors.New("disk on fire")
+	ctx.call(t, s, caller, 0, 5)
+	flush()
+	store.err = nil
+	for i := 1; i < 10; i++ {
+		ctx.call(t, s, caller, i, i)
+		flush()
+	}
+	require.Len(t, s.replicas, 10, "at the share: nothing evicted")
+
+	commits := len(store.sentAtCommit)
+	ctx.call(t, s, caller, 10, 10) // 11 active: evict down to 9
+	require.LessOrEqual(t, len(store.sentAtCommit), commits+1, "the evictions cost one commit at most (none when all they hold is on disk)")
+	require.Len(t, s.replicas, 9)
+	require.True(t, active(0), "the replica whose write failed stays")
+	require.False(t, active(1), "least recently used")
+	require.False(t, active(2), "least recently used")
+	require.True(t, active(10), "the replica activated is never evicted")
+	flush()
+
+	// Used again, k3 is the most recent: k4 and k5 go next.
+	ctx.call(t, s, caller, 3, 1)
+	flush()
+	ctx.call(t, s, caller, 11, 11)
+	require.Len(t, s.replicas, 10)
+	ctx.call(t, s, caller, 12, 12)
+	require.Len(t, s.replicas, 9)
+	require.True(t, active(3))
+	require.False(t, active(4))
+	require.False(t, active(5))
+	flush()
+
+	for key, want := range map[int]int64{1: 1, 2: 2, 4: 4, 5: 5} {
+		h := s.activate(ctx, partitionID{plusKind.kindName(), fmt.Sprint("k", key)})
+		require.Equal(t, replica.Active, h.core.Life())
+		require.Equal(t, want, valueOf(t, h, false), "k%d, evicted, back from the store", key)
+	}
+	require.LessOrEqual(t, len(s.replicas), 10)
+}
+
+// TestShareOf: a shard's share of the budget.
+func TestShareOf(t *testing.T) {
+	require.Equal(t, 0, shareOf(-1, 4), "no bound")
+	require.Equal(t, 25, shareOf(100, 4))
+	require.Equal(t, 26, shareOf(101, 4), "rounded up")
+	require.Equal(t, 1, shareOf(1, 4), "at least one each")
+}
