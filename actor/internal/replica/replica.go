@@ -222,6 +222,7 @@ func (r *Replica) Start(now time.Time, rec storage.Replica, found bool, err erro
 		r.fold.Witness(f.CounterFloor())
 	}
 	r.armGC()
+	r.report() // the peers it names, before any sync (gc.go)
 	if r.stale && r.life == Active {
 		r.startSync(r.fold.State().Participants)
 	}

@@ -130,6 +130,9 @@ var regressions = []struct {
 	// A new copy on a node whose earlier copy was deleted with its Lamport clock issued ids
 	// the live history had folded (replica.CounterFloor).
 	{3052, 0, true}, {5738, 0, true}, {7888, 0, true},
+	// A restarted node settled before its syncing replicas had named the peers they know
+	// (replica: report at start and while syncing), vouched for a new node's placement.
+	{6487, 0, true},
 }
 
 func TestSimulationRegressions(t *testing.T) {
