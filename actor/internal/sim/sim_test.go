@@ -132,7 +132,7 @@ var regressions = []struct {
 	{3052, 0, true}, {5738, 0, true}, {7888, 0, true},
 	// A restarted node settled before its syncing replicas had named the peers they know
 	// (replica: report at start and while syncing), vouched for a new node's placement.
-	{6487, 0, true},
+	{6487, 0, true}, {783, 1, true}, {7503, 1, false},
 }
 
 func TestSimulationRegressions(t *testing.T) {
