@@ -43,6 +43,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o nodeOptions
 	o.Register(fs)
 	fs.DurationVar(&o.ejectAfter, "eject-after", 0, "how long membership must report a peer gone before the replicas it shares with this node eject it (actor.Config.EjectAfter; 0: the runtime's default, 10s)")
+	fs.DurationVar(&o.passivateAfter, "passivate-after", 0, "how long a replica with nothing pending stays in memory without messages before it is passivated (actor.Config.PassivateAfter; 0: the runtime's default, 1m)")
 	fs.Int64Var(&o.memTableBytes, "memtable-bytes", 0, "the size in bytes of the store's memtable, flushed to a new file when full (storage.Options.MemTableSize; 0: 16 MiB)")
 	fs.StringVar(&o.pprof, "pprof", "", "host:port to serve Go's profiles on, /debug/pprof/ (net/http/pprof; port 0: a free one; empty: off)")
 	if code, done := parseFlags(fs, args, stderr); done {
@@ -76,9 +77,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // nodeOptions are the node subcommand's flags.
 type nodeOptions struct {
 	nodeconf.Node
-	ejectAfter    time.Duration
-	memTableBytes int64
-	pprof         string // -pprof: host:port of the profiling endpoint; empty: none
+	ejectAfter     time.Duration
+	passivateAfter time.Duration
+	memTableBytes  int64
+	pprof          string // -pprof: host:port of the profiling endpoint; empty: none
 }
 
 // server is a node with its store, its membership and its HTTP API.
@@ -121,6 +123,7 @@ func openServer(ctx context.Context, o nodeOptions, logger *slog.Logger) (_ *ser
 		Logger:            logger,
 		AttemptTimeout:    nodeAttemptTimeout,
 		EjectAfter:        o.ejectAfter,
+		PassivateAfter:    o.passivateAfter,
 	}
 	if o.Data != "" {
 		if s.store, err = pebblestore.Open(o.Data, storage.Options{Node: o.Name, Create: o.Init, Logger: logger, MemTableSize: o.memTableBytes}); err != nil {
