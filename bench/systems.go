@@ -113,6 +113,7 @@ type instance struct {
 	*proc
 	http     string // host:port of its HTTP API
 	pprof    string // host:port of its profiles (Legion nodes only)
+	admin    string // host:port of its admin API (the scale benchmark's nodes only)
 	remoting string // host:port of its remoting (Legion nodes only)
 	peer     string // its peer id (Legion nodes only)
 }

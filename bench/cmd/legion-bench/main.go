@@ -4,12 +4,15 @@
 //
 //	legion-bench [-rounds 2] [-duration 4s] [-workloads all] [-systems all]
 //	legion-bench profile -out DIR [-duration 6s]
+//	legion-bench scale [-stored 10000,100000] [-populate 64] [-clients 64] [-hot 50] [-duration 10s] [-passivate-after 5s]
 //	legion-bench service -backend pg-upsert|pg-read-write|redis-incrby -http HOST:PORT [-postgres DSN] [-redis HOST:PORT]
 //
 // The first installs PostgreSQL and Redis if they are missing (Debian's packages, as
 // root), starts them privately, runs the comparison and prints the table. The second
-// profiles three counter nodes under the 1-client and 64-client loads. The third is one
-// instance of the stateless service; the harness starts three of each.
+// profiles three counter nodes under the 1-client and 64-client loads. The third measures
+// three counter nodes at each stored count (issue #25): memory, disk, restart, and loads
+// on random and hot counters. The fourth is one instance of the stateless service; the
+// harness starts three of each.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return service(ctx, args[1:], stdout, stderr)
 		case "profile":
 			return profile(ctx, args[1:], stdout, stderr)
+		case "scale":
+			return scale(ctx, args[1:], stdout, stderr)
 		}
 	}
 	return compare(ctx, args, stdout, stderr)
@@ -220,6 +226,66 @@ func service(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "ready http=%s\n", ln.Addr())
 	if err := bench.Serve(ctx, ln, bench.Handler(b)); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "service: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func scale(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stored := fs.String("stored", "10000,100000", "comma-separated counts of stored counters, one measurement each")
+	var c bench.ScaleConfig
+	fs.IntVar(&c.Populate, "populate", 64, "callers creating the counters (one increment each)")
+	fs.IntVar(&c.Clients, "clients", 64, "callers of each measured load")
+	fs.IntVar(&c.HotKeys, "hot", 50, "counters of the hot set")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "each measured load")
+	fs.DurationVar(&c.PassivateAfter, "passivate-after", 5*time.Second, "the nodes' -passivate-after")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 5*time.Minute, "bound of each wait for every replica to passivate")
+	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 10*time.Minute, "bound of the wait for the restarted nodes to be ready")
+	dir := fs.String("dir", "", "directory for the nodes' data (empty: a temporary one); kept after the run when set")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	for _, f := range strings.Split(*stored, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(stderr, "-stored: %q: want positive counts\n", f)
+			return 2
+		}
+		c.Stored = append(c.Stored, n)
+	}
+	modDir, err := bench.ModuleDir(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "scale: %v\n", err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "legion-scale-")
+	if err != nil {
+		fmt.Fprintf(stderr, "scale: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	c.Dir, c.Keep = tmp, false
+	if *dir != "" {
+		c.Dir, c.Keep = *dir, true
+		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "scale: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "building examples/counter into %s\n", tmp)
+	b, err := bench.Build(ctx, modDir, tmp)
+	if err != nil {
+		fmt.Fprintf(stderr, "scale: %v\n", err)
+		return 1
+	}
+	c.Log = stdout
+	results, err := bench.Scale(ctx, b, c)
+	fmt.Fprintln(stdout)
+	bench.ScaleTable(stdout, results, c)
+	if err != nil {
+		fmt.Fprintf(stderr, "scale: %v\n", err)
 		return 1
 	}
 	return 0
