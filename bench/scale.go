@@ -115,6 +115,9 @@ type ScaleResult struct {
 	// HotKeys; RandomActive and HotActive, each node's active replicas at the end of it.
 	Random, Hot             LoadResult
 	RandomActive, HotActive []int64
+	// End is the nodes after both loads (its stored counts show whether every node
+	// still holds a replica of every counter).
+	End Snapshot
 }
 
 // Snapshot is the three nodes' memory and replicas at one instant.
@@ -203,11 +206,11 @@ func scaleOnce(ctx context.Context, b Binaries, c ScaleConfig, n int, dir string
 		return r, err
 	}
 	r.AtReady = snapshotOf(ctx, g)
-	logf("restarted: processes up %v, a cold increment answered by each %v, all ready %v; active %v, RSS %v MiB",
-		r.Started.Round(10*time.Millisecond), r.Answered.Round(10*time.Millisecond), r.Ready.Round(10*time.Millisecond), r.AtReady.Active, mib(r.AtReady.RSS))
+	logf("restarted: processes up %v, a cold increment answered by each %v, all ready %v; active %v, stored %v, RSS %v MiB",
+		r.Started.Round(10*time.Millisecond), r.Answered.Round(10*time.Millisecond), r.Ready.Round(10*time.Millisecond), r.AtReady.Active, r.AtReady.Stored, mib(r.AtReady.RSS))
 	r.IdleAfterRestart = waitIdle(ctx, g, c.IdleTimeout)
-	logf("idle again after %v (reached %v): active %v, RSS %v MiB", r.IdleAfterRestart.After.Round(100*time.Millisecond),
-		r.IdleAfterRestart.Reached, r.IdleAfterRestart.Active, mib(r.IdleAfterRestart.RSS))
+	logf("idle again after %v (reached %v): active %v, stored %v, RSS %v MiB", r.IdleAfterRestart.After.Round(100*time.Millisecond),
+		r.IdleAfterRestart.Reached, r.IdleAfterRestart.Active, r.IdleAfterRestart.Stored, mib(r.IdleAfterRestart.RSS))
 
 	// The random load runs first, while nearly every counter is cold.
 	r.Random = drive(ctx, g.targets(), c.Clients, keys, "", c.Duration)
@@ -216,8 +219,9 @@ func scaleOnce(ctx context.Context, b Binaries, c ScaleConfig, n int, dir string
 		r.Random.Quantile(0.99).Round(10*time.Microsecond), r.Random.Failed, r.RandomActive)
 	r.Hot = drive(ctx, g.targets(), c.Clients, keys[:c.HotKeys], "", c.Duration)
 	r.HotActive = activeOf(ctx, g)
-	logf("hot set: %.0f/s, p50 %v, p99 %v, %d failed; active %v", r.Hot.Rate(), r.Hot.Quantile(0.5).Round(10*time.Microsecond),
-		r.Hot.Quantile(0.99).Round(10*time.Microsecond), r.Hot.Failed, r.HotActive)
+	r.End = snapshotOf(ctx, g)
+	logf("hot set: %.0f/s, p50 %v, p99 %v, %d failed; active %v; stored %v", r.Hot.Rate(), r.Hot.Quantile(0.5).Round(10*time.Microsecond),
+		r.Hot.Quantile(0.99).Round(10*time.Microsecond), r.Hot.Failed, r.HotActive, r.End.Stored)
 	return r, ctx.Err()
 }
 
@@ -666,7 +670,7 @@ func idleCell(s Snapshot) string {
 }
 
 func activeRSS(s Snapshot) string {
-	return fmt.Sprintf("%s active, %s MiB", countSpan(s.Active), mibSpan(s.RSS))
+	return fmt.Sprintf("%s active, %s stored, %s MiB", countSpan(s.Active), countSpan(s.Stored), mibSpan(s.RSS))
 }
 
 func countSpan(vs []int64) string {
