@@ -96,6 +96,9 @@ type ScaleResult struct {
 	// DiskBytes is each node's data directory (allocated blocks, as du counts them),
 	// measured at Idle.
 	DiskBytes []int64
+	// WALBytes is the part of DiskBytes in pebble's write-ahead logs (*.log): written,
+	// not yet flushed to tables.
+	WALBytes []int64
 	// IdleCPU is the CPU the three nodes used per second of wall time over a 3-second
 	// window at Idle, in cores.
 	IdleCPU float64
@@ -187,13 +190,14 @@ func scaleOnce(ctx context.Context, b Binaries, c ScaleConfig, n int, dir string
 	}
 
 	r.Idle = waitIdle(ctx, g, c.IdleTimeout)
-	r.DiskBytes = diskOf(g.dirs)
+	r.DiskBytes = diskOf(g.dirs, "")
+	r.WALBytes = diskOf(g.dirs, ".log")
 	cpu0 := cpuOf(g.pids())
 	window := time.Now()
 	time.Sleep(3 * time.Second) // a fixed window to measure idle CPU, not a wait for a state
 	r.IdleCPU = (cpuOf(g.pids()) - cpu0).Seconds() / time.Since(window).Seconds()
-	logf("idle after %v (reached %v): active %v, stored %v, RSS %v MiB, disk %v MiB, idle CPU %.2f cores",
-		r.Idle.After.Round(100*time.Millisecond), r.Idle.Reached, r.Idle.Active, r.Idle.Stored, mib(r.Idle.RSS), mib(r.DiskBytes), r.IdleCPU)
+	logf("idle after %v (reached %v): active %v, stored %v, RSS %v MiB, disk %v MiB (WAL %v MiB), idle CPU %.2f cores",
+		r.Idle.After.Round(100*time.Millisecond), r.Idle.Reached, r.Idle.Active, r.Idle.Stored, mib(r.Idle.RSS), mib(r.DiskBytes), mib(r.WALBytes), r.IdleCPU)
 
 	t1 := time.Now()
 	g.stop()
@@ -592,13 +596,14 @@ func rss(pid int) int64 {
 	return -1
 }
 
-// diskOf returns the blocks allocated under each directory, in bytes, as du counts them.
-func diskOf(dirs []string) []int64 {
+// diskOf returns the blocks allocated under each directory to files whose name ends
+// with suffix (empty: all), in bytes, as du counts them.
+func diskOf(dirs []string, suffix string) []int64 {
 	var out []int64
 	for _, d := range dirs {
 		var n int64
 		filepath.WalkDir(d, func(_ string, e fs.DirEntry, err error) error {
-			if err != nil {
+			if err != nil || !strings.HasSuffix(e.Name(), suffix) {
 				return nil
 			}
 			if fi, err := e.Info(); err == nil {
