@@ -21,6 +21,10 @@
 // execution traces of every node (their -pprof endpoint), CPU time, replication messages
 // and bytes per increment, and, with strace, fsyncs per increment.
 //
+// [Scale] is the benchmark at scale (issue #25): three nodes at each stored count of
+// counters, their memory and disk once idle, a restart's time to ready, and loads on
+// random and on hot counters (legion-bench scale; docs/performance.md, "At scale").
+//
 // Every node and service instance the package starts is its child, is stopped when the
 // run ends (SIGTERM, then SIGKILL), and dies with it (Pdeathsig) if the harness itself is
 // killed. The database servers run as daemons: stop.sh stops them when the run ends or
