@@ -145,9 +145,10 @@ type Replica struct {
 	// The sync before genesis or after a load (sync.go).
 	syncSet      []lattice.Peer
 	syncWait     map[lattice.Peer]bool
-	syncDisagree bool // a replica that holds nothing placed the partition elsewhere
-	syncMerged   bool // a replica's state was merged during the sync
-	syncWide     bool // the sync asks the kind's other live hosts too (a query's, sync.go)
+	syncAsked    map[lattice.Peer]bool // peers of syncWait that resync from this replica (mutualResync)
+	syncDisagree bool                  // a replica that holds nothing placed the partition elsewhere
+	syncMerged   bool                  // a replica's state was merged during the sync
+	syncWide     bool                  // the sync asks the kind's other live hosts too (a query's, sync.go)
 	syncGen      uint64
 
 	eff Effects // the current step's
@@ -613,6 +614,9 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 		}
 	case *wire.Replicate_NeedFull:
 		r.onNeedFull(from, m.GetResync())
+		if r.mutualResync(from, m.GetResync()) {
+			defer r.finishSync()
+		}
 	}
 	r.noteDivergences()
 	if err != nil {

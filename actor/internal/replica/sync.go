@@ -46,6 +46,7 @@ import (
 // dedup window and pending entries.
 func (r *Replica) startSync(set []lattice.Peer) {
 	r.life, r.syncSet, r.syncWait, r.syncDisagree, r.syncMerged, r.syncWide = Syncing, set, map[lattice.Peer]bool{}, false, false, false
+	clear(r.syncAsked)
 	r.syncGen++
 	resync := r.fold.State().HasBase
 	for _, p := range set {
@@ -82,6 +83,33 @@ func (r *Replica) onNeedFull(p lattice.Peer, resync bool) {
 		return
 	}
 	r.full[p] = true
+}
+
+// mutualResync records that p, which this replica's resync waits on, resyncs from it in
+// turn (a diff will do: p holds a state, loaded from its store or cut off), and reports
+// whether every peer the resync waits on does so: then the sync ends now, as its timer
+// would end it later. A replica that resyncs answers nothing until its own sync ends (it
+// does not flush), so when a call activates a partition whose every replica passivated,
+// each replica it activates is stale and waits on the others: none of them could answer
+// before the timers, and every call on a cold partition took AttemptTimeout/2 (1 s by
+// default; docs/performance.md, "At scale"). Ending the sync early is what the timeout
+// does, with nothing that could have come meanwhile: only the peers waited on answer a
+// resync, and they all wait too. Each then flushes and answers the others' requests
+// (onNeedFull recorded them), so the partition serves after one round trip.
+func (r *Replica) mutualResync(p lattice.Peer, resync bool) bool {
+	if !resync || r.life != Syncing || !r.syncWait[p] || !r.fold.State().HasBase {
+		return false
+	}
+	if r.syncAsked == nil {
+		r.syncAsked = map[lattice.Peer]bool{}
+	}
+	r.syncAsked[p] = true
+	for q := range r.syncWait {
+		if !r.syncAsked[q] {
+			return false
+		}
+	}
+	return true
 }
 
 // resynced reports whether the diff just applied from p answers this replica's resync
