@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
+	pa "github.com/legion-go/legion/actor/internal/protoactor/actor"
+
 	"github.com/legion-go/legion/actor/internal/wire"
 	"github.com/legion-go/legion/lattice"
 )
@@ -206,6 +208,14 @@ func (n *Node) try(ctx context.Context, p lattice.Peer, msg proto.Message) (_ pr
 	defer t.Stop()
 	select {
 	case m := <-reply:
+		if _, dead := m.(*pa.DeadLetterResponse); dead {
+			// Proto.Actor's answer when the request reached no router: the peer's stopped
+			// (a planned departure), or the link broke while the request was queued. Not a
+			// reply: the next replica is tried. Counted as sent, since a link that broke
+			// mid-write may have delivered it. It used to reach the caller as its result
+			// ("unexpected reply *actor.DeadLetterResponse": TestPlannedDeparture, CI).
+			return nil, true, errUndeliverable
+		}
 		return m, true, nil
 	case <-expired:
 		n.replies.forget(id)
@@ -221,6 +231,9 @@ func (n *Node) try(ctx context.Context, p lattice.Peer, msg proto.Message) (_ pr
 var (
 	errNoReply = errors.New("actor: no reply within the attempt timeout")
 	errNoRoute = errors.New("actor: no member hosts")
+	// errUndeliverable is an attempt that Proto.Actor reported undeliverable: it is
+	// counted and suspected as one with no reply.
+	errUndeliverable = fmt.Errorf("%w: undeliverable (the peer's router is gone, or the link broke)", errNoReply)
 )
 
 // Replicas returns the partition's replica set by this node's current membership view, in
