@@ -3,7 +3,8 @@ package actor
 // The active-replica budget (Config.MaxActiveReplicas): each shard holds at most its
 // share of it in memory. A shard keeps its replicas in the order they were last used (a
 // call, a query, a replication message or a wake for the partition; their own timers do
-// not count), and once an activation takes it over its share it evicts the least
+// not count), and once an activation takes it over its share (or a gc tick finds it still
+// over) it evicts the least
 // recently used replicas that no peer still needs in memory (replica.Evictable), down to
 // evictTo of its share, writing them with one commit. Evicted replicas are passivated
 // ones: the next message for the partition loads it again from the store (by diff with
@@ -53,8 +54,8 @@ func shareOf(budget, shards int) int {
 	return max(1, (budget+shards-1)/shards)
 }
 
-// evict brings the shard back under its share of the budget, if an activation took it
-// over: see above. keep is the replica being activated, never evicted.
+// evict brings the shard back under its share of the budget: see above. keep, if not
+// nil, is the replica being activated, never evicted.
 func (s *shard) evict(keep *hosted) {
 	share := s.share
 	if share == 0 || len(s.replicas) <= share {
@@ -63,45 +64,41 @@ func (s *shard) evict(keep *hosted) {
 	excess := len(s.replicas) - int(float64(share)*evictTo)
 	b := &s.batch
 	b.Reset()
-	victims, staged := s.victims[:0], 0
+	victims := s.victims[:0]
 	scan := excess * evictScan
 	for h := s.lru.head.prev; h != &s.lru.head && len(victims) < excess && scan > 0; h = h.prev {
 		scan--
 		if h == keep || !h.core.Evictable() {
 			continue
 		}
-		if h.core.Keeps() {
-			if !h.core.Final(b) {
-				continue // it cannot write what it holds: it stays
-			}
+		staged := h.core.Final(b)
+		if !staged && h.core.Keeps() {
+			continue // it cannot write what it holds: it stays
+		}
+		if staged {
 			s.stageMarks(h, b)
-			// The ones that write first, so that Committed reaches exactly them.
-			victims = append(victims, h)
-			victims[staged], victims[len(victims)-1] = victims[len(victims)-1], victims[staged]
-			staged++
-			continue
 		}
-		victims = append(victims, h)
+		victims = append(victims, victim{h, staged})
 	}
-	if len(victims) == 0 {
-		return
-	}
-	if err := s.n.commit(b); err != nil {
-		// Kept in memory: what they hold is not on disk. The store's failure stops the
-		// node (failstop.go); until then they serve as before.
-		clear(victims)
-		s.victims = victims[:0]
-		return
-	}
-	for i, h := range victims {
-		if i < staged {
-			h.core.Committed()
+	if len(victims) > 0 && s.n.commit(b) == nil {
+		for _, v := range victims {
+			if v.staged {
+				v.h.core.Committed()
+			}
+			s.lru.unlink(v.h)
+			delete(s.replicas, v.h.id)
+			s.n.countActive(v.h.id.kind, -1, "evicted")
+			v.h.release(s.n)
 		}
-		s.lru.unlink(h)
-		delete(s.replicas, h.id)
-		s.n.countActive(h.id.kind, -1, "evicted")
-		h.release(s.n)
 	}
+	// On a failed commit they stay in memory, what they hold not on disk: the store's
+	// failure stops the node (failstop.go), and until then they serve as before.
 	clear(victims)
 	s.victims = victims[:0]
+}
+
+// victim is a replica evict removes, and whether Final staged writes of it.
+type victim struct {
+	h      *hosted
+	staged bool
 }

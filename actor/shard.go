@@ -39,7 +39,7 @@ type shard struct {
 	// of Config.MaxActiveReplicas (0: no bound), and evict's list, reused.
 	lru     lru
 	share   int
-	victims []*hosted
+	victims []victim
 }
 
 type ready struct {
