@@ -86,6 +86,7 @@ func (s *shard) evict(keep *hosted) {
 				v.h.core.Committed()
 			}
 			s.lru.unlink(v.h)
+			s.park(v.h)
 			delete(s.replicas, v.h.id)
 			s.n.countActive(v.h.id.kind, -1, "evicted")
 			v.h.release(s.n)

@@ -40,6 +40,10 @@ type shard struct {
 	lru     lru
 	share   int
 	victims []victim
+
+	// parked: the outputs owners of replicas that left memory idle, handed to the
+	// partition's next activation (parked.go).
+	parked parkedOwners
 }
 
 type ready struct {
@@ -178,6 +182,9 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 	for {
 		h := &hosted{id: id, core: replica.New(&n.rcfg, env{n}, id.kind, id.key,
 			func() replica.Fold { return folds(origin, n.peer) })}
+		if owner, ok := s.parked.take(id); ok {
+			h.core.ResumeOutputs(owner)
+		}
 		s.replicas[id] = h // before Start, which may queue a flush
 		s.n.countActive(id.kind, 1, "")
 		rec, found, err := n.store.Load(storage.Partition{Kind: id.kind, Key: id.key})
@@ -215,13 +222,25 @@ func (s *shard) remove(h *hosted) {
 	s.n.countActive(h.id.kind, -1, removal(h))
 	b := &s.single
 	b.Reset()
+	written := true
 	if h.core.Final(b) {
 		s.stageMarks(h, b)
-		if s.n.commit(b) == nil {
+		if written = s.n.commit(b) == nil; written {
 			h.core.Committed()
 		}
 	}
+	if written {
+		s.park(h)
+	}
 	h.release(s.n)
+}
+
+// park keeps h's outputs owner for the partition's next activation, if h left memory idle
+// with what it holds written (replica.OutputsOwner).
+func (s *shard) park(h *hosted) {
+	if owner, ok := h.core.OutputsOwner(); ok {
+		s.parked.park(h.id, owner)
+	}
 }
 
 // stopAll stops every replica, writing what they hold in one commit: one at a time, a

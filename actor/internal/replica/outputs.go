@@ -16,7 +16,8 @@ type Outputs interface {
 	// Owner returns a number that no other replica of the node was given: the first part
 	// of the keys of the replica's outputs. A replica made again from the store, or after
 	// its copy was discarded, has a number of its own, and never finds a provisional output
-	// of an earlier one.
+	// of an earlier one; unless the earlier one left memory idle, every output it cached
+	// final, and the shell hands its number on (Replica.ResumeOutputs).
 	Owner() uint64
 	// Set records what request k came to (an output, or a rejection), replacing what was
 	// recorded for it.
@@ -186,6 +187,14 @@ func (c *outputCache) forget() {
 		return
 	}
 	c.owner = c.c.Owner()
+}
+
+// resume names the cache's outputs with owner, the number of a replica of the same
+// partition that left memory idle (Replica.ResumeOutputs); a private cache went with it.
+func (c *outputCache) resume(owner uint64) {
+	if _, private := c.c.(privateOutputs); !private {
+		c.owner = owner
+	}
 }
 
 func (c *outputCache) put(req string, out []byte) {

@@ -191,6 +191,22 @@ func New(cfg *Config, env Env, kind, key string, newFold func() Fold) *Replica {
 		joins: map[lattice.Peer]bool{}, outputs: newOutputCache(cfg.Outputs)}
 }
 
+// ResumeOutputs has the replica, before Start, take over the outputs a replica of the same
+// partition cached before it left memory (OutputsOwner returned owner), so that a call
+// retried across the passivation or eviction is answered with its first attempt's output,
+// not ErrOutputUnknown.
+func (r *Replica) ResumeOutputs(owner uint64) { r.outputs.resume(owner) }
+
+// OutputsOwner returns the number the replica's outputs are cached under, and whether the
+// next replica of the partition may take them over (ResumeOutputs) once the shell removed
+// this one and wrote what it holds: it leaves idle, so every output it cached is final
+// (nothing pending, no call waiting or answered provisionally), and its copy stands (not
+// discarded, retired, or failed).
+func (r *Replica) OutputsOwner() (uint64, bool) {
+	ok := r.failed == nil && r.life != Discarded && !r.fold.State().Retired && r.idle()
+	return r.outputs.owner, ok
+}
+
 // Key and Origin name the partition.
 func (r *Replica) Key() string    { return r.key }
 func (r *Replica) Origin() string { return r.origin }
