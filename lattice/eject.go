@@ -176,9 +176,28 @@ func (s *State[S, E, O]) maybeVoid(i int) bool {
 }
 
 // leavingAt reports whether the UnJoin pending[i] ejects or removes its peer as far as
-// this replica can tell: it is active and not void.
+// this replica can tell: it is active, not void, and not one this replica refuses. This
+// replica is a participant whose acknowledgement the UnJoin needs, and a refused one
+// folds only if it reaches the head with the UnJoin that made this replica refuse it
+// doomed; a delta before it may wait for the very peer it removes. Two contradicting
+// UnJoins of a peer, each refused by a replica the other needs and both void, held the
+// log for good so (the simulation's seed 5775: a departing node's own UnJoin, and a
+// survivor's ejection of it with a lower cutoff); a new UnJoin, whose cutoff covers both,
+// lets it go on, and a duplicate is harmless.
 func (s *State[S, E, O]) leavingAt(i int) bool {
-	return s.pending[i].Delta.Kind == UnJoin && s.reachOf(i).active && !s.maybeVoid(i)
+	if s.pending[i].Delta.Kind != UnJoin || !s.reachOf(i).active || s.maybeVoid(i) {
+		return false
+	}
+	if peers(s.pending[i].Acks).has(s.self) {
+		return true
+	}
+	var unjoins []reach
+	for j := range s.pending {
+		if s.pending[j].Delta.Kind == UnJoin {
+			unjoins = append(unjoins, s.reachOf(j))
+		}
+	}
+	return !s.refuses(i, unjoins)
 }
 
 // Leaving returns, sorted, the peers with a pending UnJoin that is not void (as far as this

@@ -132,3 +132,48 @@ func TestNewCopyTakesItsPendingUnJoin(t *testing.T) {
 		t.Fatalf("%s", out)
 	}
 }
+
+// TestRefusedUnJoinLetsAnotherBeWritten: a departing peer's own UnJoin and a survivor's
+// ejection of it with a lower cutoff contradict each other; each is refused by a replica
+// the other needs, and both are void or refused at the survivor, while an event before
+// them waits for the departed peer's acknowledgement. The survivor must count the peer
+// as not leaving, and write a third UnJoin (whose cutoff covers the departed peer's
+// deltas): then everything folds and the peer is gone. Before, Leaving listed the peer by
+// its own refused UnJoin, Propose answered ErrLeaving, and the log held for good (the
+// simulation's seed 5775).
+func TestRefusedUnJoinLetsAnotherBeWritten(t *testing.T) {
+	sc := newScenario()
+	out := sc.exec(t, `
+		new peers=(u,a,b)
+		# b writes an event that u never learns of: it needs u's acknowledgement to fold.
+		event peer=b v=1
+		diff from=b to=a
+		# u writes two events and leaves; a acknowledges all three. u is gone for good.
+		event peer=u v=10
+		event peer=u v=20
+		propose peer=u kind=unjoin target=u
+		diff from=u to=a
+		ack peer=a
+		# b, which knows nothing of u's deltas, ejects u (cutoff 0) and then learns of
+		# them from a: it refuses them, and u's UnJoin with them; its own ejection is void
+		# (a acknowledged deltas it cuts off).
+		propose peer=b kind=unjoin target=u
+		diff from=a to=b
+		ack peer=b
+		diff from=b to=a
+		ack peer=a
+		leaving peer=b
+		propose peer=b kind=unjoin target=u
+		sync peer=(a,b)
+		converged peer=(a,b)
+	`)
+	if !strings.Contains(out, "b: leaving []") || !strings.Contains(out, "ok:") {
+		t.Fatalf("%s", out)
+	}
+	for _, p := range []Peer{"a", "b"} {
+		st := sc.reps[p].st
+		if st.Len() != 0 || len(st.Infimum().Participants) != 2 {
+			t.Errorf("%s: %d pending, participants %v; want everything folded, (a,b)\n%s", p, st.Len(), st.Infimum().Participants, out)
+		}
+	}
+}

@@ -170,6 +170,10 @@ func (sc *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		for _, p := range sc.peerArg(t, td, "peer", false) {
 			sc.render(&b, p)
 		}
+	case "leaving":
+		for _, p := range sc.peerArg(t, td, "peer", false) {
+			fmt.Fprintf(&b, "%s: leaving %v\n", p, sc.reps[p].st.Leaving())
+		}
 	case "projection":
 		for _, p := range sc.peerArg(t, td, "peer", false) {
 			sc.projection(&b, p)
