@@ -68,6 +68,10 @@ type Report[E any] struct {
 	// and own UnJoins that Reduce dropped as void since the last report. The runtime
 	// re-proposes their events once the peer is a participant again.
 	Renegades []Entry[E]
+	// Taken reports that Merge replaced the infimum wholesale with the remote one (it could
+	// not fold its own log up to it): what led to it was never in this replica's log, so a
+	// runtime that stores the log as deltas over an older infimum must write this one.
+	Taken bool
 }
 
 // Merge joins a full state into this replica: the higher infimum wins (folding the local
@@ -83,13 +87,15 @@ func (s *State[S, E, O]) Merge(o Snapshot[S, E]) (Report[E], error) {
 	}
 	remote := Base{ID: o.Infimum.ID, Digest: o.Infimum.Digest}
 	var lost []Entry[E]
+	taken := false
 	if !s.hasBase || remote.compare(s.Base()) > 0 {
 		if !s.hasBase || !s.foldToProof(remote) {
-			lost = s.takeInfimum(o.Infimum)
+			lost, taken = s.takeInfimum(o.Infimum), true
 		}
 	}
 	r := s.mergeEntries(o.Pending, nil, true)
 	r.Renegades = append(lost, r.Renegades...)
+	r.Taken = taken
 	s.holdKeys(o.Held)
 	return r, nil
 }

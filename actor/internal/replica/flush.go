@@ -268,7 +268,7 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 	// A replica that just got its state (genesis, or a full state as a joiner) writes it
 	// at once: its stored deltas mean nothing without it.
 	snapshot := st.Retired || st.HasBase != r.storedHas || r.renegadesDirty ||
-		(moved && (force || r.resetFolded || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
+		(moved && (force || r.resetFolded || r.baseTaken || r.foldsSinceSnapshot >= snapshotEvery && r.deltaBytes >= r.snapshotBytes))
 	if !snapshot {
 		return nil
 	}
@@ -345,12 +345,12 @@ func (r *Replica) committed() {
 		}
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = st.Base, st.HasBase, 0
 		r.deltaBytes, r.snapshotBytes = r.stagedEntryBytes, r.stagedSnapshotBytes
-		r.renegadesDirty, r.resetFolded = false, false
+		r.renegadesDirty, r.resetFolded, r.baseTaken = false, false, false
 	case stagedShell:
 		clear(r.stored)
 		r.storedBase, r.storedHas, r.foldsSinceSnapshot = lattice.Base{}, false, 0
 		r.deltaBytes, r.snapshotBytes = 0, 0
-		r.renegadesDirty, r.resetFolded = false, false
+		r.renegadesDirty, r.resetFolded, r.baseTaken = false, false, false
 	case stagedEntries:
 		for _, w := range r.written {
 			r.stored[w.id] = w.selfAcked

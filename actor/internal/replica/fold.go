@@ -91,4 +91,5 @@ type Report struct {
 	Added     int
 	Creators  []lattice.Peer // the peers that created the added entries, each once
 	Renegades []lattice.Entry[[]byte]
+	Taken     bool // lattice.Report.Taken: the merge took the remote infimum wholesale
 }

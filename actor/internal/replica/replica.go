@@ -117,6 +117,14 @@ type Replica struct {
 	// resetFolded: a delete of the partition (lattice.Reset) folded since the infimum was
 	// last written; the next flush rewrites it, so that the old state's bytes go at once.
 	resetFolded bool
+	// baseTaken: a full state's merge took a remote infimum wholesale since the infimum
+	// was last written. The deltas that lead to it were never stored here (it holds them
+	// folded): the next flush writes it, or a restart would fold the stored deltas over the
+	// old infimum with a gap, into a history nobody else has, and its merges would then
+	// drop the true one (the simulation's seed 4434: a joiner whose ejected copy still had
+	// a state kept the handoff's infimum in memory only; after it and the writer crashed,
+	// four acknowledged writes were lost, one of them consistent).
+	baseTaken bool
 
 	// Passivation: inputs received (other than its own timers' and flushes), their count
 	// at the last gc tick, and since when the replica has been idle.
@@ -612,6 +620,9 @@ func (r *Replica) Replicate(now time.Time, m *wire.Replicate) *Effects {
 			r.onFork(from, body.Snapshot, dropsOwn)
 		}
 		rep, err = r.fold.Merge(body.Snapshot)
+		if rep.Taken {
+			r.baseTaken = true
+		}
 		hasBase := body.Snapshot.GetInfimum().GetHasBase()
 		if err == nil && rep.Added == 0 && hasBase {
 			r.notify[from] = true

@@ -262,7 +262,7 @@ func (f *typedFold[S, E, O]) Merge(m *wire.Snapshot) (Report, error) {
 }
 
 func (f *typedFold[S, E, O]) report(r lattice.Report[E]) Report {
-	out := Report{Added: len(r.Added)}
+	out := Report{Added: len(r.Added), Taken: r.Taken}
 	for _, id := range r.Added {
 		if !slices.Contains(out.Creators, id.Peer) {
 			out.Creators = append(out.Creators, id.Peer)
