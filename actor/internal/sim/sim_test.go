@@ -133,6 +133,7 @@ var regressions = []struct {
 	// A restarted node settled before its syncing replicas had named the peers they know
 	// (replica: report at start and while syncing), vouched for a new node's placement.
 	{6487, 0, true}, {783, 1, true}, {7503, 1, false},
+	{5775, 1, false}, // a departing node's own UnJoin against a survivor's ejection of it (lattice: Leaving)
 }
 
 func TestSimulationRegressions(t *testing.T) {
