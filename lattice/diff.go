@@ -73,6 +73,25 @@ func (s *State[S, E, O]) DiffView(q Peer) (head Diff[E], pending []Entry[E], ok 
 	return Diff[E]{Origin: s.origin, From: s.self, Base: s.Base()}, s.pending, true
 }
 
+// forgot reports whether d lists this replica's acknowledgement of an entry above its
+// infimum that it does not hold (nor dropped void at the head of its log): this copy is a
+// new one, made after the one that acknowledged it was deleted (a retired or discarded
+// copy, revived by another replica's state). A diff leaves out what the receiver
+// acknowledged; applied, it would have this copy fold the entries it brings without those,
+// into an infimum with the live one's id and another digest (the runtime's simulation,
+// seed 1518, lost a consistent write so). A full state brings them back.
+func (s *State[S, E, O]) forgot(d Diff[E]) bool {
+	for _, a := range d.Acks {
+		if !s.inf.ID.Less(a.ID) || !peers(a.Peers).has(s.self) {
+			continue
+		}
+		if _, ok := s.find(a.ID); !ok && !s.wasVoided(a.ID) {
+			return true
+		}
+	}
+	return false
+}
+
 // knows reports whether q is a participant of the infimum. A joining peer is not: until its
 // Join folds, it is sent full states (it may have missed anything before its Join).
 func (s *State[S, E, O]) knows(q Peer) bool {
@@ -86,7 +105,7 @@ func (s *State[S, E, O]) ApplyDiff(d Diff[E]) (Report[E], error) {
 	if d.Origin != s.origin {
 		return Report[E]{}, ErrOrigin
 	}
-	if !s.hasBase {
+	if !s.hasBase || s.forgot(d) {
 		return Report[E]{}, ErrNeedFull
 	}
 	moved := false

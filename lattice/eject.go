@@ -325,7 +325,7 @@ func (s *State[S, E, O]) acknowledgeCareful() int {
 	n := 0
 	for i := start; i < len(s.pending); i++ {
 		e := &s.pending[i]
-		if peers(e.Acks).has(s.self) || s.refuses(i, unjoins) {
+		if peers(e.Acks).has(s.self) || s.refuses(i, unjoins) || s.cutOffAt(i) {
 			continue
 		}
 		e.Acks = peers(e.Acks).with(s.self)

@@ -175,7 +175,7 @@ func (s *State[S, E, O]) Acknowledge() int {
 	n := 0
 	for i := range s.pending {
 		e := &s.pending[i]
-		if !peers(e.Acks).has(s.self) {
+		if !peers(e.Acks).has(s.self) && !s.cutOffAt(i) {
 			e.Acks = peers(e.Acks).with(s.self)
 			n++
 		}

@@ -139,6 +139,18 @@ func (sc *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		for _, p := range ps {
 			sc.render(&b, p)
 		}
+	case "remove":
+		// The runtime deletes the peer's copy, keeping what RemovalCutOff returns, and
+		// makes a new, empty one that refuses what the old one saw cut off.
+		for _, p := range sc.peerArg(t, td, "peer", false) {
+			at, lineage, ps, last := sc.reps[p].st.RemovalCutOff()
+			sc.add(p, func(bh Behavior[int64, int64, int64]) *scnState {
+				st := NewJoiner(bh, sc.origin, p)
+				st.SetCutOff(at, lineage, ps, last)
+				return st
+			})
+			fmt.Fprintf(&b, "%s: removed at %s, participants %v\n", p, at, ps)
+		}
 	case "joiner":
 		var name string
 		td.ScanArgs(t, "name", &name)

@@ -191,6 +191,8 @@ type State[S, E, O any] struct {
 	// voided are the UnJoins above the infimum that this replica dropped void at the head
 	// of its log (union does not take them back).
 	voided []EventID
+	// cut: deltas a removed copy of this replica had seen cut off (cutoff.go).
+	cut cutOff
 
 	proj   projection[S]
 	folded []Folded[O]
