@@ -279,6 +279,9 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 		return err
 	}
 	if st.Retired || !st.HasBase {
+		if st.Retired {
+			r.markRemoved()
+		}
 		r.staged = stagedShell
 		return r.stageShell(b) // after the entries: it deletes them too
 	}
@@ -294,6 +297,7 @@ func (r *Replica) stage(b *storage.Batch, force bool, fold func()) (err error) {
 		return err
 	}
 	snap.Renegades, snap.Dropped = r.wireRenegades(), r.dropped
+	r.wireTombstone(snap) // a copy after a removal keeps refusing what that one saw cut off
 	data, err := proto.Marshal(snap)
 	if err != nil {
 		return err

@@ -60,6 +60,10 @@ type Fold interface {
 	// Clock and Witness read and raise the fold's Lamport clock (lattice.State.Clock).
 	Clock() uint64
 	Witness(counter uint64)
+	// RemovalCutOff and SetCutOff are lattice.State's: what a removed copy keeps, and
+	// what the copy after it refuses to acknowledge (tombstone.go).
+	RemovalCutOff() (at lattice.EventID, lineage uint64, participants []lattice.Peer, last map[lattice.Peer]uint64)
+	SetCutOff(at lattice.EventID, lineage uint64, participants []lattice.Peer, last map[lattice.Peer]uint64)
 	// OwnEvents returns this replica's own pending events (with request keys), encoded.
 	OwnEvents() []lattice.Entry[[]byte]
 	// Timers returns the timers of the projection that have not fired (no event with
@@ -75,6 +79,7 @@ type FoldState struct {
 	Participant  bool
 	Retired      bool
 	Participants []lattice.Peer // infimum participants (shared with the fold: read only)
+	Lineage      uint64         // the infimum's (lattice.Infimum.Lineage)
 }
 
 // Folded is one entry a reduce folded into the infimum, with its outcome.

@@ -857,6 +857,9 @@ func renderStoredSnapshot(data []byte) string {
 	if len(m.GetDropped()) > 0 {
 		s += fmt.Sprintf(" dropped=%d", len(m.GetDropped()))
 	}
+	if at := m.GetRemovedAt(); at != nil {
+		s += " removed-at " + renderID(wire.ToID(at))
+	}
 	return s
 }
 

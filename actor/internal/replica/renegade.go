@@ -87,11 +87,13 @@ func (r *Replica) loadRenegades(snap *wire.Snapshot) {
 // renegades (and the states of another lineage it dropped, fork.go).
 func (r *Replica) stageShell(b *storage.Batch) error {
 	b.DeletePartition(r.part)
-	if len(r.renegades) == 0 && len(r.dropped) == 0 {
+	if len(r.renegades) == 0 && len(r.dropped) == 0 && !r.removed.set {
 		return nil
 	}
-	data, err := proto.Marshal(&wire.Snapshot{Origin: r.origin, Infimum: &wire.Infimum{},
-		Renegades: r.wireRenegades(), Dropped: r.dropped})
+	shell := &wire.Snapshot{Origin: r.origin, Infimum: &wire.Infimum{},
+		Renegades: r.wireRenegades(), Dropped: r.dropped}
+	r.wireTombstone(shell)
+	data, err := proto.Marshal(shell)
 	if err != nil {
 		return err
 	}

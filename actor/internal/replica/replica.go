@@ -125,6 +125,8 @@ type Replica struct {
 	// a state kept the handoff's infimum in memory only; after it and the writer crashed,
 	// four acknowledged writes were lost, one of them consistent).
 	baseTaken bool
+	// removed: where this node's copy was removed, if it was (tombstone.go).
+	removed tombstone
 
 	// Passivation: inputs received (other than its own timers' and flushes), their count
 	// at the last gc tick, and since when the replica has been idle.
@@ -401,6 +403,7 @@ func (r *Replica) load(rec storage.Replica, found bool, err error) {
 		return
 	}
 	r.loadRenegades(snap)
+	r.loadTombstone(snap)
 	r.dropped = snap.GetDropped()
 	st := r.fold.State()
 	for i, id := range r.fold.IDs(nil) {

@@ -280,6 +280,7 @@ func (r *Replica) discard() {
 		return !stored
 	}))
 	r.log(LevelInfo, "discarding the copy of an ejected replica", "renegades", len(r.renegades))
+	r.markRemoved()
 	r.resetFold()
 	r.renegadesDirty = true // the shell (or nothing) replaces the copy
 	r.persist(writeDiscard)
@@ -312,6 +313,7 @@ func (r *Replica) resetFold() {
 	c := r.fold.Clock()
 	r.fold = r.newFold()
 	r.fold.Witness(c)
+	r.applyTombstone()
 }
 
 // knownPlacement is where the partition goes over every member this node knows of that

@@ -130,7 +130,8 @@ func ProtoCodec[M proto.Message]() wire.Codec[M] {
 func (f *typedFold[S, E, O]) State() FoldState {
 	inf := f.st.Infimum()
 	return FoldState{HasBase: f.st.HasBase(), Base: f.st.Base(), Pending: f.st.Len(),
-		Participant: f.st.Participant(), Retired: f.st.Retired(), Participants: inf.Participants}
+		Participant: f.st.Participant(), Retired: f.st.Retired(), Participants: inf.Participants,
+		Lineage: inf.Lineage}
 }
 
 func (f *typedFold[S, E, O]) Top() []lattice.Peer { return f.st.Participants() }
@@ -144,6 +145,14 @@ func (f *typedFold[S, E, O]) Genesis(participants []lattice.Peer) {
 func (f *typedFold[S, E, O]) Clock() uint64 { return f.st.Clock() }
 
 func (f *typedFold[S, E, O]) Witness(c uint64) { f.st.Witness(c) }
+
+func (f *typedFold[S, E, O]) RemovalCutOff() (lattice.EventID, uint64, []lattice.Peer, map[lattice.Peer]uint64) {
+	return f.st.RemovalCutOff()
+}
+
+func (f *typedFold[S, E, O]) SetCutOff(at lattice.EventID, lineage uint64, participants []lattice.Peer, last map[lattice.Peer]uint64) {
+	f.st.SetCutOff(at, lineage, participants, last)
+}
 
 func (f *typedFold[S, E, O]) Restore(m *wire.Snapshot) error {
 	snap, err := wire.ToSnapshot(m, f.cs, f.ce)

@@ -588,9 +588,19 @@ type Snapshot struct {
 	Held []*Request `protobuf:"bytes,7,rep,name=held,proto3" json:"held,omitempty"`
 	// lattice.Snapshot.Voided: the UnJoins above the infimum that the replica dropped void
 	// at the head of its log (its own decisions: a receiver ignores them).
-	Voided        []*EventID `protobuf:"bytes,8,rep,name=voided,proto3" json:"voided,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Voided []*EventID `protobuf:"bytes,8,rep,name=voided,proto3" json:"voided,omitempty"`
+	// Only in the copy a replica stores, never sent: what a removed copy of this node's
+	// (its own UnJoin folded, or it learned it was ejected and discarded its copy) had seen
+	// cut off, for the copies after it to refuse (lattice.State.RemovalCutOff): the
+	// infimum's id, lineage and participants at the removal, and its Last. Without it, a
+	// copy revived by a stale replica's state acknowledged deltas the removal had cut off
+	// (the simulation's seed 7101 lost a write so).
+	RemovedAt           *EventID          `protobuf:"bytes,9,opt,name=removed_at,json=removedAt,proto3" json:"removed_at,omitempty"`
+	RemovedLineage      uint64            `protobuf:"varint,10,opt,name=removed_lineage,json=removedLineage,proto3" json:"removed_lineage,omitempty"`
+	RemovedParticipants []string          `protobuf:"bytes,11,rep,name=removed_participants,json=removedParticipants,proto3" json:"removed_participants,omitempty"`
+	RemovedLast         map[string]uint64 `protobuf:"bytes,12,rep,name=removed_last,json=removedLast,proto3" json:"removed_last,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -675,6 +685,34 @@ func (x *Snapshot) GetHeld() []*Request {
 func (x *Snapshot) GetVoided() []*EventID {
 	if x != nil {
 		return x.Voided
+	}
+	return nil
+}
+
+func (x *Snapshot) GetRemovedAt() *EventID {
+	if x != nil {
+		return x.RemovedAt
+	}
+	return nil
+}
+
+func (x *Snapshot) GetRemovedLineage() uint64 {
+	if x != nil {
+		return x.RemovedLineage
+	}
+	return 0
+}
+
+func (x *Snapshot) GetRemovedParticipants() []string {
+	if x != nil {
+		return x.RemovedParticipants
+	}
+	return nil
+}
+
+func (x *Snapshot) GetRemovedLast() map[string]uint64 {
+	if x != nil {
+		return x.RemovedLast
 	}
 	return nil
 }
@@ -1893,7 +1931,7 @@ const file_wire_proto_rawDesc = "" +
 	"\aRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12$\n" +
 	"\x02id\x18\x02 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x12\n" +
-	"\x04time\x18\x03 \x01(\x03R\x04time\"\xc8\x02\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"\xe4\x04\n" +
 	"\bSnapshot\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12.\n" +
 	"\ainfimum\x18\x02 \x01(\v2\x14.legion.wire.InfimumR\ainfimum\x12,\n" +
@@ -1903,7 +1941,16 @@ const file_wire_proto_rawDesc = "" +
 	"replicaSet\x12\x18\n" +
 	"\adropped\x18\x06 \x03(\fR\adropped\x12(\n" +
 	"\x04held\x18\a \x03(\v2\x14.legion.wire.RequestR\x04held\x12,\n" +
-	"\x06voided\x18\b \x03(\v2\x14.legion.wire.EventIDR\x06voided\"\x84\x01\n" +
+	"\x06voided\x18\b \x03(\v2\x14.legion.wire.EventIDR\x06voided\x123\n" +
+	"\n" +
+	"removed_at\x18\t \x01(\v2\x14.legion.wire.EventIDR\tremovedAt\x12'\n" +
+	"\x0fremoved_lineage\x18\n" +
+	" \x01(\x04R\x0eremovedLineage\x121\n" +
+	"\x14removed_participants\x18\v \x03(\tR\x13removedParticipants\x12I\n" +
+	"\fremoved_last\x18\f \x03(\v2&.legion.wire.Snapshot.RemovedLastEntryR\vremovedLast\x1a>\n" +
+	"\x10RemovedLastEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x84\x01\n" +
 	"\bRenegade\x12$\n" +
 	"\x02id\x18\x01 \x01(\v2\x14.legion.wire.EventIDR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\fR\x05event\x12\x10\n" +
@@ -2027,7 +2074,7 @@ func file_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_wire_proto_goTypes = []any{
 	(Consistency)(0),   // 0: legion.wire.Consistency
 	(ReadLevel)(0),     // 1: legion.wire.ReadLevel
@@ -2055,6 +2102,7 @@ var file_wire_proto_goTypes = []any{
 	(*Error)(nil),      // 23: legion.wire.Error
 	(*Departing)(nil),  // 24: legion.wire.Departing
 	nil,                // 25: legion.wire.Infimum.LastEntry
+	nil,                // 26: legion.wire.Snapshot.RemovedLastEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	3,  // 0: legion.wire.Entry.id:type_name -> legion.wire.EventID
@@ -2068,34 +2116,36 @@ var file_wire_proto_depIdxs = []int32{
 	9,  // 8: legion.wire.Snapshot.renegades:type_name -> legion.wire.Renegade
 	7,  // 9: legion.wire.Snapshot.held:type_name -> legion.wire.Request
 	3,  // 10: legion.wire.Snapshot.voided:type_name -> legion.wire.EventID
-	3,  // 11: legion.wire.Renegade.id:type_name -> legion.wire.EventID
-	3,  // 12: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
-	12, // 13: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
-	13, // 14: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
-	11, // 15: legion.wire.Diff.checkpoint:type_name -> legion.wire.Checkpoint
-	3,  // 16: legion.wire.Checkpoint.id:type_name -> legion.wire.EventID
-	4,  // 17: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
-	14, // 18: legion.wire.Replicate.to:type_name -> legion.wire.Target
-	10, // 19: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
-	8,  // 20: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
-	17, // 21: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
-	21, // 22: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
-	15, // 23: legion.wire.Batch.items:type_name -> legion.wire.Replicate
-	14, // 24: legion.wire.Call.to:type_name -> legion.wire.Target
-	0,  // 25: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
-	21, // 26: legion.wire.Call.trace:type_name -> legion.wire.Trace
-	23, // 27: legion.wire.CallReply.error:type_name -> legion.wire.Error
-	3,  // 28: legion.wire.CallReply.id:type_name -> legion.wire.EventID
-	14, // 29: legion.wire.Query.to:type_name -> legion.wire.Target
-	1,  // 30: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
-	21, // 31: legion.wire.Query.trace:type_name -> legion.wire.Trace
-	23, // 32: legion.wire.QueryReply.error:type_name -> legion.wire.Error
-	2,  // 33: legion.wire.Error.code:type_name -> legion.wire.Code
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	3,  // 11: legion.wire.Snapshot.removed_at:type_name -> legion.wire.EventID
+	26, // 12: legion.wire.Snapshot.removed_last:type_name -> legion.wire.Snapshot.RemovedLastEntry
+	3,  // 13: legion.wire.Renegade.id:type_name -> legion.wire.EventID
+	3,  // 14: legion.wire.Diff.base_id:type_name -> legion.wire.EventID
+	12, // 15: legion.wire.Diff.entries:type_name -> legion.wire.DiffEntry
+	13, // 16: legion.wire.Diff.acks:type_name -> legion.wire.DiffAck
+	11, // 17: legion.wire.Diff.checkpoint:type_name -> legion.wire.Checkpoint
+	3,  // 18: legion.wire.Checkpoint.id:type_name -> legion.wire.EventID
+	4,  // 19: legion.wire.DiffEntry.delta:type_name -> legion.wire.Delta
+	14, // 20: legion.wire.Replicate.to:type_name -> legion.wire.Target
+	10, // 21: legion.wire.Replicate.diff:type_name -> legion.wire.Diff
+	8,  // 22: legion.wire.Replicate.snapshot:type_name -> legion.wire.Snapshot
+	17, // 23: legion.wire.Replicate.need_full:type_name -> legion.wire.NeedFull
+	21, // 24: legion.wire.Replicate.trace:type_name -> legion.wire.Trace
+	15, // 25: legion.wire.Batch.items:type_name -> legion.wire.Replicate
+	14, // 26: legion.wire.Call.to:type_name -> legion.wire.Target
+	0,  // 27: legion.wire.Call.consistency:type_name -> legion.wire.Consistency
+	21, // 28: legion.wire.Call.trace:type_name -> legion.wire.Trace
+	23, // 29: legion.wire.CallReply.error:type_name -> legion.wire.Error
+	3,  // 30: legion.wire.CallReply.id:type_name -> legion.wire.EventID
+	14, // 31: legion.wire.Query.to:type_name -> legion.wire.Target
+	1,  // 32: legion.wire.Query.level:type_name -> legion.wire.ReadLevel
+	21, // 33: legion.wire.Query.trace:type_name -> legion.wire.Trace
+	23, // 34: legion.wire.QueryReply.error:type_name -> legion.wire.Error
+	2,  // 35: legion.wire.Error.code:type_name -> legion.wire.Code
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -2114,7 +2164,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
