@@ -43,7 +43,13 @@ import (
 //     them not live and is not already leaving. A peer that is not listed at all is never
 //     ejected: its absence does not say since when it is gone. A peer that came back (Live
 //     again) is not ejected. The writer never ejects itself, so at least one full
-//     participant always remains.
+//     participant always remains. Nor does it eject while another joiner has not
+//     acknowledged its own Join (JoinUnacked): an UnJoin written after a pending Join
+//     needs the joiner's acknowledgement to be confirmed or voided, and a joiner that
+//     was already gone (a view that still listed it) would hold it, and the log behind
+//     it, for ever; its own ejection sorts after it (the simulation's seed 483). Once the
+//     joiner acknowledged, it takes part; once membership reports it gone, it is the one
+//     ejected (or, with the first peer, the partition is Blocked until one returns).
 //   - Blocked: when two or more of a partition's full participants and joiners are not
 //     live, its writer plans nothing there and counts it in Blocked: the lattice could
 //     confirm neither ejection, nor fold a join, until one of them returns.
@@ -124,7 +130,7 @@ func (d *decider) write(r *Replica, desired []lattice.Peer) {
 		d.plan.Blocked++
 		return
 	case len(gone) == 1 && !slices.Contains(r.Leaving, gone[0]):
-		if !d.ejectable(gone[0]) {
+		if !d.ejectable(gone[0]) || slices.ContainsFunc(r.JoinUnacked, func(p lattice.Peer) bool { return p != gone[0] }) {
 			return // joins could not fold before the ejection: keep the budget
 		}
 		d.add(Eject, r, gone[0])

@@ -166,6 +166,24 @@ func TestDecideEject(t *testing.T) {
 		replica: Replica{Participants: ps("n1", "n2"), Joining: ps("n4")}, cfg: r3,
 		want: "eject n4 from $P\njoin n3 to $P\n",
 	}, {
+		name:    "dead joiner that never acknowledged its Join: ejected all the same",
+		order:   ps("n1", "n2", "n3", "n4"),
+		members: []Member{live("n1"), live("n2"), live("n3"), dead("n4", time.Hour)},
+		replica: Replica{Participants: ps("n1", "n2"), Joining: ps("n4"), JoinUnacked: ps("n4")}, cfg: r3,
+		want: "eject n4 from $P\njoin n3 to $P\n",
+	}, {
+		name:    "a live joiner has not acknowledged its Join: the ejection waits (it would need that ack)",
+		order:   ps("n1", "n2", "n4", "n5"),
+		members: []Member{live("n1"), dead("n2", time.Hour), live("n4"), live("n5")},
+		replica: Replica{Participants: ps("n1", "n2"), Joining: ps("n4", "n5"), JoinUnacked: ps("n5")}, cfg: r3,
+		want: "nothing\n",
+	}, {
+		name:    "the joiners acknowledged their Joins: ejected",
+		order:   ps("n1", "n2", "n4", "n5"),
+		members: []Member{live("n1"), dead("n2", time.Hour), live("n4"), live("n5")},
+		replica: Replica{Participants: ps("n1", "n2"), Joining: ps("n4", "n5")}, cfg: r3,
+		want: "eject n2 from $P\n",
+	}, {
 		name:    "not the writer: a live participant ranks higher",
 		order:   ps("n2", "n1", "n3"),
 		members: []Member{live("n1"), live("n2"), dead("n3", time.Hour)},

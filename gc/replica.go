@@ -29,6 +29,10 @@ type Replica struct {
 	Participants []lattice.Peer
 	// Joining are the peers with a pending Join.
 	Joining []lattice.Peer
+	// JoinUnacked are the joiners whose acknowledgement of their own pending Join this
+	// replica has not seen: they have not received the partition yet, or are gone. Decide
+	// ejects nobody else while one is listed (see Decide, "Eject").
+	JoinUnacked []lattice.Peer
 	// Leaving are the peers with a pending UnJoin that is not void (State.Leaving): leaving
 	// on their own, or being ejected.
 	Leaving []lattice.Peer
@@ -69,9 +73,13 @@ func ReplicaOf[S, E, O any](st *lattice.State[S, E, O], kind, key string, lastAd
 			if e.ID.Peer == st.Self() {
 				r.OwnJoins++
 			}
+			if !slices.Contains(e.Acks, e.Delta.Peer) {
+				r.JoinUnacked = append(r.JoinUnacked, e.Delta.Peer)
+			}
 		}
 	}
 	r.Joining = sortedSet(r.Joining)
+	r.JoinUnacked = sortedSet(r.JoinUnacked)
 	// Not every pending UnJoin: a void one (lattice, "Ejection") will never fold, and its
 	// peer must be ejected again by a new UnJoin.
 	r.Leaving = slices.Clone(st.Leaving())

@@ -134,6 +134,12 @@ var regressions = []struct {
 	// (replica: report at start and while syncing), vouched for a new node's placement.
 	{6487, 0, true}, {783, 1, true}, {7503, 1, false},
 	{5775, 1, false}, // a departing node's own UnJoin against a survivor's ejection of it (lattice: Leaving)
+	{483, 1, false},  // an ejection written after the Join of a peer a lagging view listed, already gone (gc: JoinUnacked)
+	// Reached with 483's fix: a taken infimum kept in memory only, and a restart that folded
+	// the store's gap (replica: baseTaken); a removed copy revived by a stale replica's
+	// state, which acknowledged what the old copy had seen cut off (lattice: cutoff.go), and
+	// then applied diffs that left out what it had acknowledged (lattice: forgot).
+	{4434, 1, false}, {7101, 1, false}, {1518, 1, false},
 }
 
 func TestSimulationRegressions(t *testing.T) {
