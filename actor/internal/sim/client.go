@@ -69,7 +69,7 @@ func (w *World) startOp(o *op) {
 			o.event = b
 		}
 	}
-	w.request(n, o, func(reply *wire.CallReply, ok bool) {
+	done := func(reply *wire.CallReply, ok bool) {
 		switch {
 		case ok && (reply.GetError() == nil || reply.GetError().GetCode() == wire.Code_OUTPUT_UNKNOWN):
 			if !o.query {
@@ -89,7 +89,8 @@ func (w *World) startOp(o *op) {
 			o.retries++
 			w.after(time.Duration(w.rng.IntN(3000))*time.Millisecond, func() { w.startOp(o) })
 		}
-	})
+	}
+	n.run(func() { w.request(n, o, done) }) // made in n's process: a paused one makes it when it resumes
 }
 
 // request sends o to each replica of n's replica set of its partition in turn until one
@@ -161,7 +162,7 @@ func (w *World) request(n *Node, o *op, done func(reply *wire.CallReply, ok bool
 				dst.step(r, r.Call(dst.now(), m, rt, dst.hlc()))
 			})
 		}
-		w.after(timing.AttemptTimeout, func() {
+		n.after(timing.AttemptTimeout, func() { // the caller's Ref runs in n's process
 			if !finished {
 				finished = true
 				attempt(i + 1)

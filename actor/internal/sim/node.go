@@ -45,6 +45,14 @@ type Node struct {
 	gone        bool                  // it left for good
 	settledAt   time.Time             // its first wake pass has settled (zero: not yet)
 	firstPass   time.Time             // when its first wake pass ran
+
+	// A pause (Options.Pauses, pause.go): while paused the node processes nothing; what
+	// comes due on it (its timers, the messages delivered to it) waits in held, and runs,
+	// all at once, when it resumes.
+	paused   bool
+	pauseGen int     // which pause: a resume ends only its own
+	dropRate float64 // the share of held messages its resume drops (broken streams)
+	held     []held
 }
 
 // now is the node's clock.
@@ -83,7 +91,7 @@ func (n *Node) start() {
 
 // every runs fn every d during this life of the node.
 func (n *Node) every(d time.Duration, life int, fn func()) {
-	n.w.after(d, func() {
+	n.after(d, func() {
 		if !n.up || n.life != life {
 			return
 		}
@@ -100,6 +108,7 @@ func (n *Node) crash() {
 	n.leaving = false // a crash ends a departure; the restart is an ordinary one
 	delete(n.w.departing, n.peer)
 	n.life++
+	n.paused, n.held = false, nil // kill -9 of a stopped process: what it held is gone
 	n.reps = nil
 	n.dirty = nil
 	n.sees = nil
@@ -119,12 +128,12 @@ func (n *Node) refreshView() {
 		return
 	}
 	if n.w.now.Before(n.frozenUntil) {
-		n.w.after(n.frozenUntil.Sub(n.w.now), func() { n.refreshView() })
+		n.after(n.frozenUntil.Sub(n.w.now), func() { n.refreshView() })
 		return
 	}
 	var sees []*Node
 	for _, m := range n.w.nodes {
-		if m == n || n.w.linked(n, m) {
+		if m == n || n.w.linked(n, m) && !m.paused { // a paused node answers no probe
 			sees = append(sees, m)
 		}
 	}
@@ -315,7 +324,7 @@ func (n *Node) perform(r *replica.Replica, eff *replica.Effects) {
 	life := n.life
 	for _, t := range eff.Timers {
 		t := t
-		w.after(t.After, func() {
+		n.after(t.After, func() {
 			if !n.current(r, life) {
 				return
 			}
@@ -352,7 +361,7 @@ func (n *Node) perform(r *replica.Replica, eff *replica.Effects) {
 		n.dirty = append(n.dirty, r)
 		if !n.flushQueued {
 			n.flushQueued = true
-			w.after(time.Duration(w.rng.IntN(2))*time.Millisecond, func() {
+			n.after(time.Duration(w.rng.IntN(2))*time.Millisecond, func() {
 				if n.up && n.life == life {
 					n.flush()
 				}
@@ -448,7 +457,7 @@ func (n *Node) leave() {
 			n.drain(life, n.w.now)
 			return
 		}
-		n.w.after(n.cfg.GCInterval, step)
+		n.after(n.cfg.GCInterval, step)
 	}
 	step()
 }
@@ -469,7 +478,7 @@ func (n *Node) drain(life int, since time.Time) {
 		}
 	}
 	if !drained && n.w.now.Sub(since) < 5*time.Second {
-		n.w.after(100*time.Millisecond, func() { n.drain(life, since) })
+		n.after(100*time.Millisecond, func() { n.drain(life, since) })
 		return
 	}
 	n.w.logf("%s stops (%d replicas not handed over, drained %v)", n.peer, n.notHandedOver(), drained)

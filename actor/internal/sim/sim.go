@@ -65,6 +65,11 @@ type Options struct {
 	Keys, Ops int
 	// Faults enables splits, crashes and restarts; Lossy, drops and duplicates.
 	Faults, Lossy bool
+	// Pauses adds 1 to 3 pauses (pause.go): a node frozen as by SIGSTOP (it processes
+	// nothing, its timers do not fire, its clock runs on) for 1 to 9 s or 11 to 30 s
+	// (EjectAfter is 10 s), which then processes, all at once, what came due meanwhile.
+	// Drawn only then, so that the other histories stay as they were.
+	Pauses bool
 	// Deletes makes about one call in ten a delete of its partition (ref.Delete): the
 	// checks then follow the log's order across each delete (check).
 	Deletes bool
@@ -96,6 +101,7 @@ type Result struct {
 	Violations                   []string
 	SimTime                      time.Duration
 	Crashes, Splits, JoinedNodes int
+	Pauses                       int
 }
 
 // Err returns the run's violations as one error, or nil.
@@ -238,6 +244,9 @@ func (w *World) Run() Result {
 	if w.opt.Faults {
 		w.scheduleFaults(active)
 	}
+	if w.opt.Pauses {
+		w.schedulePauses(active)
+	}
 	for range w.opt.Joins {
 		at := time.Duration(w.rng.Int64N(int64(active)))
 		w.after(at, func() {
@@ -258,7 +267,8 @@ func (w *World) Run() Result {
 				}
 			}
 			if len(stay) > 3 {
-				stay[w.rng.IntN(len(stay))].leave()
+				n := stay[w.rng.IntN(len(stay))]
+				n.run(n.leave) // a paused node's Stop runs when it resumes
 			}
 		})
 	}
@@ -268,6 +278,7 @@ func (w *World) Run() Result {
 		w.healed = true
 		w.group = map[*Node]int{}
 		for _, n := range w.nodes {
+			n.resume() // resumes only a paused node
 			if !n.up && !n.gone {
 				n.restart()
 			}
@@ -383,7 +394,7 @@ func (w *World) membershipChanged(lag time.Duration) {
 		if lag > 0 {
 			d = time.Duration(w.rng.Int64N(int64(lag)))
 		}
-		w.after(d, func() { n.refreshView() })
+		n.after(d, func() { n.refreshView() })
 	}
 }
 
@@ -408,7 +419,7 @@ func (w *World) send(from *Node, to lattice.Peer, deliver func(n *Node)) {
 		delay := time.Duration(1+w.rng.IntN(20)) * time.Millisecond
 		w.after(delay, func() {
 			if dst.up && dst.life == life && w.linked(from, dst) {
-				deliver(dst)
+				dst.receive(life, deliver)
 			}
 		})
 	}

@@ -16,16 +16,17 @@ var (
 	trace = flag.Bool("sim.trace", false, "print the whole history of each seed")
 	going = flag.Bool("sim.keepgoing", false, "run every seed, and list the failing ones at the end")
 	dels  = flag.Bool("sim.deletes", false, "TestSimulation: about one call in ten deletes its partition (Options.Deletes)")
+	pause = flag.Bool("sim.pauses", false, "TestSimulation: 1 to 3 nodes freeze for a while, as by SIGSTOP (Options.Pauses)")
 )
 
 // TestSimulation runs one seeded history per seed, with every fault on, and fails with
 // the seed, the command that replays it, and the end of its history.
 func TestSimulation(t *testing.T) {
 	start := time.Now()
-	var events, acked, failed int
+	var events, acked, failed, pauses int
 	var failing []string
 	for s := *seed0; s < *seed0+int64(*seeds); s++ {
-		opt := Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Deletes: *dels}
+		opt := Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Deletes: *dels, Pauses: *pause}
 		if s%3 == 0 {
 			opt.Leaves = 1 // a planned departure (the regressions keep the histories they had)
 		}
@@ -37,6 +38,7 @@ func TestSimulation(t *testing.T) {
 		events += res.Events
 		acked += res.Acked
 		failed += res.Failed
+		pauses += res.Pauses
 		if err := res.Err(); err != nil && *going {
 			failing = append(failing, fmt.Sprintf("%d: %s", s, res.Violations[0]))
 			continue
@@ -48,15 +50,18 @@ func TestSimulation(t *testing.T) {
 			if *dels {
 				flags = " -sim.deletes" // another history: it draws for deletes
 			}
+			if *pause {
+				flags += " -sim.pauses" // another history: it draws for pauses
+			}
 			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run 'TestSimulation$'%s -sim.seed0=%d -sim.seeds=1 -sim.trace", err, flags, s)
 		}
 	}
 	for _, f := range failing {
 		t.Errorf("seed %s", f)
 	}
-	t.Logf("%d seeds in %s (%s per 1,000): %d events, %d calls acknowledged, %d failed",
+	t.Logf("%d seeds in %s (%s per 1,000): %d events, %d calls acknowledged, %d failed, %d pauses",
 		*seeds, time.Since(start).Round(time.Millisecond), (time.Since(start) * 1000 / time.Duration(*seeds)).Round(time.Second),
-		events, acked, failed)
+		events, acked, failed, pauses)
 }
 
 // TestSimulationDeletes runs histories in which about one call in ten deletes its
