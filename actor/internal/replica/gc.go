@@ -43,7 +43,9 @@ func (r *Replica) onGC() {
 		plan = gc.Decide(now, r.cfg.Self, r.env.Members(), []gc.Replica{rep}, r.env.Handoffs(), r.cfg.GC)
 	}
 	joined := true // every join of the plan was written (a handover's leave waits for them)
-	if soleConfirmer(rep, r.cfg.Self) {
+	sole := soleConfirmer(rep, r.cfg.Self)
+	wroteJoin := false // a join of this plan was written before the ejection
+	if sole {
 		// The lattice confirms an UnJoin once every other participant and every peer
 		// joining before it acknowledged it. Of two participants, each alone would confirm
 		// the other's ejection on its side of a split: both fold what they wrote after it,
@@ -65,6 +67,19 @@ func (r *Replica) onGC() {
 	for _, a := range plan.Actions {
 		switch a.Kind {
 		case gc.Eject:
+			if sole && !wroteJoin {
+				// A sole confirmer ejects only behind a join: alone, it would fold the
+				// ejection with its own ack, and the peer it ejects, which may live on
+				// with a stale state (a split, a pause), could eject it in turn on its
+				// side, joining a replacement first: two contradicting ejections with no
+				// confirmer in common, and the heal keeps one history. Gc plans no join
+				// when every live host of the placement is a participant already, as one
+				// whose own ejection is still pending (the simulation's seed 8118 with
+				// -sim.pauses lost three acknowledged writes so). It waits for the peer
+				// to come back, or for a host to join.
+				r.log(LevelDebug, "not ejecting alone", "peer", a.Peer)
+				continue
+			}
 			if _, err := r.fold.Propose(lattice.UnJoin, a.Peer); err == nil {
 				r.log(LevelInfo, "ejecting peer", "peer", a.Peer)
 				r.broadcast = true
@@ -80,6 +95,7 @@ func (r *Replica) onGC() {
 				continue
 			}
 			r.log(LevelInfo, "handing off", "to", a.Peer)
+			wroteJoin = true
 			r.joins[a.Peer] = true
 			r.full[a.Peer] = true
 			r.broadcast = true
