@@ -43,43 +43,40 @@ func (r *Replica) onGC() {
 		plan = gc.Decide(now, r.cfg.Self, r.env.Members(), []gc.Replica{rep}, r.env.Handoffs(), r.cfg.GC)
 	}
 	joined := true // every join of the plan was written (a handover's leave waits for them)
-	sole := soleConfirmer(rep, r.cfg.Self)
-	wroteJoin := false // a join of this plan was written before the ejection
-	if sole {
+	if soleConfirmer(rep, r.cfg.Self) {
 		// The lattice confirms an UnJoin once every other participant and every peer
 		// joining before it acknowledged it. Of two participants, each alone would confirm
 		// the other's ejection on its side of a split: both fold what they wrote after it,
 		// and the heal keeps one history (the simulation's seed 9335 lost an acknowledged
-		// write so). So there the joins are proposed before the ejection, and the joiners
-		// confirm it too. Only there: a joiner that goes before it acknowledged holds the
-		// ejection back until it comes back and confirms it, even once it is ejected
-		// itself (lattice's Owed keeps naming it, so anti-entropy reaches it and it gets
-		// its state; before, the partition stalled for good: seed 3948). With every
-		// ejection ordered so, 12 seeds of 10,000 failed (11 stalls, one lost write).
-		// The ejection itself waits for a later tick, once the joiners acknowledged their
-		// Joins (Decide holds it until then): a joiner that a lagging view still listed
-		// although it was gone for good held it, and the log, for ever (seed 483).
+		// write so). So there the joins are proposed first, and the joiners confirm the
+		// ejection too. A joiner that goes before it acknowledged holds the ejection back
+		// until it comes back and confirms it, even once it is ejected itself (lattice's
+		// Owed keeps naming it, so anti-entropy reaches it and it gets its state; before,
+		// the partition stalled for good: seed 3948).
+		//
+		// The ejection never goes in the same tick: it waits until the joiners
+		// acknowledged their Joins (Decide holds it until then), when they make this
+		// replica no sole confirmer. A joiner that a lagging view still listed although it
+		// was gone for good held it, and the log, for ever (seed 483). With no join to
+		// write, it does not eject alone either: gc plans none when every live host of the
+		// placement is a participant already (one whose own ejection is still pending),
+		// and the peer it would eject, living on with a stale state (a split, a pause),
+		// could eject it in turn behind a join of its own: two contradicting ejections
+		// with no confirmer in common, and the heal keeps one history (seed 8118 with
+		// -sim.pauses lost three acknowledged writes so). It waits for the peer to come
+		// back, or for a host to join.
+		joins := plan.Count(gc.Join) > 0
+		plan.Actions = slices.DeleteFunc(plan.Actions, func(a gc.Action) bool {
+			if a.Kind == gc.Eject && !joins {
+				r.log(LevelDebug, "not ejecting alone", "peer", a.Peer)
+			}
+			return a.Kind == gc.Eject
+		})
 		slices.SortStableFunc(plan.Actions, func(a, b gc.Action) int { return actionOrder(a.Kind) - actionOrder(b.Kind) })
-		if plan.Count(gc.Join) > 0 {
-			plan.Actions = slices.DeleteFunc(plan.Actions, func(a gc.Action) bool { return a.Kind == gc.Eject })
-		}
 	}
 	for _, a := range plan.Actions {
 		switch a.Kind {
 		case gc.Eject:
-			if sole && !wroteJoin {
-				// A sole confirmer ejects only behind a join: alone, it would fold the
-				// ejection with its own ack, and the peer it ejects, which may live on
-				// with a stale state (a split, a pause), could eject it in turn on its
-				// side, joining a replacement first: two contradicting ejections with no
-				// confirmer in common, and the heal keeps one history. Gc plans no join
-				// when every live host of the placement is a participant already, as one
-				// whose own ejection is still pending (the simulation's seed 8118 with
-				// -sim.pauses lost three acknowledged writes so). It waits for the peer
-				// to come back, or for a host to join.
-				r.log(LevelDebug, "not ejecting alone", "peer", a.Peer)
-				continue
-			}
 			if _, err := r.fold.Propose(lattice.UnJoin, a.Peer); err == nil {
 				r.log(LevelInfo, "ejecting peer", "peer", a.Peer)
 				r.broadcast = true
@@ -95,7 +92,6 @@ func (r *Replica) onGC() {
 				continue
 			}
 			r.log(LevelInfo, "handing off", "to", a.Peer)
-			wroteJoin = true
 			r.joins[a.Peer] = true
 			r.full[a.Peer] = true
 			r.broadcast = true
