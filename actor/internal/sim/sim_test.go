@@ -147,7 +147,22 @@ var regressions = []struct {
 	{4434, 1, false}, {7101, 1, false}, {1518, 1, false},
 }
 
+// pauseRegressions are -sim.pauses histories that found a bug (each with the departure
+// TestSimulation gives a seed divisible by 3).
+var pauseRegressions = []int64{
+	8118, // a sole confirmer's ejection with no join before it (replica: onGC)
+}
+
 func TestSimulationRegressions(t *testing.T) {
+	for _, s := range pauseRegressions {
+		w := New(Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Leaves: int(1 - min(s%3, 1)), Pauses: true})
+		if err := w.Run().Err(); err != nil {
+			for _, line := range w.Trace() {
+				t.Log(line)
+			}
+			t.Fatalf("%v\nreplay: go test ./actor/internal/sim -run 'TestSimulation$' -sim.pauses -sim.seed0=%d -sim.seeds=1 -sim.trace", err, s)
+		}
+	}
 	for _, r := range regressions {
 		s := r.seed
 		w := New(Options{Seed: s, Faults: true, Lossy: true, Joins: int(s % 2), Leaves: r.leaves, Deletes: r.deletes})
