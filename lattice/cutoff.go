@@ -45,6 +45,28 @@ func (s *State[S, E, O]) SetCutOff(at EventID, lineage uint64, participants []Pe
 	s.cut = cutOff{set: true, at: at, lineage: lineage, participants: sortedPeers(participants), last: maps.Clone(last)}
 }
 
+// forgotOwn reports whether this replica, a new copy after a removal (SetCutOff), lacks
+// deltas of its own that the removal's history folded: its infimum and its log hold none
+// of its own above a counter below the removal's Last for it. It then acknowledges
+// nothing: an entry it acknowledged could fold here before those it forgot, which sort
+// before it, into an infimum with the live one's id and another digest (the runtime's
+// simulation, seed 4941 with pauses: a retired copy revived by a stale replica's full
+// state folded a peer's event without its own, under the live id, and the live replicas
+// then took that infimum). A live replica's state, or its diffs (ApplyDiff's forgot), bring
+// them back.
+func (s *State[S, E, O]) forgotOwn() bool {
+	if !s.cut.set || s.inf.Lineage != s.cut.lineage {
+		return false
+	}
+	own := s.inf.Last[s.self]
+	for i := range s.pending {
+		if id := s.pending[i].ID; id.Peer == s.self && id.Counter > own {
+			own = id.Counter
+		}
+	}
+	return own < s.cut.last[s.self]
+}
+
 // cutOffAt reports whether pending[i] is a delta this replica must not acknowledge by
 // SetCutOff.
 func (s *State[S, E, O]) cutOffAt(i int) bool {

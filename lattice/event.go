@@ -169,6 +169,9 @@ func (s *State[S, E, O]) Acknowledge() int {
 	if !s.mayAck(s.self) {
 		return 0 // its copy may go at any time: strayacks.go
 	}
+	if s.forgotOwn() {
+		return 0
+	}
 	if s.membership > 0 {
 		return s.acknowledgeCareful()
 	}
