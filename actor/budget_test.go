@@ -13,6 +13,7 @@ import (
 
 	"github.com/legion-go/legion/actor/internal/replica"
 	"github.com/legion-go/legion/actor/internal/wire"
+	"github.com/legion-go/legion/storage"
 )
 
 // TestShardBudget: a shard over its share of MaxActiveReplicas evicts its least recently
@@ -138,4 +139,27 @@ func (c *shardContext) callAndFlush(t *testing.T, s *shard, caller *pa.PID, key,
 	}
 	t.Fatalf("k%d: no reply to the call", key)
 	return nil
+}
+
+// TestShellsAreNotLeftToHandOver: a departing node waits for every stored partition it is
+// a participant of to be handed over, and counts one that no replica has described yet.
+// A shell record (a retired or discarded copy's tombstone) holds nothing to hand over:
+// counted, every partition a departing node had retired stalled its Stop until
+// handoverStalled (TestClientOnlyNode took 20 s instead of 3).
+func TestShellsAreNotLeftToHandOver(t *testing.T) {
+	s, ctx, store := testShard(t)
+	id := partitionID{plusKind.kindName(), "gone"}
+	shell, err := proto.Marshal(&wire.Snapshot{Origin: id.kind + "/" + id.key, Infimum: &wire.Infimum{},
+		RemovedAt: &wire.EventID{Counter: 3, Peer: "a~1"}})
+	require.NoError(t, err)
+	var b storage.Batch
+	b.PutSnapshot(storage.Partition{Kind: id.kind, Key: id.key}, shell)
+	require.NoError(t, store.Commit(&b))
+	require.Equal(t, 1, s.n.notHandedOver(), "a stored partition not described yet counts")
+
+	h := s.activate(ctx, id)
+	require.False(t, h.core.Fold().State().HasBase)
+	require.Equal(t, 0, s.n.notHandedOver(), "a shell holds nothing to hand over")
+	s.remove(h)
+	require.Equal(t, 0, s.n.notHandedOver(), "nor once its replica left memory")
 }

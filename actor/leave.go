@@ -147,7 +147,9 @@ func (n *Node) notHandedOver() int {
 		n.store.Partitions(kind, func(key string) bool {
 			v, ok := n.replicas.Load(partitionID{kind, key})
 			if !ok {
-				left++
+				if _, shell := n.shells.Load(partitionID{kind, key}); !shell {
+					left++ // not described yet
+				}
 				return true
 			}
 			if rep := v.(gc.Replica); slices.Contains(rep.Participants, n.peer) && others {

@@ -71,11 +71,15 @@ type Node struct {
 	active    atomic.Int64 // replicas in memory (Active)
 	// replicas holds each active replica's latest description (refreshed on its gc tick);
 	// renegading, the active replicas that held renegades at their last gc tick.
-	replicas   sync.Map      // partitionID -> gc.Replica
-	renegading sync.Map      // partitionID -> struct{}
-	viewSig    chan struct{} // closed and replaced on every new view
-	viewMu     sync.Mutex
-	dropped    bool // guarded by viewMu: the last view did not list this node
+	replicas   sync.Map // partitionID -> gc.Replica
+	renegading sync.Map // partitionID -> struct{}
+	// shells: the stored partitions whose last replica here held no state (a retired or
+	// discarded copy's shell record: its tombstone, replica/tombstone.go), which
+	// notHandedOver must not count as replicas not described yet.
+	shells  sync.Map      // partitionID -> struct{}
+	viewSig chan struct{} // closed and replaced on every new view
+	viewMu  sync.Mutex
+	dropped bool // guarded by viewMu: the last view did not list this node
 
 	// links is Config.Links (or what this package's tests set instead).
 	links atomic.Pointer[func(to lattice.Peer) Link]

@@ -95,6 +95,7 @@ func (s *shard) perform(ctx pa.Context, h *hosted, eff *replica.Effects) {
 		n.diverged(h.id.kind, h.id.key, d)
 	}
 	if eff.Report != nil {
+		n.shells.Delete(h.id)
 		n.replicas.Store(h.id, *eff.Report)
 		if len(h.core.Renegades()) > 0 {
 			n.renegading.Store(h.id, struct{}{})
@@ -183,6 +184,11 @@ func (h *hosted) release(n *Node) {
 	}
 	n.replicas.Delete(h.id)
 	n.renegading.Delete(h.id)
+	if h.core.Fold().State().HasBase {
+		n.shells.Delete(h.id)
+	} else {
+		n.shells.Store(h.id, struct{}{}) // what the store keeps of it is a shell, or nothing
+	}
 	n.timerWakes.passivated(h)
 	h.core.Release()
 }
