@@ -6,6 +6,25 @@ import (
 	"testing"
 )
 
+// revivedByStaleU is the scenario of the tests below: u writes an event that reaches
+// nobody and is cut off; ejector ejects it, and a and b fold the ejection; b's copy is then
+// deleted and made again, empty, with what the old one kept, and u, back with its stale
+// copy, sends b its state.
+func revivedByStaleU(ejector Peer) string {
+	return `
+		new peers=(u,a,b)
+		event peer=a v=1
+		diff from=a to=(u,b)
+		ack peer=(u,b)
+		event peer=u v=5
+		propose peer=` + string(ejector) + ` kind=unjoin target=u
+		sync peer=(a,b)
+		remove peer=b
+		merge from=u to=b
+		ack peer=b
+	`
+}
+
 // TestRemovedCopyRefusesWhatItSawCutOff: b folds a's ejection of u, whose last event
 // reached nobody; b's copy is then deleted (as the runtime deletes a retired or discarded
 // copy) and made again, empty, with what the old one kept (RemovalCutOff, SetCutOff). u,
@@ -16,19 +35,7 @@ import (
 // then dropped (the runtime's simulation, seed 7101).
 func TestRemovedCopyRefusesWhatItSawCutOff(t *testing.T) {
 	sc := newScenario()
-	out := sc.exec(t, `
-		new peers=(u,a,b)
-		event peer=a v=1
-		diff from=a to=(u,b)
-		ack peer=(u,b)
-		# u writes an event that reaches nobody, then is cut off; a ejects it.
-		event peer=u v=5
-		propose peer=a kind=unjoin target=u
-		sync peer=(a,b)
-		remove peer=b
-		merge from=u to=b
-		ack peer=b
-	`)
+	out := sc.exec(t, revivedByStaleU("a"))
 	b := sc.reps["b"].st
 	if !b.HasBase() || !slices.Contains(b.Infimum().Participants, "b") {
 		t.Fatalf("b did not take u's state:\n%s", out)
@@ -55,18 +62,7 @@ func TestRemovedCopyRefusesWhatItSawCutOff(t *testing.T) {
 // seed 4941 with pauses, lost a write so).
 func TestNewCopyThatForgotItsOwnAcksNothing(t *testing.T) {
 	sc := newScenario()
-	out := sc.exec(t, `
-		new peers=(u,a,b)
-		event peer=a v=1
-		diff from=a to=(u,b)
-		ack peer=(u,b)
-		event peer=u v=5
-		propose peer=b kind=unjoin target=u
-		sync peer=(a,b)
-		remove peer=b
-		merge from=u to=b
-		ack peer=b
-	`)
+	out := sc.exec(t, revivedByStaleU("b"))
 	b := sc.reps["b"].st
 	if !b.HasBase() {
 		t.Fatalf("b did not take u's state:\n%s", out)
