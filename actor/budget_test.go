@@ -162,4 +162,10 @@ func TestShellsAreNotLeftToHandOver(t *testing.T) {
 	require.Equal(t, 0, s.n.notHandedOver(), "a shell holds nothing to hand over")
 	s.remove(h)
 	require.Equal(t, 0, s.n.notHandedOver(), "nor once its replica left memory")
+
+	// A replica of a key nobody wrote leaves nothing behind, in the store or in the record.
+	never := partitionID{plusKind.kindName(), "never"}
+	s.remove(s.activate(ctx, never))
+	_, recorded := s.n.shells.Load(never)
+	require.False(t, recorded, "the node records no shell for a key it does not store")
 }

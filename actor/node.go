@@ -73,9 +73,9 @@ type Node struct {
 	// renegading, the active replicas that held renegades at their last gc tick.
 	replicas   sync.Map // partitionID -> gc.Replica
 	renegading sync.Map // partitionID -> struct{}
-	// shells: the stored partitions whose last replica here held no state (a retired or
-	// discarded copy's shell record: its tombstone, replica/tombstone.go), which
-	// notHandedOver must not count as replicas not described yet.
+	// shells: the stored partitions of which the store keeps only a removed copy's
+	// tombstone (replica.OnlyTombstone), which notHandedOver must not count as replicas
+	// not described yet. Only those: a replica of a key nobody wrote leaves nothing here.
 	shells  sync.Map      // partitionID -> struct{}
 	viewSig chan struct{} // closed and replaced on every new view
 	viewMu  sync.Mutex

@@ -184,10 +184,10 @@ func (h *hosted) release(n *Node) {
 	}
 	n.replicas.Delete(h.id)
 	n.renegading.Delete(h.id)
-	if h.core.Fold().State().HasBase {
-		n.shells.Delete(h.id)
+	if h.core.OnlyTombstone() {
+		n.shells.Store(h.id, struct{}{})
 	} else {
-		n.shells.Store(h.id, struct{}{}) // what the store keeps of it is a shell, or nothing
+		n.shells.Delete(h.id)
 	}
 	n.timerWakes.passivated(h)
 	h.core.Release()

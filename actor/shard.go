@@ -193,8 +193,8 @@ func (s *shard) activate(ctx pa.Context, id partitionID) *hosted {
 		}
 		s.lru.touch(h)
 		s.perform(ctx, h, h.core.Start(n.cfg.Clock.Now(), rec, found, err))
-		if found && !h.core.Fold().State().HasBase {
-			n.shells.Store(id, struct{}{}) // a shell record: nothing to hand over (leave.go)
+		if h.core.OnlyTombstone() {
+			n.shells.Store(id, struct{}{}) // nothing to hand over (leave.go)
 		}
 		if !h.core.Life().Gone() {
 			s.evict(h)

@@ -9,7 +9,8 @@ import (
 
 // A tombstone is what this node's copy of the partition had seen cut off when it was
 // removed (its own UnJoin folded: it retired; or it learned it was ejected: it discarded
-// its copy), kept with the shell record (wire.Snapshot.cut_off) and with every state a
+// its copy), kept with the shell record (wire.Snapshot.removed_at and the fields after it)
+// and with every state a
 // later copy stores, so that it survives the copy and restarts.
 //
 // Without it, a copy that holds no state took any full state that listed it as a
@@ -40,6 +41,12 @@ func (r *Replica) markRemoved() {
 		at, lineage, ps, last := r.fold.RemovalCutOff()
 		r.removed = tombstone{set: true, at: at, lineage: lineage, participants: ps, last: last}
 	}
+}
+
+// OnlyTombstone reports whether all the store keeps of the partition for this replica is
+// its tombstone: no state, no renegade to propose again.
+func (r *Replica) OnlyTombstone() bool {
+	return r.removed.set && !r.fold.State().HasBase && len(r.renegades) == 0 && !r.renegadesDirty
 }
 
 // applyTombstone gives the tombstone to the fold (a new one, or one just loaded).
